@@ -1,0 +1,496 @@
+/* The account: connection, login, folder list, message lists, bodies. */
+#include "fs/account.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth/sasl.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "fs/notify.h"
+#include "imap/commands.h"
+#include "imap/utf7.h"
+
+#define MAX_DEPTH 64
+#define READAHEAD_MAX_MSGS 64
+#define READAHEAD_MAX_BYTES (4u << 20)
+#define READAHEAD_MSG_LIMIT (1u << 20) /* larger messages are only read on demand */
+#define UIDS_PER_COMMAND 8
+
+/* ---- connecting ----------------------------------------------------------- */
+
+static bool on_mailbox_event(struct imap_session *s, struct imap_response *r, void *ctx);
+
+static enum imap_result login(struct account *a, struct imap_status *st)
+{
+	char err[256], *pw = secret_load(&a->secret, err, sizeof(err)), *b64;
+	enum imap_result rr;
+
+	if (!pw) {
+		imap_status_set(st, IMAP_R_LOGIN, "%s", err);
+		return IMAP_R_LOGIN;
+	}
+	if (imap_session_caps(a->session) & CAP_AUTH_PLAIN) {
+		b64 = sasl_plain(a->url.user, pw);
+		rr = b64 ? imap_authenticate(a->session, "PLAIN", b64, "*", st) : IMAP_R_NOMEM;
+		sasl_wipe(b64);
+	} else {
+		rr = imap_login(a->session, a->url.user, pw, st);
+	}
+	sasl_wipe(pw);
+	return rr;
+}
+
+static enum imap_result connect_session(struct account *a, struct imap_status *st)
+{
+	enum imap_result rr;
+
+	a->session = imap_session_open(&a->scfg, st);
+	if (!a->session)
+		return st->result;
+	rr = login(a, st);
+	if (rr != IMAP_R_OK) {
+		imap_session_close(a->session);
+		a->session = NULL;
+		return rr;
+	}
+	imap_session_set_untagged(a->session, on_mailbox_event, a);
+	return IMAP_R_OK;
+}
+
+/* A usable session, reconnecting once if the old one broke. */
+static enum imap_result ensure_session(struct account *a, struct imap_status *st)
+{
+	if (a->session && imap_session_usable(a->session))
+		return IMAP_R_OK;
+	if (a->session) {
+		imap_session_close(a->session);
+		a->session = NULL;
+	}
+	a->selected = NULL;
+	log_info(LOG_CAT_IMAP, "reconnecting to %s", a->url.host);
+	return connect_session(a, st);
+}
+
+/* ---- the folder list ------------------------------------------------------ */
+
+/* Split a decoded name at the delimiter into path components. */
+static size_t split_name(char *name, char delim, char **parts, size_t max)
+{
+	size_t n = 0;
+	char *p = name, *d;
+
+	for (;;) {
+		if (n == max)
+			return 0;
+		parts[n++] = p;
+		if (!delim || !(d = strchr(p, delim)))
+			break;
+		*d = '\0';
+		p = d + 1;
+	}
+	return n;
+}
+
+static void on_list(void *ctx, const char *name, size_t len, char delim, unsigned flags)
+{
+	struct account *a = ctx;
+	char *decoded, *parts[MAX_DEPTH];
+	size_t n;
+
+	if (memchr(name, '\0', len)) {
+		log_warn(LOG_CAT_IMAP, "ignoring a mailbox name containing NUL");
+		return;
+	}
+	decoded = strcasecmp(name, "INBOX") == 0 ? strdup("INBOX") : imap_utf7_decode(name, len);
+	if (!decoded) {
+		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': not valid modified UTF-7", name);
+		return;
+	}
+	n = split_name(decoded, delim, parts, MAX_DEPTH);
+	if (n == 0 || !index_add_mailbox(a->index, (const char *const *)parts, n,
+					 strcasecmp(name, "INBOX") == 0 ? "INBOX" : name, flags))
+		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': its name cannot be a path here",
+			 name);
+	free(decoded);
+}
+
+static enum imap_result load_folders(struct account *a, struct imap_status *st)
+{
+	return imap_list(a->session, on_list, a, st);
+}
+
+/* ---- the selected folder ---------------------------------------------------- */
+
+static void apply_expunge(struct account *a, uint32_t seq)
+{
+	struct folder *f = a->selected;
+	uint32_t uid;
+
+	if (a->sel_exists)
+		a->sel_exists--;
+	if (!f || !f->loaded || seq == 0 || seq > f->nmsgs) {
+		a->sel_dirty = true;
+		return;
+	}
+	uid = f->msgs[seq - 1].uid;
+	index_remove_at(f, seq - 1);
+	log_debug(LOG_CAT_FS, "message %u expunged from %s", uid, f->imap_name);
+	if (a->notifier) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "%u.eml", uid);
+		notifier_inval_entry(a->notifier, f->ino, name);
+	}
+}
+
+static void apply_flags(struct account *a, const struct imap_msg_meta *m)
+{
+	struct folder *f = a->selected;
+	struct msg *msg;
+
+	if (!f || !f->loaded || !m->has_flags || m->seq == 0 || m->seq > f->nmsgs)
+		return;
+	msg = &f->msgs[m->seq - 1];
+	if (m->uid && m->uid != msg->uid)
+		return;
+	msg->flags = (uint8_t)m->flags;
+}
+
+/* Untagged data about the selected mailbox, whenever it arrives. */
+static bool on_mailbox_event(struct imap_session *s, struct imap_response *r, void *ctx)
+{
+	struct account *a = ctx;
+	const struct imap_value *what = imap_list_item(&r->data, 1);
+	struct imap_msg_meta m;
+	uint32_t n;
+
+	(void)s;
+	if (r->cond != IMAP_COND_NONE || !what)
+		return false;
+	if (imap_value_is(what, "EXISTS")) {
+		const struct imap_value *v = imap_list_item(&r->data, 0);
+
+		a->sel_exists = v->type == IV_NUMBER && v->num <= UINT32_MAX ? (uint32_t)v->num : 0;
+		return true;
+	}
+	if (imap_value_is(what, "EXPUNGE")) {
+		if (imap_value_u32(imap_list_item(&r->data, 0), &n))
+			apply_expunge(a, n);
+		return true;
+	}
+	if (imap_value_is(what, "FETCH") && imap_parse_fetch(r, &m)) {
+		apply_flags(a, &m);
+		return true;
+	}
+	return imap_value_is(what, "RECENT");
+}
+
+struct meta_load {
+	struct account *a;
+	struct folder *f;
+	uint32_t min_uid;  /* "N:*" also returns the last message when N > UIDNEXT */
+};
+
+static void on_meta(void *ctx, const struct imap_msg_meta *m)
+{
+	struct meta_load *ml = ctx;
+	struct msg msg = { .uid = m->uid, .date = m->has_date ? m->internaldate : 0,
+			   .flags = (uint8_t)m->flags };
+
+	if (m->uid < ml->min_uid)
+		return;
+	if (m->size > UINT32_MAX)
+		log_warn(LOG_CAT_IMAP, "message %u in %s claims RFC822.SIZE %llu; shown as 4 GiB "
+			 "until read", m->uid, ml->f->imap_name, (unsigned long long)m->size);
+	msg.size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size;
+	if (index_folder_append(ml->f, &msg) < 0)
+		log_warn(LOG_CAT_IMAP, "message UID %u in %s is out of order or repeated; ignored",
+			 m->uid, ml->f->imap_name);
+}
+
+static enum imap_result fetch_from(struct account *a, struct folder *f, uint32_t first,
+				   struct imap_status *st)
+{
+	struct meta_load ml = { a, f, first };
+	char set[32];
+
+	snprintf(set, sizeof(set), "%u:*", first);
+	return imap_fetch_meta(a->session, set, on_meta, &ml, st);
+}
+
+static enum imap_result full_load(struct account *a, struct folder *f, uint32_t uidvalidity,
+				  uint32_t uidnext, struct imap_status *st)
+{
+	enum imap_result rr = IMAP_R_OK;
+
+	index_folder_reset(a->index, f, uidvalidity);
+	if (a->sel_exists)
+		rr = fetch_from(a, f, 1, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	f->uidnext = uidnext;
+	f->loaded = true;
+	a->sel_dirty = false;
+	log_debug(LOG_CAT_FS, "%s: %zu messages", f->imap_name, f->nmsgs);
+	return IMAP_R_OK;
+}
+
+/* Bring a loaded folder up to date after EXISTS/EXPUNGE or a re-select. */
+static enum imap_result catch_up(struct account *a, struct folder *f, uint32_t uidnext,
+				 struct imap_status *st)
+{
+	uint32_t next = f->nmsgs ? f->msgs[f->nmsgs - 1].uid + 1 : 1;
+	enum imap_result rr;
+
+	if (a->sel_exists > f->nmsgs || (uidnext && uidnext != f->uidnext)) {
+		rr = fetch_from(a, f, next, st);
+		if (rr != IMAP_R_OK)
+			return rr;
+		if (uidnext)
+			f->uidnext = uidnext;
+	}
+	/* Counts still differ: something vanished while we were not looking. */
+	if (a->sel_dirty || a->sel_exists != f->nmsgs)
+		return full_load(a, f, f->uidvalidity, f->uidnext, st);
+	return IMAP_R_OK;
+}
+
+static enum imap_result select_folder(struct account *a, struct folder *f,
+				      struct imap_select_info *info, struct imap_status *st)
+{
+	enum imap_result rr;
+
+	a->selected = NULL;
+	a->sel_exists = 0;
+	a->sel_dirty = false;
+	/* EXAMINE: reading never changes the mailbox, not even \Recent. */
+	rr = imap_select(a->session, f->imap_name, true, info, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	a->selected = f;
+	a->sel_exists = info->exists;
+	return IMAP_R_OK;
+}
+
+enum imap_result account_refresh_folder(struct account *a, struct folder *f,
+					struct imap_status *st)
+{
+	struct imap_select_info info;
+	enum imap_result rr;
+
+	if (!index_folder_selectable(f))
+		return IMAP_R_OK; /* a directory without messages */
+	rr = ensure_session(a, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	if (a->selected == f && f->loaded) {
+		rr = imap_noop(a->session, st);
+		return rr == IMAP_R_OK ? catch_up(a, f, 0, st) : rr;
+	}
+	rr = select_folder(a, f, &info, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	if (!f->loaded || f->uidvalidity != info.uidvalidity) {
+		if (f->loaded)
+			log_info(LOG_CAT_FS, "%s: UIDVALIDITY changed, reloading", f->imap_name);
+		return full_load(a, f, info.uidvalidity, info.uidnext, st);
+	}
+	return catch_up(a, f, info.uidnext, st);
+}
+
+enum imap_result account_ensure_loaded(struct account *a, struct folder *f,
+				       struct imap_status *st)
+{
+	if (f->loaded || !index_folder_selectable(f))
+		return IMAP_R_OK;
+	return account_refresh_folder(a, f, st);
+}
+
+/* ---- bodies ---------------------------------------------------------------- */
+
+struct body_load {
+	struct account *a;
+	struct folder *f;
+	uint32_t want;
+	struct body *got;
+};
+
+/* The real size is known now: RFC822.SIZE may have been wrong (Gmail). */
+static void note_real_size(struct account *a, struct folder *f, struct msg *m, size_t len)
+{
+	uint32_t real = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+
+	if (m->size_exact)
+		return;
+	if (m->size == real) {
+		m->size_exact = 1;
+		return;
+	}
+	log_info(LOG_CAT_FS, "%s/%u.eml: server said %u bytes, sent %zu; size corrected",
+		 f->imap_name, m->uid, m->size, len);
+	m->size = real;
+	m->size_exact = 2;
+	notifier_inval_inode(a->notifier, index_msg_ino(f, m->uid));
+}
+
+static void on_body(void *ctx, uint32_t uid, char *data, size_t len)
+{
+	struct body_load *bl = ctx;
+	struct msg *m = index_find_msg(bl->f, uid);
+
+	if (!m) {
+		free(data);
+		return;
+	}
+	note_real_size(bl->a, bl->f, m, len);
+	if (uid == bl->want && !bl->got)
+		bl->got = bodycache_put(bl->a->bodies, index_msg_ino(bl->f, uid), data, len, true);
+	else
+		bodycache_put(bl->a->bodies, index_msg_ino(bl->f, uid), data, len, false);
+}
+
+/* Sequential reading (cat *.eml, grep -r) opens messages in order: fetch
+ * a growing window of the following ones in the same round trip. */
+static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint32_t *uids,
+			     size_t max)
+{
+	size_t n = 0, bytes = 0, window;
+
+	if (a->ra_folder == f && pos == a->ra_pos + 1)
+		a->ra_run = a->ra_run < 16 ? a->ra_run + 1 : a->ra_run;
+	else
+		a->ra_run = 0;
+	a->ra_folder = f;
+	a->ra_pos = pos;
+	uids[n++] = f->msgs[pos].uid;
+	window = a->ra_run ? (size_t)1 << (a->ra_run < 7 ? a->ra_run : 6) : 0;
+	for (size_t i = (size_t)pos + 1; i < f->nmsgs && n <= window && n < max; i++) {
+		const struct msg *m = &f->msgs[i];
+
+		if (m->size > READAHEAD_MSG_LIMIT || bytes + m->size > READAHEAD_MAX_BYTES)
+			break;
+		if (bodycache_has(a->bodies, index_msg_ino(f, m->uid)))
+			continue;
+		uids[n++] = m->uid;
+		bytes += m->size;
+	}
+	return n;
+}
+
+static enum imap_result fetch_uids(struct account *a, struct folder *f, const uint32_t *uids,
+				   size_t n, struct body_load *bl, struct imap_status *st)
+{
+	size_t ncmds = (n + UIDS_PER_COMMAND - 1) / UIDS_PER_COMMAND, i;
+	char **sets = calloc(ncmds, sizeof(*sets));
+	enum imap_result rr = IMAP_R_NOMEM;
+	struct buf b;
+
+	(void)f;
+	if (!sets)
+		return rr;
+	for (i = 0; i < ncmds; i++) {
+		buf_init(&b);
+		for (size_t k = i * UIDS_PER_COMMAND; k < n && k < (i + 1) * UIDS_PER_COMMAND; k++)
+			buf_printf(&b, "%s%u", b.len ? "," : "", uids[k]);
+		sets[i] = buf_steal(&b, NULL);
+		if (!sets[i])
+			goto out;
+	}
+	rr = imap_fetch_bodies(a->session, (const char *const *)sets, ncmds, on_body, bl, st);
+out:
+	for (i = 0; i < ncmds; i++)
+		free(sets[i]);
+	free(sets);
+	return rr;
+}
+
+enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t uid,
+				   struct body **out, struct imap_status *st)
+{
+	struct body_load bl = { a, f, uid, NULL };
+	uint32_t uids[READAHEAD_MAX_MSGS + 1];
+	enum imap_result rr;
+	long pos;
+	size_t n;
+
+	*out = bodycache_get(a->bodies, index_msg_ino(f, uid));
+	if (*out)
+		return IMAP_R_OK;
+	rr = ensure_session(a, st);
+	/* Selecting again also notices a new UIDVALIDITY: the message is then gone. */
+	if (rr == IMAP_R_OK && a->selected != f)
+		rr = account_refresh_folder(a, f, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	pos = index_msg_pos(f, uid);
+	if (pos < 0) {
+		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
+		return IMAP_R_GONE;
+	}
+	n = plan_readahead(a, f, pos, uids, READAHEAD_MAX_MSGS + 1);
+	rr = fetch_uids(a, f, uids, n, &bl, st);
+	if (rr == IMAP_R_OK && !bl.got) {
+		imap_status_set(st, IMAP_R_GONE, "the server returned no body for message %u", uid);
+		rr = IMAP_R_GONE;
+	}
+	if (rr != IMAP_R_OK && bl.got) {
+		bodycache_release(a->bodies, bl.got);
+		bl.got = NULL;
+	}
+	*out = bl.got;
+	return rr;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+int account_open(struct account *a, const struct options *opt, char *err, size_t errlen)
+{
+	struct imap_status st;
+
+	memset(a, 0, sizeof(*a));
+	a->opt = opt;
+	pthread_mutex_init(&a->lock, NULL);
+	if (!opt->url) {
+		snprintf(err, errlen, "no server URL given (imaps://USER@HOST)");
+		return -1;
+	}
+	if (imap_url_parse(opt->url, &a->url, err, errlen) < 0)
+		return -1;
+	a->scfg.host = a->url.host;
+	a->scfg.port = a->url.port;
+	a->scfg.implicit_tls = a->url.implicit_tls;
+	a->scfg.no_tls = opt->tls && strcmp(opt->tls, "none") == 0;
+	a->scfg.tls.cafile = opt->cafile;
+	a->scfg.timeout_ms = (int)opt->timeout * 1000;
+	a->scfg.max_message = opt->max_message_bytes;
+	a->secret.file = opt->password_file;
+	a->secret.cmd = opt->password_cmd;
+	a->secret.env = "INBOXFS_PASSWORD";
+	a->index = index_new();
+	a->bodies = bodycache_new(opt->cache_mem_bytes);
+	if (!a->index || !a->bodies) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (connect_session(a, &st) != IMAP_R_OK || load_folders(a, &st) != IMAP_R_OK) {
+		if (st.result == IMAP_R_LOGIN)
+			snprintf(err, errlen, "login rejected: %s", st.text);
+		else
+			snprintf(err, errlen, "%s", st.text);
+		return -1;
+	}
+	return 0;
+}
+
+void account_close(struct account *a)
+{
+	imap_session_close(a->session); /* logs out */
+	a->session = NULL;
+	index_free(a->index);
+	bodycache_free(a->bodies);
+	imap_url_free(&a->url);
+	pthread_mutex_destroy(&a->lock);
+}

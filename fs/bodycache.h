@@ -1,0 +1,36 @@
+/* Message bodies in memory, least recently used evicted first, bounded in
+ * bytes.  Keyed by the message inode, which names (mailbox, UIDVALIDITY,
+ * UID): a body can never be served for another message.  Thread-safe;
+ * a body handed out is pinned until released, so eviction never frees
+ * bytes a reader is copying from. */
+#ifndef INBOXFS_FS_BODYCACHE_H
+#define INBOXFS_FS_BODYCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct body {
+	uint64_t key;
+	char *data;
+	size_t len;
+	/* private */
+	int refs;
+	struct body *prev, *next, *hnext;
+};
+
+struct bodycache;
+
+struct bodycache *bodycache_new(size_t limit_bytes);
+void bodycache_free(struct bodycache *bc);
+/* Pinned body or NULL. */
+struct body *bodycache_get(struct bodycache *bc, uint64_t key);
+bool bodycache_has(struct bodycache *bc, uint64_t key);
+/* Takes ownership of data (a body already present is kept instead).
+ * With pin, returns the pinned body, which eviction leaves alone even
+ * when it alone is larger than the limit. */
+struct body *bodycache_put(struct bodycache *bc, uint64_t key, char *data, size_t len, bool pin);
+void bodycache_release(struct bodycache *bc, struct body *b);
+size_t bodycache_bytes(struct bodycache *bc);
+
+#endif

@@ -1,0 +1,146 @@
+/* inboxfs: mount an IMAP account as a file system. */
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "fs/account.h"
+#include "fs/notify.h"
+#include "fs/ops.h"
+#include "fs/options.h"
+
+static void setup_logging(const struct options *o)
+{
+	unsigned cats = 0;
+	char *list, *tok, *save = NULL;
+
+	log_set_level(o->fuse_debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (!o->debug)
+		return;
+	list = strdup(o->debug);
+	for (tok = strtok_r(list, ",: ", &save); tok; tok = strtok_r(NULL, ",: ", &save)) {
+		if (!strcmp(tok, "imap"))
+			cats |= LOG_CAT_IMAP;
+		else if (!strcmp(tok, "fs"))
+			cats |= LOG_CAT_FS;
+		else if (!strcmp(tok, "auth"))
+			cats |= LOG_CAT_AUTH;
+		else if (!strcmp(tok, "all"))
+			cats |= ~0u;
+	}
+	free(list);
+	log_set_categories(cats | LOG_CAT_CORE);
+	log_set_level(LOG_LVL_TRACE);
+}
+
+/* Mount options of our own: name the file system after the account. */
+static int add_mount_options(struct fuse_args *args, const struct account *a, bool ro)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b);
+	buf_printf(&b, "-osubtype=inboxfs,default_permissions,fsname=");
+	for (const char *c = a->url.user; *c; c++)
+		buf_printf(&b, "%s%c", *c == ',' || *c == '\\' ? "\\" : "", *c);
+	buf_printf(&b, "@%s", a->url.host);
+	if (ro)
+		buf_printf(&b, ",ro");
+	r = b.data ? fuse_opt_add_arg(args, b.data) : -1;
+	buf_free(&b);
+	return r;
+}
+
+static int run_loop(struct fuse_session *se, const struct options *o)
+{
+	struct fuse_loop_config *cfg;
+	int r;
+
+	if (o->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_idle_threads(cfg, 10);
+	r = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return r;
+}
+
+static int serve(struct account *a, struct fuse_args *args, const struct options *o)
+{
+	struct fuse_session *se;
+	int r = 1;
+
+	if (add_mount_options(args, a, o->ro) != 0)
+		return 1;
+	se = fuse_session_new(args, &inboxfs_ops, sizeof(inboxfs_ops), a);
+	if (!se)
+		return 1;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, o->mountpoint) != 0) {
+		fprintf(stderr, "inboxfs: cannot mount on %s\n", o->mountpoint);
+		goto out_signals;
+	}
+	fuse_daemonize(o->foreground);
+	if (!o->foreground)
+		log_use_syslog(true);
+	a->notifier = notifier_start(se);
+	log_info(LOG_CAT_CORE, "mounted %s on %s", o->url, o->mountpoint);
+	r = run_loop(se, o) != 0;
+	notifier_stop(a->notifier);
+	a->notifier = NULL;
+	fuse_session_unmount(se);
+	log_info(LOG_CAT_CORE, "unmounted %s", o->mountpoint);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct options o;
+	struct account a;
+	char err[512];
+	int r;
+
+	r = options_parse(argc, argv, &o, &args);
+	if (r < 0)
+		return 1;
+	if (o.show_version) {
+		printf("inboxfs %s (libfuse %s)\n", INBOXFS_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	if (o.show_help) {
+		options_usage(argv[0]);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		return 0;
+	}
+	if (!o.url || !o.mountpoint) {
+		fprintf(stderr, "usage: %s [options] imaps://USER@HOST[:PORT] MOUNTPOINT "
+			"(see --help)\n", argv[0]);
+		return 1;
+	}
+	/* Until the mount exists, a failure is one line on stderr and
+	 * nothing else: state changes would only add noise. */
+	log_set_level(LOG_LVL_WARN);
+	if (account_open(&a, &o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "inboxfs: %s\n", err);
+		account_close(&a);
+		return 1;
+	}
+	setup_logging(&o);
+	r = serve(&a, &args, &o);
+	account_close(&a);
+	fuse_opt_free_args(&args);
+	options_free(&o);
+	return r;
+}

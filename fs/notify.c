@@ -1,0 +1,131 @@
+#define FUSE_USE_VERSION 314
+#include "fs/notify.h"
+
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+struct note {
+	uint64_t ino;     /* inode, or the parent for an entry */
+	char *name;       /* NULL: inode invalidation */
+	struct note *next;
+};
+
+struct notifier {
+	struct fuse_session *se;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct note *head, *tail;
+	bool stop;
+};
+
+static void send_note(struct notifier *n, const struct note *nt)
+{
+	int r;
+
+	if (nt->name)
+		r = fuse_lowlevel_notify_inval_entry(n->se, nt->ino, nt->name, strlen(nt->name));
+	else
+		r = fuse_lowlevel_notify_inval_inode(n->se, nt->ino, 0, 0);
+	/* ENOENT: the kernel had nothing cached, which is fine. */
+	if (r < 0 && r != -ENOENT)
+		log_debug(LOG_CAT_FS, "invalidation of %llu%s%s failed: %s",
+			  (unsigned long long)nt->ino, nt->name ? "/" : "", nt->name ? nt->name : "",
+			  strerror(-r));
+}
+
+static void *notifier_main(void *arg)
+{
+	struct notifier *n = arg;
+	struct note *nt;
+
+	pthread_mutex_lock(&n->lock);
+	for (;;) {
+		while (!n->head && !n->stop)
+			pthread_cond_wait(&n->cond, &n->lock);
+		if (n->stop)
+			break;
+		nt = n->head;
+		n->head = nt->next;
+		if (!n->head)
+			n->tail = NULL;
+		pthread_mutex_unlock(&n->lock);
+		send_note(n, nt);
+		free(nt->name);
+		free(nt);
+		pthread_mutex_lock(&n->lock);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return NULL;
+}
+
+struct notifier *notifier_start(struct fuse_session *se)
+{
+	struct notifier *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->se = se;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void enqueue(struct notifier *n, uint64_t ino, const char *name)
+{
+	struct note *nt;
+
+	if (!n || !(nt = calloc(1, sizeof(*nt))))
+		return;
+	nt->ino = ino;
+	if (name && !(nt->name = strdup(name))) {
+		free(nt);
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	if (n->tail)
+		n->tail->next = nt;
+	else
+		n->head = nt;
+	n->tail = nt;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void notifier_inval_inode(struct notifier *n, uint64_t ino) { enqueue(n, ino, NULL); }
+
+void notifier_inval_entry(struct notifier *n, uint64_t parent, const char *name)
+{
+	enqueue(n, parent, name);
+}
+
+void notifier_stop(struct notifier *n)
+{
+	struct note *nt, *next;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->lock);
+	n->stop = true;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	pthread_join(n->thread, NULL);
+	for (nt = n->head; nt; nt = next) {
+		next = nt->next;
+		free(nt->name);
+		free(nt);
+	}
+	pthread_mutex_destroy(&n->lock);
+	pthread_cond_destroy(&n->cond);
+	free(n);
+}

@@ -1,0 +1,20 @@
+/* Kernel cache invalidations, sent from a thread of their own: a request
+ * handler that sent one itself could deadlock against the kernel (libfuse
+ * docs, notify_inval_entry.c).  Handlers only queue. */
+#ifndef INBOXFS_FS_NOTIFY_H
+#define INBOXFS_FS_NOTIFY_H
+
+#include <stdint.h>
+
+struct fuse_session;
+struct notifier;
+
+struct notifier *notifier_start(struct fuse_session *se);
+/* Forget attributes and cached pages of an inode. */
+void notifier_inval_inode(struct notifier *n, uint64_t ino);
+/* Forget a name in a directory (dentry and the directory's attributes). */
+void notifier_inval_entry(struct notifier *n, uint64_t parent, const char *name);
+/* Stop the thread; queued items still pending are dropped. */
+void notifier_stop(struct notifier *n);
+
+#endif

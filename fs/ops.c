@@ -1,0 +1,400 @@
+/* FUSE low-level handlers.  Each one is short: find the object, ask the
+ * account, reply 0 or an errno.  Inodes are derived from the index (see
+ * index.h), so lookups need no per-inode table and forget is a no-op. */
+#define FUSE_USE_VERSION 314
+#include "fs/ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "fs/account.h"
+#include "fs/errno_map.h"
+
+/* Messages never change under one UIDVALIDITY, so the kernel may keep
+ * their attributes long; changes are pushed by invalidations. */
+#define MSG_TIMEOUT 3600.0
+#define DIR_ENTRY_TIMEOUT 60.0
+#define DIR_ATTR_TIMEOUT 1.0
+
+static time_t mount_time;
+
+static struct account *req_account(fuse_req_t req) { return fuse_req_userdata(req); }
+
+static void dir_attr(const struct account *a, const struct folder *f, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = f->ino;
+	st->st_mode = S_IFDIR | (a->opt->ro ? 0500 : 0700);
+	st->st_nlink = 2 + f->nchildren;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = mount_time;
+}
+
+static void msg_attr(const struct account *a, const struct folder *f, const struct msg *m,
+		     struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = index_msg_ino(f, m->uid);
+	st->st_mode = S_IFREG | (a->opt->ro ? 0400 : 0600);
+	st->st_nlink = 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = m->size;
+	st->st_blocks = ((off_t)m->size + 511) / 512;
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)m->date;
+}
+
+static void dir_entry(const struct account *a, const struct folder *f, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = f->ino;
+	e->attr_timeout = DIR_ATTR_TIMEOUT;
+	e->entry_timeout = DIR_ENTRY_TIMEOUT;
+	dir_attr(a, f, &e->attr);
+}
+
+static void msg_entry(const struct account *a, const struct folder *f, const struct msg *m,
+		      struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = index_msg_ino(f, m->uid);
+	e->attr_timeout = MSG_TIMEOUT;
+	e->entry_timeout = MSG_TIMEOUT;
+	msg_attr(a, f, m, &e->attr);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	mount_time = time(NULL);
+	/* ls -l gets names and attributes in one go, always. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+}
+
+/* Resolve name in dir: 0 and e filled, or an errno.  Lock held. */
+static int lookup_locked(struct account *a, struct folder *dir, const char *name,
+			 struct fuse_entry_param *e)
+{
+	struct folder *child = index_child(dir, name);
+	struct imap_status st;
+	struct msg *m;
+	uint32_t uid;
+
+	if (child) {
+		dir_entry(a, child, e);
+		return 0;
+	}
+	/* Only "<UID>.eml" can exist besides folders: no server round trip
+	 * for the .Trash, autorun.inf and libc.so.6 probes of the world. */
+	if (!index_parse_msg_name(name, &uid) || !index_folder_selectable(dir))
+		return ENOENT;
+	if (account_ensure_loaded(a, dir, &st) != IMAP_R_OK)
+		return imap_errno(&st, dir->imap_name);
+	m = index_find_msg(dir, uid);
+	if (!m)
+		return ENOENT;
+	msg_entry(a, dir, m, e);
+	return 0;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = req_account(req);
+	struct fuse_entry_param e;
+	struct folder *dir;
+	int err;
+
+	pthread_mutex_lock(&a->lock);
+	dir = index_folder_by_ino(a->index, parent);
+	err = dir ? lookup_locked(a, dir, name, &e) : ENOENT;
+	pthread_mutex_unlock(&a->lock);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct account *a = req_account(req);
+	struct folder *f;
+	struct msg *m;
+	struct stat st;
+	double timeout = MSG_TIMEOUT;
+	int err = 0;
+
+	(void)fi;
+	pthread_mutex_lock(&a->lock);
+	if ((f = index_folder_by_ino(a->index, ino))) {
+		dir_attr(a, f, &st);
+		timeout = DIR_ATTR_TIMEOUT;
+	} else if ((m = index_msg_by_ino(a->index, ino, &f))) {
+		msg_attr(a, f, m, &st);
+	} else {
+		err = ENOENT;
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+/* ---- directories: a snapshot taken at opendir --------------------------- */
+
+struct dir_snapshot {
+	struct folder *dir;       /* folders are never freed while mounted */
+	struct folder **subs;
+	size_t nsubs;
+	struct folder msgs_of;    /* copy of the message list (msgs, nmsgs, gen) */
+};
+
+static void free_snapshot(struct dir_snapshot *ds)
+{
+	if (!ds)
+		return;
+	free(ds->subs);
+	free(ds->msgs_of.msgs);
+	free(ds);
+}
+
+static struct dir_snapshot *take_snapshot(struct folder *f)
+{
+	struct dir_snapshot *ds = calloc(1, sizeof(*ds));
+
+	if (!ds)
+		return NULL;
+	ds->dir = f;
+	ds->nsubs = f->nchildren;
+	ds->subs = malloc((f->nchildren + 1) * sizeof(*ds->subs));
+	ds->msgs_of.gen = f->gen;
+	ds->msgs_of.nmsgs = f->loaded ? f->nmsgs : 0;
+	ds->msgs_of.msgs = malloc((ds->msgs_of.nmsgs + 1) * sizeof(struct msg));
+	if (!ds->subs || !ds->msgs_of.msgs) {
+		free_snapshot(ds);
+		return NULL;
+	}
+	memcpy(ds->subs, f->children, f->nchildren * sizeof(*ds->subs));
+	if (ds->msgs_of.nmsgs)
+		memcpy(ds->msgs_of.msgs, f->msgs, ds->msgs_of.nmsgs * sizeof(struct msg));
+	return ds;
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct account *a = req_account(req);
+	struct dir_snapshot *ds = NULL;
+	struct imap_status st;
+	struct folder *f;
+	int err = 0;
+
+	pthread_mutex_lock(&a->lock);
+	f = index_folder_by_ino(a->index, ino);
+	if (!f)
+		err = ENOENT;
+	else if (account_refresh_folder(a, f, &st) != IMAP_R_OK)
+		err = imap_errno(&st, f->imap_name);
+	else if (!(ds = take_snapshot(f)))
+		err = ENOMEM;
+	pthread_mutex_unlock(&a->lock);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = (uintptr_t)ds;
+	fuse_reply_open(req, fi);
+}
+
+/* Entry i of the listing: ".", "..", subfolders, then messages. */
+static bool snapshot_entry(struct account *a, struct dir_snapshot *ds, size_t i, char *name,
+			   size_t namelen, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (i < 2) {
+		snprintf(name, namelen, i == 0 ? "." : "..");
+		e->attr.st_mode = S_IFDIR;
+		e->attr.st_ino = i == 0 || !ds->dir->parent ? ds->dir->ino : ds->dir->parent->ino;
+		return true;
+	}
+	i -= 2;
+	if (i < ds->nsubs) {
+		snprintf(name, namelen, "%s", ds->subs[i]->name);
+		dir_entry(a, ds->subs[i], e);
+		return true;
+	}
+	i -= ds->nsubs;
+	if (i < ds->msgs_of.nmsgs) {
+		const struct msg *m = &ds->msgs_of.msgs[i];
+
+		snprintf(name, namelen, "%u.eml", m->uid);
+		msg_entry(a, &ds->msgs_of, m, e);
+		return true;
+	}
+	return false;
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
+		       bool plus)
+{
+	struct account *a = req_account(req);
+	struct dir_snapshot *ds = (struct dir_snapshot *)(uintptr_t)fi->fh;
+	struct fuse_entry_param e;
+	char *buf = malloc(size), name[300];
+	size_t used = 0, n;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; snapshot_entry(a, ds, i, name, sizeof(name), &e); i++) {
+		if (plus)
+			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
+						   (off_t)i + 1);
+		else
+			n = fuse_add_direntry(req, buf + used, size - used, name, &e.attr,
+					      (off_t)i + 1);
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	free_snapshot((struct dir_snapshot *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- messages ------------------------------------------------------------- */
+
+static int open_msg(struct account *a, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct imap_status st;
+	struct folder *f;
+	struct body *b;
+	struct msg *m;
+	char what[64];
+
+	m = index_msg_by_ino(a->index, ino, &f);
+	if (!m)
+		return ENOENT;
+	snprintf(what, sizeof(what), "%s/%u.eml", f->imap_name, m->uid);
+	if (account_load_body(a, f, m->uid, &b, &st) != IMAP_R_OK)
+		return imap_errno(&st, what);
+	m = index_msg_by_ino(a->index, ino, &f); /* the list may have moved */
+	fi->fh = (uintptr_t)b;
+	/* A corrected size may not have reached the kernel yet: bypass the
+	 * page cache, which would cut the read at the old size. */
+	fi->direct_io = !m || m->size_exact == 2;
+	fi->keep_cache = !fi->direct_io;
+	return 0;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct account *a = req_account(req);
+	int err;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		log_info(LOG_CAT_FS, "refused to open message inode %llx for writing: messages "
+			 "are immutable", (unsigned long long)ino);
+		fuse_reply_err(req, a->opt->ro ? EROFS : EPERM);
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	err = open_msg(a, ino, fi);
+	pthread_mutex_unlock(&a->lock);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct body *b = (struct body *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (off < 0 || (size_t)off >= b->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > b->len - (size_t)off)
+		size = b->len - (size_t)off;
+	fuse_reply_buf(req, b->data + off, size);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	bodycache_release(req_account(req)->bodies, (struct body *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255 };
+
+	(void)ino;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	(void)count;
+	(void)forgets;
+	fuse_reply_none(req);
+}
+
+const struct fuse_lowlevel_ops inboxfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.statfs = op_statfs,
+};

@@ -1,0 +1,290 @@
+#define FUSE_USE_VERSION 314
+#include "fs/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <fuse_opt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { KEY_RO, KEY_HELP, KEY_VERSION };
+
+#define OPT(t, f) { t, offsetof(struct options, f), 0 }
+static const struct fuse_opt inboxfs_opts[] = {
+	OPT("password_file=%s", password_file),
+	OPT("password_cmd=%s", password_cmd),
+	OPT("cafile=%s", cafile),
+	OPT("tls=%s", tls),
+	OPT("config=%s", config),
+	OPT("debug=%s", debug),
+	OPT("cache_mem=%s", cache_mem),
+	OPT("max_message=%s", max_message),
+	OPT("timeout=%u", timeout),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_END
+};
+
+/* Keys a config file may set (the same as -o). */
+static const char *const config_keys[] = {
+	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "max_message",
+	"timeout", "ro", NULL,
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key == KEY_RO) {
+		o->ro = 1;
+		return 1; /* the kernel should know too */
+	}
+	if (key == FUSE_OPT_KEY_NONOPT && !o->url) {
+		o->url = strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+void options_usage(const char *prog)
+{
+	printf("usage: %s [options] imaps://USER@HOST[:PORT] MOUNTPOINT\n"
+	       "       %s [options] imap://USER@HOST[:PORT] MOUNTPOINT   (STARTTLS)\n\n"
+	       "inboxfs options:\n"
+	       "    -o password_file=PATH  first line is the password (mode 0600)\n"
+	       "    -o password_cmd=CMD    first line of CMD's output is the password\n"
+	       "    -o cafile=PATH         trust these CA certificates, not the system's\n"
+	       "    -o tls=none            plaintext connection (tests only)\n"
+	       "    -o config=PATH         key = value lines (default ~/.config/inboxfs/config)\n"
+	       "    -o timeout=SECONDS     server operation timeout (default 30)\n"
+	       "    -o cache_mem=SIZE      message bodies kept in memory (default 64M)\n"
+	       "    -o max_message=SIZE    largest message read (default 512M)\n"
+	       "    -o debug=imap,fs,auth  trace these (secrets are never shown)\n"
+	       "    -o ro                  read-only mount\n"
+	       "The password may also come from INBOXFS_PASSWORD.\n\n", prog, prog);
+}
+
+int options_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case '\0': break;
+	default: return -1;
+	}
+	if (*end || v > (SIZE_MAX >> shift))
+		return -1;
+	*out = (size_t)(v << shift);
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static bool known_config_key(const char *k)
+{
+	for (size_t i = 0; config_keys[i]; i++)
+		if (strcmp(k, config_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A comma would split the -o string: fuse_opt needs it escaped. */
+static int add_option(struct fuse_args *args, const char *key, const char *val)
+{
+	char *opt;
+	size_t o = 0, len = strlen(key) + 2 * strlen(val) + 2;
+	int r;
+
+	opt = malloc(len + 1);
+	if (!opt)
+		return -1;
+	o += (size_t)sprintf(opt, "%s", key);
+	if (*val) {
+		opt[o++] = '=';
+		for (const char *c = val; *c; c++) {
+			if (*c == ',' || *c == '\\')
+				opt[o++] = '\\';
+			opt[o++] = *c;
+		}
+	}
+	opt[o] = '\0';
+	r = fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opt) ? -1 : 0;
+	free(opt);
+	return r;
+}
+
+int options_read_config(const char *path, struct fuse_args *args, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char line[4096];
+	unsigned lineno = 0;
+	int rc = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq, *key, *val;
+
+		lineno++;
+		if (*s == '\0' || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (eq)
+			*eq = '\0';
+		key = trim(s);
+		val = eq ? trim(eq + 1) : "";
+		if (!known_config_key(key)) {
+			snprintf(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
+			rc = -1;
+		} else if (strcmp(key, "ro") == 0) {
+			if (!*val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
+				rc = add_option(args, "ro", "");
+		} else {
+			rc = add_option(args, key, val);
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static char *default_config_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *p = NULL;
+
+	if (xdg && *xdg) {
+		if (asprintf(&p, "%s/inboxfs/config", xdg) < 0)
+			return NULL;
+	} else if (home && *home) {
+		if (asprintf(&p, "%s/.config/inboxfs/config", home) < 0)
+			return NULL;
+	}
+	if (p && access(p, F_OK) != 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+void options_free(struct options *o)
+{
+	free(o->url);
+	free(o->mountpoint);
+	free(o->password_file);
+	free(o->password_cmd);
+	free(o->cafile);
+	free(o->tls);
+	free(o->config);
+	free(o->debug);
+	free(o->cache_mem);
+	free(o->max_message);
+	memset(o, 0, sizeof(*o));
+}
+
+static int parse_pass(struct fuse_args *args, struct options *o)
+{
+	struct fuse_cmdline_opts copts;
+
+	if (fuse_opt_parse(args, o, inboxfs_opts, opt_proc) != 0)
+		return -1;
+	if (fuse_parse_cmdline(args, &copts) != 0)
+		return -1;
+	o->mountpoint = copts.mountpoint;
+	o->show_help = copts.show_help;
+	o->show_version = copts.show_version;
+	o->foreground = copts.foreground;
+	o->singlethread = copts.singlethread;
+	o->fuse_debug = copts.debug;
+	return 0;
+}
+
+/* First pass only to find the config file; the second pass parses the
+ * config's options followed by the command line's. */
+static int find_config(int argc, char **argv, char **path)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options tmp = { 0 };
+	int r = fuse_opt_parse(&args, &tmp, inboxfs_opts, opt_proc);
+
+	*path = r == 0 && tmp.config ? strdup(tmp.config) : NULL;
+	if (r == 0 && !*path)
+		*path = default_config_path();
+	options_free(&tmp);
+	fuse_opt_free_args(&args);
+	return r;
+}
+
+static int finish(struct options *o)
+{
+	if (!o->timeout)
+		o->timeout = 30;
+	o->cache_mem_bytes = 64u << 20;
+	o->max_message_bytes = 512u << 20;
+	if (o->cache_mem && options_parse_size(o->cache_mem, &o->cache_mem_bytes) < 0) {
+		fprintf(stderr, "inboxfs: bad cache_mem size '%s'\n", o->cache_mem);
+		return -1;
+	}
+	if (o->max_message && options_parse_size(o->max_message, &o->max_message_bytes) < 0) {
+		fprintf(stderr, "inboxfs: bad max_message size '%s'\n", o->max_message);
+		return -1;
+	}
+	if (o->tls && strcmp(o->tls, "none") != 0) {
+		fprintf(stderr, "inboxfs: tls=%s: the only value is 'none' (TLS is on by default)\n",
+			o->tls);
+		return -1;
+	}
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *o, struct fuse_args *out)
+{
+	char *config = NULL, err[512];
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	if (find_config(argc, argv, &config) != 0)
+		return -1;
+	if (fuse_opt_add_arg(out, argv[0]) != 0)
+		goto fail;
+	if (config && options_read_config(config, out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "inboxfs: %s\n", err);
+		goto fail;
+	}
+	for (i = 1; i < argc; i++)
+		if (fuse_opt_add_arg(out, argv[i]) != 0)
+			goto fail;
+	free(config);
+	if (parse_pass(out, o) != 0)
+		return -1;
+	if (o->show_help || o->show_version)
+		return 1;
+	return finish(o);
+fail:
+	free(config);
+	return -1;
+}

@@ -1,0 +1,41 @@
+/* Command line and config file: one options struct, parsed by
+ * fuse_opt_parse.  The config file holds the same keys as -o; its lines
+ * are turned into -o arguments placed before the command line's, so the
+ * command line wins. */
+#ifndef INBOXFS_FS_OPTIONS_H
+#define INBOXFS_FS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fuse_args;
+
+struct options {
+	char *url;
+	char *mountpoint;
+	char *password_file;
+	char *password_cmd;
+	char *cafile;
+	char *tls;            /* "none" for plaintext; anything else is refused */
+	char *config;
+	char *debug;          /* categories for trace output: imap,fs,auth */
+	char *cache_mem;      /* size of the in-memory body cache */
+	char *max_message;    /* the largest message read */
+	unsigned timeout;     /* seconds per server operation */
+	int ro;
+	int show_help, show_version, foreground, singlethread, fuse_debug;
+	size_t cache_mem_bytes, max_message_bytes;
+};
+
+/* Parse argv into opts and the remaining FUSE arguments.  Returns 0, 1
+ * when the program should exit successfully (help, version), or -1 with
+ * a message printed. */
+int options_parse(int argc, char **argv, struct options *opts, struct fuse_args *out);
+void options_free(struct options *opts);
+void options_usage(const char *prog);
+/* "64M", "1G", "4096" -> bytes.  -1 on a malformed size. */
+int options_parse_size(const char *s, size_t *out);
+/* Turn a config file into "-o key=value" arguments appended to args. */
+int options_read_config(const char *path, struct fuse_args *args, char *err, size_t errlen);
+
+#endif

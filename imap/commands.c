@@ -1,0 +1,628 @@
+/* IMAP commands.  RFC 3501 / RFC 9051 (greeting, CAPABILITY, STARTTLS,
+ * LOGIN, AUTHENTICATE, LIST, SELECT/EXAMINE, UID FETCH, NOOP, LOGOUT),
+ * RFC 4959 (SASL-IR), RFC 6154 (special-use LIST attributes). */
+#include "imap/commands.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "imap/session_priv.h"
+
+static unsigned session_counter;
+
+/* ---- opening a session ------------------------------------------------- */
+
+static enum imap_result read_greeting(struct imap_session *s, struct imap_status *st)
+{
+	struct imap_response *r;
+	enum imap_result rr = imap_read_response(s, &r);
+
+	if (rr != IMAP_R_OK) {
+		imap_status_set(st, rr, "no greeting from the server: %s", s->broken_text);
+		return rr;
+	}
+	/* The first thing a server says must be its greeting; data before
+	 * it is a server (or a man in the middle) we cannot trust. */
+	if (r->kind != IMAP_RESP_UNTAGGED || (r->cond != IMAP_COND_OK &&
+	    r->cond != IMAP_COND_PREAUTH && r->cond != IMAP_COND_BYE)) {
+		imap_response_free(r);
+		imap_status_set(st, IMAP_R_PROTOCOL, "the server did not start with a greeting");
+		return IMAP_R_PROTOCOL;
+	}
+	if (r->cond == IMAP_COND_BYE) {
+		imap_status_set(st, IMAP_R_LOST, "server refused the connection: %s", r->text);
+		imap_response_free(r);
+		return IMAP_R_LOST;
+	}
+	imap_session_dispatch(s, r, NULL, NULL); /* CAPABILITY in the greeting */
+	imap_session_set_state(s, r->cond == IMAP_COND_PREAUTH ? IMAP_ST_AUTHENTICATED
+							       : IMAP_ST_NOT_AUTHENTICATED);
+	imap_response_free(r);
+	return IMAP_R_OK;
+}
+
+static enum imap_result tls_handshake(struct imap_session *s, struct imap_status *st)
+{
+	char msg[200];
+	enum net_err e = net_start_tls(s->net, s->cfg.host, &s->cfg.tls, s->cfg.timeout_ms, msg,
+				       sizeof(msg));
+
+	if (e == NET_OK)
+		return IMAP_R_OK;
+	imap_status_set(st, IMAP_R_TLS, "%s", msg);
+	return IMAP_R_TLS;
+}
+
+static enum imap_result starttls(struct imap_session *s, struct imap_status *st)
+{
+	enum imap_result rr;
+
+	if (!s->have_caps && (rr = imap_capability(s, st)) != IMAP_R_OK)
+		return rr;
+	if (!(s->caps & CAP_STARTTLS)) {
+		imap_status_set(st, IMAP_R_TLS, "the server does not offer STARTTLS; use imaps:// "
+			       "(plaintext only with -o tls=none)");
+		return IMAP_R_TLS;
+	}
+	rr = imap_simple(s, st, NULL, NULL, "STARTTLS");
+	if (rr != IMAP_R_OK) {
+		if (st->result == IMAP_R_OK || rr == IMAP_R_NO || rr == IMAP_R_BAD)
+			imap_status_set(st, IMAP_R_TLS, "STARTTLS refused: %s", st->text);
+		return IMAP_R_TLS;
+	}
+	/* Anything the server sent after its OK arrived before encryption:
+	 * an injection attempt (CVE-2011-0411 style).  Never act on it. */
+	if (s->rlen > s->roff || !imap_parser_empty(s->parser)) {
+		imap_status_set(st, IMAP_R_PROTOCOL,
+			       "server sent data before TLS was established; refusing it");
+		return IMAP_R_PROTOCOL;
+	}
+	rr = tls_handshake(s, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	/* Capabilities seen before TLS may have been forged: ask again. */
+	s->have_caps = false;
+	s->caps = 0;
+	return imap_capability(s, st);
+}
+
+struct imap_session *imap_session_open(const struct imap_session_config *cfg,
+				       struct imap_status *st)
+{
+	struct imap_session *s = calloc(1, sizeof(*s));
+	struct imap_parser_limits lim;
+	enum imap_result rr;
+	enum net_err e;
+	char msg[200];
+
+	if (!s) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(s->name, sizeof(s->name), "imap-%u", __atomic_add_fetch(&session_counter, 1,
+									 __ATOMIC_RELAXED));
+	s->cfg = *cfg;
+	imap_parser_default_limits(&lim);
+	if (cfg->max_message)
+		lim.max_literal = cfg->max_message;
+	s->parser = imap_parser_new(&lim);
+	imap_session_set_state(s, IMAP_ST_CONNECTING);
+	s->net = net_connect(cfg->host, cfg->port, cfg->timeout_ms, &e, msg, sizeof(msg));
+	if (!s->parser || !s->net) {
+		imap_status_set(st, s->parser ? IMAP_R_CONNECT : IMAP_R_NOMEM, "%s", msg);
+		goto fail;
+	}
+	if (cfg->implicit_tls && !cfg->no_tls && tls_handshake(s, st) != IMAP_R_OK)
+		goto fail;
+	if (read_greeting(s, st) != IMAP_R_OK)
+		goto fail;
+	if (!cfg->implicit_tls && !cfg->no_tls && starttls(s, st) != IMAP_R_OK)
+		goto fail;
+	if (!s->have_caps && (rr = imap_capability(s, st)) != IMAP_R_OK)
+		goto fail;
+	log_debug(LOG_CAT_IMAP, "[%s] connected to %s:%u%s", s->name, cfg->host, cfg->port,
+		  net_is_tls(s->net) ? " (TLS)" : " (plaintext)");
+	return s;
+fail:
+	imap_session_set_state(s, IMAP_ST_DISCONNECTED);
+	s->broken = true;
+	imap_session_close(s);
+	return NULL;
+}
+
+void imap_session_close(struct imap_session *s)
+{
+	if (!s)
+		return;
+	if (imap_session_usable(s))
+		imap_logout(s);
+	net_close(s->net);
+	imap_parser_free(s->parser);
+	free(s);
+}
+
+/* ---- capabilities, login ------------------------------------------------ */
+
+enum imap_result imap_capability(struct imap_session *s, struct imap_status *st)
+{
+	enum imap_result rr = imap_simple(s, st, NULL, NULL, "CAPABILITY");
+
+	if (rr == IMAP_R_OK && !s->have_caps) {
+		imap_status_set(st, IMAP_R_PROTOCOL, "CAPABILITY answered without capabilities");
+		return IMAP_R_PROTOCOL;
+	}
+	return rr;
+}
+
+static void log_challenge(struct imap_session *s, const char *b64)
+{
+	unsigned char out[512];
+	size_t len = strlen(b64);
+	int n;
+
+	if (len == 0 || len > 600)
+		return;
+	n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
+	if (n <= 0)
+		return;
+	for (int i = 0; i < n; i++)
+		if (out[i] < 0x20 || out[i] > 0x7e)
+			out[i] = '?';
+	out[n] = '\0';
+	log_info(LOG_CAT_AUTH, "[%s] server's authentication error: %s", s->name, (char *)out);
+}
+
+/* After the initial response: answer a failure challenge once, then read
+ * until the tagged result. */
+static enum imap_result finish_authenticate(struct imap_session *s, const char *tag,
+					    const char *initial, const char *failure_reply,
+					    struct imap_status *st)
+{
+	bool sent_initial = initial == NULL, answered = false;
+	struct imap_response *r;
+	enum imap_result rr;
+
+	for (;;) {
+		rr = imap_read_response(s, &r);
+		if (rr != IMAP_R_OK) {
+			imap_status_set(st, rr, "%s", s->broken_text);
+			return rr;
+		}
+		if (r->kind == IMAP_RESP_CONTINUE) {
+			const char *reply = failure_reply;
+
+			if (!sent_initial) {
+				reply = initial; /* no SASL-IR: the response goes here */
+				sent_initial = true;
+			} else if (answered) {
+				reply = "*"; /* a second challenge: abort the exchange */
+			} else {
+				log_challenge(s, r->text);
+				answered = true;
+			}
+			imap_response_free(r);
+			rr = imap_send_line(s, reply, strlen(reply), true);
+			if (rr != IMAP_R_OK) {
+				imap_status_set(st, rr, "%s", s->broken_text);
+				return rr;
+			}
+			continue;
+		}
+		if (r->kind == IMAP_RESP_TAGGED && strcmp(r->tag, tag) == 0) {
+			imap_status_from_response(st, r);
+			imap_response_free(r);
+			if (st->result == IMAP_R_NO || st->result == IMAP_R_BAD)
+				st->result = IMAP_R_LOGIN;
+			return st->result;
+		}
+		if (r->kind == IMAP_RESP_TAGGED) {
+			imap_response_free(r);
+			imap_status_set(st, IMAP_R_PROTOCOL, "response to a tag never sent");
+			return IMAP_R_PROTOCOL;
+		}
+		imap_session_dispatch(s, r, NULL, NULL);
+		imap_response_free(r);
+	}
+}
+
+enum imap_result imap_authenticate(struct imap_session *s, const char *mech,
+				   const char *initial_b64, const char *failure_reply,
+				   struct imap_status *st)
+{
+	bool ir = (s->caps & CAP_SASL_IR) != 0;
+	enum imap_result rr;
+	struct buf line;
+	char tag[16];
+
+	buf_init(&line);
+	/* SASL-IR sends an empty initial response as "=" (RFC 4959 §3). */
+	if (ir)
+		rr = buf_printf(&line, "AUTHENTICATE %s %s", mech,
+				*initial_b64 ? initial_b64 : "=") < 0 ? IMAP_R_NOMEM : IMAP_R_OK;
+	else
+		rr = buf_printf(&line, "AUTHENTICATE %s", mech) < 0 ? IMAP_R_NOMEM : IMAP_R_OK;
+	if (rr == IMAP_R_OK)
+		rr = imap_start_command(s, line.data, true, tag, sizeof(tag));
+	buf_free(&line);
+	if (rr != IMAP_R_OK) {
+		imap_status_set(st, rr, "%s", imap_result_name(rr));
+		return rr;
+	}
+	rr = finish_authenticate(s, tag, ir ? NULL : initial_b64, failure_reply, st);
+	if (rr == IMAP_R_OK) {
+		imap_session_set_state(s, IMAP_ST_AUTHENTICATED);
+		/* Capabilities change after login; a server may list them in
+		 * the OK (already parsed), otherwise ask. */
+		s->have_caps = false;
+		rr = imap_capability(s, st);
+	}
+	return rr;
+}
+
+enum imap_result imap_login(struct imap_session *s, const char *user, const char *password,
+			    struct imap_status *st)
+{
+	char qu[512], qp[1024];
+	enum imap_result rr;
+
+	if (s->caps & CAP_LOGINDISABLED) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "the server does not allow LOGIN here");
+		return IMAP_R_UNSUPPORTED;
+	}
+	if (imap_quote(qu, sizeof(qu), user) < 0 || imap_quote(qp, sizeof(qp), password) < 0) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "the user name or password cannot be sent "
+			       "with LOGIN (control or 8-bit characters)");
+		return IMAP_R_UNSUPPORTED;
+	}
+	{
+		struct imap_cmd cmd = { .secret = true };
+		struct buf b;
+
+		buf_init(&b);
+		if (buf_printf(&b, "LOGIN %s %s", qu, qp) < 0)
+			return IMAP_R_NOMEM;
+		cmd.line = b.data;
+		rr = imap_run(s, &cmd, 1, NULL, NULL);
+		OPENSSL_cleanse(b.data, b.len);
+		OPENSSL_cleanse(qp, sizeof(qp));
+		buf_free(&b);
+		*st = cmd.st;
+	}
+	if (rr != IMAP_R_OK)
+		return rr;
+	if (st->result != IMAP_R_OK) {
+		st->result = IMAP_R_LOGIN;
+		return IMAP_R_LOGIN;
+	}
+	imap_session_set_state(s, IMAP_ST_AUTHENTICATED);
+	s->have_caps = false;
+	return imap_capability(s, st);
+}
+
+enum imap_result imap_noop(struct imap_session *s, struct imap_status *st)
+{
+	return imap_simple(s, st, NULL, NULL, "NOOP");
+}
+
+void imap_logout(struct imap_session *s)
+{
+	struct imap_status st;
+
+	imap_session_set_state(s, IMAP_ST_LOGOUT);
+	/* BYE then OK is the normal answer: BYE in LOGOUT state is expected. */
+	imap_simple(s, &st, NULL, NULL, "LOGOUT");
+}
+
+/* ---- LIST ---------------------------------------------------------------- */
+
+static unsigned mailbox_attr(const struct imap_value *v)
+{
+	static const struct { const char *name; unsigned bit; } attrs[] = {
+		{ "\\Noselect", MBX_NOSELECT }, { "\\NoInferiors", MBX_NOINFERIORS },
+		{ "\\NonExistent", MBX_NONEXISTENT }, { "\\HasChildren", MBX_HASCHILDREN },
+		{ "\\HasNoChildren", MBX_HASNOCHILDREN }, { "\\Marked", MBX_MARKED },
+		{ "\\Trash", MBX_TRASH }, { "\\Sent", MBX_SENT }, { "\\Drafts", MBX_DRAFTS },
+		{ "\\Junk", MBX_JUNK }, { "\\Archive", MBX_ARCHIVE }, { "\\All", MBX_ALL },
+		{ "\\Flagged", MBX_FLAGGED },
+	};
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (imap_value_is(v, attrs[i].name))
+			return attrs[i].bit;
+	return 0;
+}
+
+struct list_ctx {
+	imap_list_fn fn;
+	void *ctx;
+};
+
+/* * LIST (\attrs) "/" name */
+static bool on_list(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct list_ctx *lc = vctx;
+	const struct imap_value *attrs = imap_list_item(&r->data, 1);
+	const struct imap_value *delim = imap_list_item(&r->data, 2);
+	const struct imap_value *name = imap_list_item(&r->data, 3);
+	unsigned flags = 0;
+	char d = 0;
+
+	if (!imap_value_is(imap_list_item(&r->data, 0), "LIST"))
+		return false;
+	if (!attrs || attrs->type != IV_LIST || !delim || !imap_value_is_string(name) ||
+	    (delim->type != IV_NIL && (delim->type != IV_STRING || delim->len != 1))) {
+		log_warn(LOG_CAT_IMAP, "[%s] ignoring a malformed LIST response", s->name);
+		return true;
+	}
+	for (size_t i = 0; i < attrs->n; i++)
+		flags |= mailbox_attr(&attrs->items[i]);
+	if (delim->type == IV_STRING)
+		d = delim->str[0];
+	lc->fn(lc->ctx, name->str, name->len, d, flags);
+	return true;
+}
+
+enum imap_result imap_list(struct imap_session *s, imap_list_fn fn, void *ctx,
+			   struct imap_status *st)
+{
+	struct list_ctx lc = { fn, ctx };
+
+	return imap_simple(s, st, on_list, &lc, "LIST \"\" \"*\"");
+}
+
+/* ---- SELECT / EXAMINE ---------------------------------------------------- */
+
+static bool on_select(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct imap_select_info *info = vctx;
+	const struct imap_value *first;
+	uint32_t v;
+
+	(void)s;
+	if (r->cond == IMAP_COND_OK) {
+		first = imap_list_item(&r->code, 0);
+		if (imap_value_is(first, "UIDVALIDITY") && imap_value_u32(imap_list_item(&r->code, 1), &v))
+			info->uidvalidity = v;
+		else if (imap_value_is(first, "UIDNEXT") && imap_value_u32(imap_list_item(&r->code, 1), &v))
+			info->uidnext = v;
+		return first && (imap_value_is(first, "UIDVALIDITY") || imap_value_is(first, "UIDNEXT") ||
+				 imap_value_is(first, "PERMANENTFLAGS") || imap_value_is(first, "UNSEEN") ||
+				 imap_value_is(first, "HIGHESTMODSEQ") || imap_value_is(first, "NOMODSEQ"));
+	}
+	if (r->cond == IMAP_COND_NONE && r->data.n == 2 &&
+	    imap_value_is(imap_list_item(&r->data, 1), "EXISTS")) {
+		first = imap_list_item(&r->data, 0);
+		info->exists = first->type == IV_NUMBER && first->num <= UINT32_MAX ?
+			       (uint32_t)first->num : 0;
+		return false; /* the mailbox layer wants EXISTS too */
+	}
+	return false;
+}
+
+enum imap_result imap_select(struct imap_session *s, const char *mailbox, bool readonly,
+			     struct imap_select_info *info, struct imap_status *st)
+{
+	char q[1024];
+	enum imap_result rr;
+
+	memset(info, 0, sizeof(*info));
+	if (imap_quote(q, sizeof(q), mailbox) < 0) {
+		imap_status_set(st, IMAP_R_GONE, "mailbox name cannot be quoted");
+		return IMAP_R_GONE;
+	}
+	if (s->state == IMAP_ST_SELECTED)
+		imap_session_set_state(s, IMAP_ST_AUTHENTICATED);
+	rr = imap_simple(s, st, on_select, info, "%s %s", readonly ? "EXAMINE" : "SELECT", q);
+	if (rr != IMAP_R_OK)
+		return rr;
+	info->readonly = readonly || (st->code == IMAP_CODE_OTHER && strstr(st->text, "READ-ONLY"));
+	if (info->uidvalidity == 0) {
+		imap_status_set(st, IMAP_R_PROTOCOL, "SELECT gave no UIDVALIDITY");
+		return IMAP_R_PROTOCOL;
+	}
+	imap_session_set_state(s, IMAP_ST_SELECTED);
+	return IMAP_R_OK;
+}
+
+/* ---- FETCH --------------------------------------------------------------- */
+
+static int month_index(const char *m)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+	for (int i = 0; i < 12; i++)
+		if (strncasecmp(m, months + 3 * i, 3) == 0)
+			return i;
+	return -1;
+}
+
+int imap_parse_date_time(const char *s, size_t len, int64_t *out)
+{
+	char tmp[40];
+	int day, year, hh, mm, ss, zone, mon;
+	char monstr[4], sign;
+	struct tm tm = { 0 };
+	time_t t;
+
+	if (len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	/* date-day-fixed may be space-padded: " 7-Jul-1996 ..." */
+	if (sscanf(tmp, "%2d-%3s-%4d %2d:%2d:%2d %c%4d", &day, monstr, &year, &hh, &mm, &ss,
+		   &sign, &zone) != 8)
+		return -1;
+	mon = month_index(monstr);
+	if (mon < 0 || day < 1 || day > 31 || year < 1900 || hh > 23 || mm > 59 || ss > 60 ||
+	    (sign != '+' && sign != '-') || zone < 0 || zone > 2400 || zone % 100 > 59)
+		return -1;
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon;
+	tm.tm_mday = day;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	t = timegm(&tm);
+	zone = (zone / 100) * 3600 + (zone % 100) * 60;
+	*out = (int64_t)t - (sign == '+' ? zone : -zone);
+	return 0;
+}
+
+static unsigned message_flags(const struct imap_value *list)
+{
+	static const struct { const char *name; unsigned bit; } flags[] = {
+		{ "\\Seen", MSG_SEEN }, { "\\Answered", MSG_ANSWERED }, { "\\Flagged", MSG_FLAGGED },
+		{ "\\Deleted", MSG_DELETED }, { "\\Draft", MSG_DRAFT }, { "\\Recent", MSG_RECENT },
+	};
+	unsigned bits = 0;
+
+	for (size_t i = 0; i < list->n; i++)
+		for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+			if (imap_value_is(&list->items[i], flags[k].name))
+				bits |= flags[k].bit;
+	return bits;
+}
+
+static void parse_fetch_item(const struct imap_value *key, const struct imap_value *val,
+			     struct imap_msg_meta *m)
+{
+	uint32_t u;
+
+	if (imap_value_is(key, "UID") && imap_value_u32(val, &u)) {
+		m->uid = u;
+	} else if (imap_value_is(key, "RFC822.SIZE")) {
+		if (val->type == IV_NUMBER) {
+			m->size = val->num;
+			m->has_size = true;
+		} else {
+			log_warn(LOG_CAT_IMAP, "server sent an invalid RFC822.SIZE '%.40s'",
+				 val->str ? val->str : "");
+		}
+	} else if (imap_value_is(key, "INTERNALDATE")) {
+		if (val->type == IV_STRING && imap_parse_date_time(val->str, val->len,
+								   &m->internaldate) == 0)
+			m->has_date = true;
+	} else if (imap_value_is(key, "FLAGS") && val->type == IV_LIST) {
+		m->flags = message_flags(val);
+		m->has_flags = true;
+	}
+}
+
+bool imap_parse_fetch(const struct imap_response *r, struct imap_msg_meta *m)
+{
+	const struct imap_value *seq = imap_list_item(&r->data, 0);
+	const struct imap_value *items = imap_list_item(&r->data, 2);
+
+	memset(m, 0, sizeof(*m));
+	if (r->cond != IMAP_COND_NONE || !imap_value_is(imap_list_item(&r->data, 1), "FETCH") ||
+	    !imap_value_u32(seq, &m->seq) || !items || items->type != IV_LIST)
+		return false;
+	for (size_t i = 0; i + 1 < items->n; i += 2)
+		parse_fetch_item(&items->items[i], &items->items[i + 1], m);
+	return true;
+}
+
+struct meta_ctx {
+	imap_meta_fn fn;
+	void *ctx;
+};
+
+static bool on_fetch_meta(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct meta_ctx *mc = vctx;
+	struct imap_msg_meta m;
+
+	if (!imap_parse_fetch(r, &m))
+		return false;
+	if (m.uid == 0) {
+		log_warn(LOG_CAT_IMAP, "[%s] FETCH response without a valid UID ignored", s->name);
+		return true;
+	}
+	mc->fn(mc->ctx, &m);
+	return true;
+}
+
+enum imap_result imap_fetch_meta(struct imap_session *s, const char *uidset, imap_meta_fn fn,
+				 void *ctx, struct imap_status *st)
+{
+	struct meta_ctx mc = { fn, ctx };
+
+	return imap_simple(s, st, on_fetch_meta, &mc,
+			   "UID FETCH %s (UID RFC822.SIZE INTERNALDATE FLAGS)", uidset);
+}
+
+struct body_ctx {
+	imap_body_fn fn;
+	void *ctx;
+};
+
+static bool on_fetch_body(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct body_ctx *bc = vctx;
+	const struct imap_value *items = imap_list_item(&r->data, 2);
+	const struct imap_value *body = NULL;
+	struct imap_msg_meta m;
+	uint32_t uid = 0;
+	size_t len;
+	char *data;
+
+	if (!imap_parse_fetch(r, &m))
+		return false;
+	for (size_t i = 0; i + 1 < items->n; i += 2) {
+		if (imap_value_is(&items->items[i], "UID"))
+			imap_value_u32(&items->items[i + 1], &uid);
+		else if (imap_value_is(&items->items[i], "BODY[]"))
+			body = &items->items[i + 1];
+	}
+	if (!body)
+		return true; /* a flag update that happened to arrive now */
+	if (uid == 0 || body->type != IV_STRING) {
+		log_warn(LOG_CAT_IMAP, "[%s] body without UID or content ignored", s->name);
+		return true;
+	}
+	data = imap_value_steal(r, body, &len);
+	if (data)
+		bc->fn(bc->ctx, uid, data, len);
+	return true;
+}
+
+enum imap_result imap_fetch_bodies(struct imap_session *s, const char *const *uidsets, size_t n,
+				   imap_body_fn fn, void *ctx, struct imap_status *st)
+{
+	struct body_ctx bc = { fn, ctx };
+	struct imap_cmd *cmds = calloc(n, sizeof(*cmds));
+	char **lines = calloc(n, sizeof(*lines));
+	enum imap_result rr = IMAP_R_NOMEM;
+	size_t i;
+
+	imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+	if (!cmds || !lines)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (asprintf(&lines[i], "UID FETCH %s (UID BODY.PEEK[])", uidsets[i]) < 0) {
+			lines[i] = NULL;
+			goto out;
+		}
+		cmds[i].line = lines[i];
+	}
+	rr = imap_run(s, cmds, n, on_fetch_body, &bc);
+	*st = cmds[0].st;
+	for (i = 0; rr == IMAP_R_OK && i < n; i++)
+		if (cmds[i].st.result != IMAP_R_OK) {
+			*st = cmds[i].st;
+			rr = st->result;
+		}
+out:
+	for (i = 0; lines && i < n; i++)
+		free(lines[i]);
+	free(lines);
+	free(cmds);
+	return rr;
+}

@@ -1,0 +1,83 @@
+/* The IMAP commands inboxfs sends, each a small function over the
+ * session engine.  Mailbox names here are the raw (modified UTF-7) names
+ * as the server spells them; callers validate and convert. */
+#ifndef INBOXFS_IMAP_COMMANDS_H
+#define INBOXFS_IMAP_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/session.h"
+
+/* SASL exchange (RFC 4422, RFC 3501 §6.2.2, RFC 4959 SASL-IR).
+ * initial_b64 is the base64 initial response ("" for an empty one).
+ * When the server answers it with a challenge (an error report in the
+ * OAuth mechanisms), `failure_reply` is sent ("" or "AQ==") and the
+ * decoded challenge is logged.  Login refusals give IMAP_R_LOGIN. */
+enum imap_result imap_authenticate(struct imap_session *s, const char *mech,
+				   const char *initial_b64, const char *failure_reply,
+				   struct imap_status *st);
+/* LOGIN (RFC 3501 §6.2.3): for servers without a SASL mechanism we know. */
+enum imap_result imap_login(struct imap_session *s, const char *user, const char *password,
+			    struct imap_status *st);
+enum imap_result imap_capability(struct imap_session *s, struct imap_status *st);
+enum imap_result imap_noop(struct imap_session *s, struct imap_status *st);
+void imap_logout(struct imap_session *s);
+
+/* LIST (RFC 3501 §6.3.8, RFC 6154 special-use attributes). */
+enum {
+	MBX_NOSELECT = 1u << 0, MBX_NOINFERIORS = 1u << 1, MBX_NONEXISTENT = 1u << 2,
+	MBX_HASCHILDREN = 1u << 3, MBX_HASNOCHILDREN = 1u << 4, MBX_MARKED = 1u << 5,
+	MBX_TRASH = 1u << 8, MBX_SENT = 1u << 9, MBX_DRAFTS = 1u << 10, MBX_JUNK = 1u << 11,
+	MBX_ARCHIVE = 1u << 12, MBX_ALL = 1u << 13, MBX_FLAGGED = 1u << 14,
+};
+/* name is the raw name (NUL-free, validated as an astring), delim 0 for NIL. */
+typedef void (*imap_list_fn)(void *ctx, const char *name, size_t len, char delim, unsigned flags);
+enum imap_result imap_list(struct imap_session *s, imap_list_fn fn, void *ctx,
+			   struct imap_status *st);
+
+struct imap_select_info {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t exists;
+	bool readonly;
+};
+enum imap_result imap_select(struct imap_session *s, const char *mailbox, bool readonly,
+			     struct imap_select_info *info, struct imap_status *st);
+
+/* System flags as bits. */
+enum {
+	MSG_SEEN = 1u << 0, MSG_ANSWERED = 1u << 1, MSG_FLAGGED = 1u << 2, MSG_DELETED = 1u << 3,
+	MSG_DRAFT = 1u << 4, MSG_RECENT = 1u << 5,
+};
+
+struct imap_msg_meta {
+	uint32_t seq;
+	uint32_t uid;
+	uint64_t size;        /* RFC822.SIZE */
+	int64_t internaldate; /* seconds since the epoch, UTC */
+	unsigned flags;
+	bool has_size, has_date, has_flags;
+};
+
+/* Parse the items of an untagged FETCH (shared with the mailbox layer's
+ * handling of unsolicited FETCH).  False when it is not a FETCH. */
+bool imap_parse_fetch(const struct imap_response *r, struct imap_msg_meta *m);
+
+typedef void (*imap_meta_fn)(void *ctx, const struct imap_msg_meta *m);
+/* UID FETCH <uidset> (UID RFC822.SIZE INTERNALDATE FLAGS) */
+enum imap_result imap_fetch_meta(struct imap_session *s, const char *uidset, imap_meta_fn fn,
+				 void *ctx, struct imap_status *st);
+
+/* Body handler: takes ownership of data (malloc'd, len bytes). */
+typedef void (*imap_body_fn)(void *ctx, uint32_t uid, char *data, size_t len);
+/* UID FETCH <set> (BODY.PEEK[]) for each set, pipelined.  BODY.PEEK never
+ * sets \Seen (RFC 3501 §6.4.5). */
+enum imap_result imap_fetch_bodies(struct imap_session *s, const char *const *uidsets, size_t n,
+				   imap_body_fn fn, void *ctx, struct imap_status *st);
+
+/* "17-Jul-1996 02:44:25 -0700" -> epoch seconds.  -1 on a bad date. */
+int imap_parse_date_time(const char *s, size_t len, int64_t *out);
+
+#endif

@@ -1,0 +1,46 @@
+/* TCP transport with optional TLS (OpenSSL), bounded by timeouts.
+ * Every blocking step (connect, handshake, read, write) waits at most the
+ * given number of milliseconds, and net_abort() from any thread wakes a
+ * blocked caller, so no caller can hang on a silent peer. */
+#ifndef INBOXFS_IMAP_NET_H
+#define INBOXFS_IMAP_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct net_conn;
+
+enum net_err {
+	NET_OK = 0,
+	NET_ERR_RESOLVE,   /* host name did not resolve */
+	NET_ERR_CONNECT,   /* refused, unreachable, timed out while connecting */
+	NET_ERR_TLS,       /* handshake failed (protocol) */
+	NET_ERR_VERIFY,    /* certificate or host name verification failed */
+	NET_ERR_TIMEOUT,   /* no data within the timeout */
+	NET_ERR_CLOSED,    /* peer closed the connection */
+	NET_ERR_IO,        /* any other socket error */
+};
+
+struct net_tls_config {
+	const char *cafile;   /* NULL: the system trust store */
+	bool no_verify;       /* only ever set by tests that say so */
+};
+
+/* Connect to host:port; on failure returns NULL and fills err/errmsg. */
+struct net_conn *net_connect(const char *host, unsigned port, int timeout_ms,
+			     enum net_err *err, char *errmsg, size_t errlen);
+/* Run the TLS client handshake over an open connection, verifying the
+ * certificate chain and that it names `host`. */
+enum net_err net_start_tls(struct net_conn *c, const char *host, const struct net_tls_config *tc,
+			   int timeout_ms, char *errmsg, size_t errlen);
+/* Read at most len bytes: >0 bytes read, or -1 with *err set. */
+ssize_t net_read(struct net_conn *c, void *buf, size_t len, int timeout_ms, enum net_err *err);
+enum net_err net_write_all(struct net_conn *c, const void *buf, size_t len, int timeout_ms);
+/* Wake any thread blocked on c and make further I/O fail (thread-safe). */
+void net_abort(struct net_conn *c);
+bool net_is_tls(const struct net_conn *c);
+void net_close(struct net_conn *c);
+const char *net_err_name(enum net_err e);
+
+#endif

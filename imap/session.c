@@ -1,0 +1,424 @@
+/* IMAP session engine: RFC 3501 §2.2 (command tags, untagged data at any
+ * time), RFC 9051 §2.2, RFC 2683 §3.2.1 (pipelining).
+ *
+ * One reader per connection: whoever runs a command reads until every tag
+ * it sent is answered and routes each untagged response to the command's
+ * handler first, then to the mailbox layer's handler.  When the
+ * connection breaks every command still in flight fails with the same
+ * status: nothing waits forever. */
+#include "imap/session.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "imap/session_priv.h"
+
+const char *imap_result_name(enum imap_result r)
+{
+	static const char *const names[] = {
+		"ok", "refused by server", "rejected as bad command", "login rejected",
+		"not supported by server", "cannot connect", "TLS failure", "server timed out",
+		"connection lost", "protocol violation", "out of memory", "no longer exists",
+	};
+	return names[r];
+}
+
+static const char *state_name(enum imap_state st)
+{
+	static const char *const names[] = { "disconnected", "connecting", "not authenticated",
+					     "authenticated", "selected", "logout" };
+	return names[st];
+}
+
+void imap_session_set_state(struct imap_session *s, enum imap_state st)
+{
+	if (s->state == st)
+		return;
+	log_debug(LOG_CAT_IMAP, "[%s] state %s -> %s", s->name, state_name(s->state),
+		  state_name(st));
+	s->state = st;
+}
+
+enum imap_state imap_session_state(const struct imap_session *s) { return s->state; }
+unsigned imap_session_caps(const struct imap_session *s) { return s->caps; }
+
+bool imap_session_usable(const struct imap_session *s)
+{
+	return s->state != IMAP_ST_DISCONNECTED && s->state != IMAP_ST_LOGOUT && !s->broken;
+}
+
+void imap_session_set_untagged(struct imap_session *s, imap_untagged_fn fn, void *ctx)
+{
+	s->untagged_fn = fn;
+	s->untagged_ctx = ctx;
+}
+
+void imap_session_abort(struct imap_session *s)
+{
+	if (s->net)
+		net_abort(s->net);
+}
+
+void imap_status_set(struct imap_status *st, enum imap_result r, const char *fmt, ...)
+{
+	va_list ap;
+
+	st->result = r;
+	st->code = IMAP_CODE_NONE;
+	va_start(ap, fmt);
+	vsnprintf(st->text, sizeof(st->text), fmt, ap);
+	va_end(ap);
+}
+
+static enum imap_code code_from(const struct imap_value *code)
+{
+	static const struct { const char *name; enum imap_code code; } codes[] = {
+		{ "TRYCREATE", IMAP_CODE_TRYCREATE }, { "NONEXISTENT", IMAP_CODE_NONEXISTENT },
+		{ "OVERQUOTA", IMAP_CODE_OVERQUOTA }, { "CANNOT", IMAP_CODE_CANNOT },
+		{ "NOPERM", IMAP_CODE_NOPERM }, { "LIMIT", IMAP_CODE_LIMIT },
+		{ "INUSE", IMAP_CODE_INUSE },
+		{ "AUTHENTICATIONFAILED", IMAP_CODE_AUTHENTICATIONFAILED },
+		{ "AUTHORIZATIONFAILED", IMAP_CODE_AUTHORIZATIONFAILED },
+		{ "UNAVAILABLE", IMAP_CODE_UNAVAILABLE }, { "EXPIRED", IMAP_CODE_EXPIRED },
+		{ "ALREADYEXISTS", IMAP_CODE_ALREADYEXISTS }, { "SERVERBUG", IMAP_CODE_SERVERBUG },
+	};
+	const struct imap_value *first = imap_list_item(code, 0);
+
+	if (!first)
+		return IMAP_CODE_NONE;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (imap_value_is(first, codes[i].name))
+			return codes[i].code;
+	return IMAP_CODE_OTHER;
+}
+
+void imap_status_from_response(struct imap_status *st, const struct imap_response *r)
+{
+	switch (r->cond) {
+	case IMAP_COND_OK:
+		st->result = IMAP_R_OK;
+		break;
+	case IMAP_COND_NO:
+		st->result = IMAP_R_NO;
+		break;
+	default:
+		st->result = IMAP_R_BAD;
+		break;
+	}
+	st->code = code_from(&r->code);
+	snprintf(st->text, sizeof(st->text), "%s", r->text ? r->text : "");
+}
+
+/* Protocol trace with control bytes escaped and long data cut short. */
+static void trace_bytes(const struct imap_session *s, const char *dir, const char *p, size_t len)
+{
+	char out[400];
+	size_t o = 0, i;
+
+	for (i = 0; i < len && o + 5 < sizeof(out); i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, sizeof(out) - o, c == '\n' ? "\\n" :
+					      c == '\r' ? "\\r" : "\\x%02x", c);
+	}
+	out[o] = '\0';
+	log_trace(LOG_CAT_IMAP, "[%s] %s %s%s", s->name, dir, out, i < len ? " ..." : "");
+}
+
+static void mark_broken(struct imap_session *s, enum imap_result r, const char *why)
+{
+	if (!s->broken)
+		log_info(LOG_CAT_IMAP, "[%s] connection lost: %s", s->name, why);
+	s->broken = true;
+	s->broken_result = r;
+	snprintf(s->broken_text, sizeof(s->broken_text), "%s", why);
+	imap_session_set_state(s, IMAP_ST_DISCONNECTED);
+}
+
+enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t len, bool secret)
+{
+	enum net_err e;
+	struct buf b;
+
+	if (s->broken)
+		return s->broken_result;
+	if (secret)
+		log_trace(LOG_CAT_IMAP, "[%s] C: <%zu bytes of credentials, not shown>", s->name, len);
+	else
+		trace_bytes(s, "C:", line, len);
+	buf_init(&b);
+	if (buf_append(&b, line, len) < 0 || buf_append(&b, "\r\n", 2) < 0) {
+		buf_free(&b);
+		return IMAP_R_NOMEM;
+	}
+	e = net_write_all(s->net, b.data, b.len, s->cfg.timeout_ms);
+	buf_free(&b);
+	if (e != NET_OK) {
+		mark_broken(s, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_LOST, net_err_name(e));
+		return s->broken_result;
+	}
+	return IMAP_R_OK;
+}
+
+enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out)
+{
+	enum imap_parse_result pr;
+	enum net_err e;
+	size_t used;
+	ssize_t n;
+
+	*out = NULL;
+	for (;;) {
+		if (s->broken)
+			return s->broken_result;
+		if (s->rlen > s->roff) {
+			pr = imap_parser_feed(s->parser, s->rbuf + s->roff, s->rlen - s->roff, &used);
+			s->roff += used;
+			if (pr == IMAP_PARSE_RESPONSE) {
+				*out = imap_parser_take(s->parser);
+				return IMAP_R_OK;
+			}
+			if (pr == IMAP_PARSE_ERROR) {
+				char why[200];
+
+				snprintf(why, sizeof(why), "malformed response from server: %s",
+					 imap_parser_error(s->parser));
+				mark_broken(s, IMAP_R_PROTOCOL, why);
+				return IMAP_R_PROTOCOL;
+			}
+			continue;
+		}
+		s->rlen = s->roff = 0;
+		n = net_read(s->net, s->rbuf, sizeof(s->rbuf), s->cfg.timeout_ms, &e);
+		if (n < 0) {
+			mark_broken(s, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_LOST,
+				    net_err_name(e));
+			return s->broken_result;
+		}
+		trace_bytes(s, "S:", s->rbuf, (size_t)n);
+		s->rlen = (size_t)n;
+	}
+}
+
+static void parse_capability_list(struct imap_session *s, const struct imap_value *items,
+				  size_t first)
+{
+	static const struct { const char *name; unsigned bit; } caps[] = {
+		{ "IMAP4rev1", CAP_IMAP4REV1 }, { "IMAP4rev2", CAP_IMAP4REV2 },
+		{ "STARTTLS", CAP_STARTTLS }, { "LOGINDISABLED", CAP_LOGINDISABLED },
+		{ "SASL-IR", CAP_SASL_IR }, { "LITERAL+", CAP_LITERALPLUS },
+		{ "LITERAL-", CAP_LITERALMINUS }, { "IDLE", CAP_IDLE }, { "UIDPLUS", CAP_UIDPLUS },
+		{ "MOVE", CAP_MOVE }, { "CONDSTORE", CAP_CONDSTORE }, { "QRESYNC", CAP_QRESYNC },
+		{ "ENABLE", CAP_ENABLE }, { "SPECIAL-USE", CAP_SPECIAL_USE },
+		{ "NAMESPACE", CAP_NAMESPACE }, { "AUTH=PLAIN", CAP_AUTH_PLAIN },
+		{ "AUTH=LOGIN", CAP_AUTH_LOGIN }, { "AUTH=XOAUTH2", CAP_AUTH_XOAUTH2 },
+		{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER },
+	};
+	unsigned bits = 0;
+
+	for (size_t i = first; i < items->n; i++)
+		for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]); k++)
+			if (imap_value_is(&items->items[i], caps[k].name))
+				bits |= caps[k].bit;
+	s->caps = bits;
+	s->have_caps = true;
+	log_debug(LOG_CAT_IMAP, "[%s] capabilities 0x%x", s->name, bits);
+}
+
+/* Responses every command may see: capabilities, BYE, alerts. */
+static bool session_untagged(struct imap_session *s, struct imap_response *r)
+{
+	const struct imap_value *first;
+
+	if (r->cond == IMAP_COND_BYE) {
+		/* The server is closing; whatever is in flight fails. */
+		log_info(LOG_CAT_IMAP, "[%s] server said BYE: %s", s->name, r->text);
+		if (s->state != IMAP_ST_LOGOUT)
+			mark_broken(s, IMAP_R_LOST, "server closed the session (BYE)");
+		return true;
+	}
+	if (r->cond != IMAP_COND_NONE) {
+		first = imap_list_item(&r->code, 0);
+		if (imap_value_is(first, "CAPABILITY"))
+			parse_capability_list(s, &r->code, 1);
+		else if (imap_value_is(first, "ALERT"))
+			log_warn(LOG_CAT_IMAP, "[%s] server alert: %s", s->name, r->text);
+		return r->cond == IMAP_COND_OK || r->cond == IMAP_COND_NO || r->cond == IMAP_COND_BAD;
+	}
+	first = imap_list_item(&r->data, 0);
+	if (imap_value_is(first, "CAPABILITY")) {
+		parse_capability_list(s, &r->data, 1);
+		return true;
+	}
+	return false;
+}
+
+void imap_session_dispatch(struct imap_session *s, struct imap_response *r, imap_untagged_fn fn,
+			   void *ctx)
+{
+	if (fn && fn(s, r, ctx))
+		return;
+	if (s->untagged_fn && s->untagged_fn(s, r, s->untagged_ctx))
+		return;
+	if (!session_untagged(s, r) && r->data.n)
+		log_debug(LOG_CAT_IMAP, "[%s] ignored untagged %s", s->name,
+			  r->data.items[r->data.n > 1 ? 1 : 0].str);
+}
+
+enum imap_result imap_start_command(struct imap_session *s, const char *line, bool secret,
+				    char *tag, size_t taglen)
+{
+	struct buf b;
+	enum imap_result r;
+
+	if (s->broken)
+		return s->broken_result;
+	snprintf(tag, taglen, "A%u", ++s->tag_counter);
+	buf_init(&b);
+	if (secret) {
+		/* Keep the verb visible in the trace, never the arguments. */
+		const char *sp = strchr(line, ' ');
+		size_t verb = sp ? (size_t)(sp - line) : strlen(line);
+
+		log_trace(LOG_CAT_IMAP, "[%s] C: %s %.*s <credentials not shown>", s->name, tag,
+			  (int)verb, line);
+	}
+	if (buf_printf(&b, "%s %s", tag, line) < 0) {
+		buf_free(&b);
+		return IMAP_R_NOMEM;
+	}
+	r = imap_send_line(s, b.data, b.len, secret);
+	buf_free(&b);
+	return r;
+}
+
+/* Our tags are "A<number>": map one back to the command it belongs to. */
+static long tag_index(const char *tag, unsigned base, size_t n)
+{
+	char *end;
+	unsigned long v;
+
+	if (!tag || tag[0] != 'A' || !isdigit((unsigned char)tag[1]))
+		return -1;
+	v = strtoul(tag + 1, &end, 10);
+	if (*end || v <= base || v - base > n)
+		return -1;
+	return (long)(v - base - 1);
+}
+
+enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t n,
+			  imap_untagged_fn fn, void *ctx)
+{
+	const size_t window = 64;
+	size_t sent = 0, done = 0;
+	unsigned base = s->tag_counter;
+	struct imap_response *r;
+	enum imap_result rr = IMAP_R_OK;
+	bool *answered = calloc(n ? n : 1, sizeof(*answered));
+	char tag[16];
+	long idx;
+
+	if (!answered)
+		return IMAP_R_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		imap_status_set(&cmds[i].st, IMAP_R_LOST, "not sent");
+	while (done < n) {
+		while (sent < n && sent - done < window) {
+			rr = imap_start_command(s, cmds[sent].line, cmds[sent].secret, tag, sizeof(tag));
+			if (rr != IMAP_R_OK)
+				goto broken;
+			sent++;
+		}
+		rr = imap_read_response(s, &r);
+		if (rr != IMAP_R_OK)
+			goto broken;
+		if (r->kind == IMAP_RESP_TAGGED) {
+			idx = tag_index(r->tag, base, sent);
+			if (idx < 0 || answered[idx]) {
+				log_err(LOG_CAT_IMAP, "[%s] response for a tag never sent: %s", s->name,
+					r->tag);
+				imap_response_free(r);
+				mark_broken(s, IMAP_R_PROTOCOL, "response to a tag never sent");
+				rr = IMAP_R_PROTOCOL;
+				goto broken;
+			}
+			imap_status_from_response(&cmds[idx].st, r);
+			answered[idx] = true;
+			done++;
+		} else if (r->kind == IMAP_RESP_CONTINUE) {
+			log_err(LOG_CAT_IMAP, "[%s] unexpected continuation request", s->name);
+			imap_response_free(r);
+			mark_broken(s, IMAP_R_PROTOCOL, "unexpected continuation request");
+			rr = IMAP_R_PROTOCOL;
+			goto broken;
+		} else {
+			imap_session_dispatch(s, r, fn, ctx);
+		}
+		imap_response_free(r);
+	}
+	free(answered);
+	return IMAP_R_OK;
+broken:
+	for (size_t i = 0; i < n; i++)
+		if (!answered[i])
+			imap_status_set(&cmds[i].st, rr, "%s", s->broken_text[0] ? s->broken_text :
+					imap_result_name(rr));
+	free(answered);
+	return rr;
+}
+
+enum imap_result imap_simple(struct imap_session *s, struct imap_status *st, imap_untagged_fn fn,
+			     void *ctx, const char *fmt, ...)
+{
+	struct imap_cmd cmd = { 0 };
+	struct buf b;
+	enum imap_result rr;
+	va_list ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	if (buf_vprintf(&b, fmt, ap) < 0) {
+		va_end(ap);
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		return IMAP_R_NOMEM;
+	}
+	va_end(ap);
+	cmd.line = b.data;
+	rr = imap_run(s, &cmd, 1, fn, ctx);
+	*st = cmd.st;
+	buf_free(&b);
+	return rr != IMAP_R_OK ? rr : st->result;
+}
+
+int imap_quote(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+
+	if (cap < 3)
+		return -1;
+	out[o++] = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		/* QUOTED-CHAR is 7-bit TEXT-CHAR (RFC 3501 §9). */
+		if (c < 0x20 || c >= 0x7f)
+			return -1;
+		if (o + 4 >= cap)
+			return -1;
+		if (c == '"' || c == '\\')
+			out[o++] = '\\';
+		out[o++] = (char)c;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return 0;
+}

@@ -1,0 +1,133 @@
+/* One IMAP connection: its state, the commands in flight and the routing
+ * of responses to whoever waits for them.  Not thread-safe: the owner of
+ * a session (one worker at a time) serialises access. */
+#ifndef INBOXFS_IMAP_SESSION_H
+#define INBOXFS_IMAP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/net.h"
+#include "imap/parser.h"
+
+/* Outcome of an IMAP operation.  The one place that turns these into
+ * errno values is fs/errno_map.c. */
+enum imap_result {
+	IMAP_R_OK = 0,
+	IMAP_R_NO,          /* the server refused (see code/text) */
+	IMAP_R_BAD,         /* the server did not understand us */
+	IMAP_R_LOGIN,       /* authentication rejected */
+	IMAP_R_UNSUPPORTED, /* a capability we need is missing */
+	IMAP_R_CONNECT,     /* could not reach the server */
+	IMAP_R_TLS,         /* TLS handshake or verification failed */
+	IMAP_R_TIMEOUT,     /* the server stopped answering */
+	IMAP_R_LOST,        /* connection closed, BYE, or I/O error */
+	IMAP_R_PROTOCOL,    /* the server sent something we cannot trust */
+	IMAP_R_NOMEM,
+	IMAP_R_GONE,        /* the message or mailbox no longer exists */
+};
+
+/* Response codes (RFC 5530 and friends) that change what we do. */
+enum imap_code {
+	IMAP_CODE_NONE, IMAP_CODE_TRYCREATE, IMAP_CODE_NONEXISTENT, IMAP_CODE_OVERQUOTA,
+	IMAP_CODE_CANNOT, IMAP_CODE_NOPERM, IMAP_CODE_LIMIT, IMAP_CODE_INUSE,
+	IMAP_CODE_AUTHENTICATIONFAILED, IMAP_CODE_AUTHORIZATIONFAILED, IMAP_CODE_UNAVAILABLE,
+	IMAP_CODE_EXPIRED, IMAP_CODE_ALREADYEXISTS, IMAP_CODE_SERVERBUG, IMAP_CODE_OTHER,
+};
+
+struct imap_status {
+	enum imap_result result;
+	enum imap_code code;
+	char text[256];     /* the server's text or our reason, for the log */
+};
+
+enum imap_state {
+	IMAP_ST_DISCONNECTED,
+	IMAP_ST_CONNECTING,
+	IMAP_ST_NOT_AUTHENTICATED,
+	IMAP_ST_AUTHENTICATED,
+	IMAP_ST_SELECTED,
+	IMAP_ST_LOGOUT,
+};
+
+/* Capabilities we act on. */
+enum {
+	CAP_IMAP4REV1 = 1u << 0, CAP_IMAP4REV2 = 1u << 1, CAP_STARTTLS = 1u << 2,
+	CAP_LOGINDISABLED = 1u << 3, CAP_SASL_IR = 1u << 4, CAP_LITERALPLUS = 1u << 5,
+	CAP_LITERALMINUS = 1u << 6, CAP_IDLE = 1u << 7, CAP_UIDPLUS = 1u << 8,
+	CAP_MOVE = 1u << 9, CAP_CONDSTORE = 1u << 10, CAP_QRESYNC = 1u << 11,
+	CAP_ENABLE = 1u << 12, CAP_SPECIAL_USE = 1u << 13, CAP_NAMESPACE = 1u << 14,
+	CAP_AUTH_PLAIN = 1u << 16, CAP_AUTH_LOGIN = 1u << 17, CAP_AUTH_XOAUTH2 = 1u << 18,
+	CAP_AUTH_OAUTHBEARER = 1u << 19,
+};
+
+struct imap_session;
+
+/* Called for each untagged response.  Return true when consumed. */
+typedef bool (*imap_untagged_fn)(struct imap_session *s, struct imap_response *r, void *ctx);
+
+struct imap_session_config {
+	const char *host;
+	unsigned port;
+	bool implicit_tls;          /* imaps:// */
+	bool no_tls;                /* tls=none: plaintext, only when asked */
+	struct net_tls_config tls;
+	int timeout_ms;             /* per read/write/connect */
+	size_t max_message;         /* largest literal accepted */
+};
+
+/* Connect, read the greeting, negotiate TLS (implicit or STARTTLS) and
+ * learn the capabilities.  On failure returns NULL and fills st. */
+struct imap_session *imap_session_open(const struct imap_session_config *cfg,
+				       struct imap_status *st);
+void imap_session_close(struct imap_session *s); /* LOGOUT when possible, then free */
+void imap_session_abort(struct imap_session *s); /* thread-safe: wake and fail the owner */
+
+enum imap_state imap_session_state(const struct imap_session *s);
+void imap_session_set_state(struct imap_session *s, enum imap_state st);
+unsigned imap_session_caps(const struct imap_session *s);
+bool imap_session_usable(const struct imap_session *s);
+
+/* The handler for untagged data that no command claimed (EXISTS,
+ * EXPUNGE, FETCH of flags...): the mailbox layer sets it. */
+void imap_session_set_untagged(struct imap_session *s, imap_untagged_fn fn, void *ctx);
+
+/* A command to send.  `line` is the command without tag and CRLF.
+ * `secret` hides the arguments from the protocol trace. */
+struct imap_cmd {
+	const char *line;
+	bool secret;
+	struct imap_status st;  /* filled in on completion */
+};
+
+/* Send the commands with up to `window` in flight at once, and read until
+ * all are answered.  Untagged responses go to fn first (may be NULL).
+ * Returns IMAP_R_OK when the connection survived (each command has its
+ * own status), or the reason it did not. */
+enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t n,
+			  imap_untagged_fn fn, void *ctx);
+/* Convenience: one command, result in st. */
+enum imap_result imap_simple(struct imap_session *s, struct imap_status *st, imap_untagged_fn fn,
+			     void *ctx, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Send an arbitrary line (for SASL continuations).  Not traced when secret. */
+enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t len, bool secret);
+/* Read one response (blocking up to the timeout). */
+enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out);
+/* Start a command and return its tag (for AUTHENTICATE, IDLE). */
+enum imap_result imap_start_command(struct imap_session *s, const char *line, bool secret,
+				    char *tag, size_t taglen);
+
+/* Fill st from a tagged response. */
+void imap_status_from_response(struct imap_status *st, const struct imap_response *r);
+void imap_status_set(struct imap_status *st, enum imap_result r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *imap_result_name(enum imap_result r);
+
+/* Quote a string as an IMAP quoted string into out (cap bytes).  Returns
+ * -1 when it cannot be quoted (CR, LF, NUL, 8-bit without UTF8 support,
+ * or too long): such arguments must be refused or sent as literals. */
+int imap_quote(char *out, size_t cap, const char *s);
+
+#endif

@@ -1,0 +1,29 @@
+/* The session's insides, shared by session.c (the engine) and
+ * commands.c (the individual commands).  Nothing else includes this. */
+#ifndef INBOXFS_IMAP_SESSION_PRIV_H
+#define INBOXFS_IMAP_SESSION_PRIV_H
+
+#include "imap/session.h"
+
+struct imap_session {
+	char name[32];              /* for log lines: "imap-1" */
+	struct imap_session_config cfg;
+	struct net_conn *net;
+	struct imap_parser *parser;
+	enum imap_state state;
+	unsigned caps;
+	bool have_caps;
+	bool broken;
+	enum imap_result broken_result;
+	char broken_text[200];
+	unsigned tag_counter;
+	imap_untagged_fn untagged_fn;
+	void *untagged_ctx;
+	size_t rlen, roff;
+	char rbuf[64 * 1024];
+};
+
+void imap_session_dispatch(struct imap_session *s, struct imap_response *r, imap_untagged_fn fn,
+			   void *ctx);
+
+#endif
