@@ -1,0 +1,276 @@
+"""Run the inboxfs binary under test: mount, wait for the mount, unmount.
+
+    m = Inboxfs(binary, "imaps://alice@localhost:993", "/tmp/x/mnt",
+                options={"cafile": ca, "password_file": pwfile})
+    m.start()            # waits until /proc/self/mountinfo shows fuse.inboxfs
+    ...
+    m.unmount()          # fusermount3 -u, then waits for the process to exit
+
+    r = run_inboxfs(binary, [...args...], timeout=15)  # for failure cases
+    r.returncode, r.stdout, r.stderr, r.elapsed
+"""
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+
+FSTYPE = "fuse.inboxfs"
+FUSERMOUNT = "fusermount3"
+
+
+class MountError(AssertionError):
+    pass
+
+
+def _unescape_mountinfo(s):
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
+
+
+def mount_entries():
+    """[(mountpoint, fstype, source)] from /proc/self/mountinfo."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            lf = left.split()
+            rf = right.split()
+            if len(lf) < 5 or len(rf) < 2:
+                continue
+            out.append((_unescape_mountinfo(lf[4]), rf[0], _unescape_mountinfo(rf[1])))
+    return out
+
+
+def mount_entry(path):
+    """(fstype, source) of the topmost mount at path, or None."""
+    path = os.path.realpath(path)
+    found = None
+    for mp, fstype, source in mount_entries():
+        if mp == path:
+            found = (fstype, source)
+    return found
+
+
+def is_mounted(path, fstype=FSTYPE):
+    e = mount_entry(path)
+    return e is not None and (fstype is None or e[0] == fstype)
+
+
+def wait_until(predicate, timeout, interval=0.02):
+    """Poll predicate() until it returns a true value or timeout passes;
+    returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def write_password_file(directory, password, mode=0o600, name="password"):
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    os.chmod(path, mode)
+    return path
+
+
+def build_args(url, mountpoint, options=None, args=(), foreground=True):
+    """inboxfs [-f] [args] [-o k=v,...] URL MOUNTPOINT"""
+    cmd = []
+    if foreground:
+        cmd.append("-f")
+    cmd += list(args)
+    opts = []
+    if isinstance(options, dict):
+        for k, v in options.items():
+            opts.append(k if v is True else "%s=%s" % (k, v))
+    elif options:
+        opts = list(options)
+    for o in opts:
+        if "," in o:
+            raise ValueError("a comma inside an -o value would split it: %r" % o)
+    if opts:
+        cmd += ["-o", ",".join(opts)]
+    cmd += [url, mountpoint]
+    return cmd
+
+
+def clean_env(extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOXFS_")}
+    env.setdefault("LC_ALL", "C.UTF-8")
+    if extra:
+        env.update(extra)
+    return env
+
+
+class Result:
+    def __init__(self, argv, returncode, stdout, stderr, elapsed):
+        self.argv, self.returncode, self.elapsed = argv, returncode, elapsed
+        self.stdout, self.stderr = stdout, stderr
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+    def __repr__(self):
+        return "Result(rc=%r, %.2fs, stderr=%r, stdout=%r)" % (
+            self.returncode, self.elapsed, self.stderr[-2000:], self.stdout[-500:])
+
+
+def run_inboxfs(binary, argv, timeout=20, env=None):
+    """Run inboxfs to completion (for cases that must fail or daemonize).
+    Output goes to files, not pipes: a daemon that keeps them open cannot
+    make this hang. Returns Result (stdout/stderr as str)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen([binary] + list(argv), stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=err, env=env if env is not None else clean_env())
+        try:
+            rc = p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc = None
+        elapsed = time.monotonic() - t0
+        out.seek(0)
+        err.seek(0)
+        return Result([binary] + list(argv), rc, out.read().decode("utf-8", "replace"),
+                      err.read().decode("utf-8", "replace"), elapsed)
+
+
+def find_processes(binary, mountpoint):
+    """Pids of running `binary` processes whose argv contains mountpoint."""
+    binary = os.path.realpath(binary)
+    mp = os.path.realpath(mountpoint)
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            exe = os.readlink("/proc/%s/exe" % name)
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if exe == binary and any(os.path.realpath(a.decode(errors="replace")) == mp
+                                 for a in argv if a):
+            out.append(int(name))
+    return out
+
+
+class Inboxfs:
+    """One inboxfs process (foreground, -f) and its mount."""
+
+    def __init__(self, binary, url, mountpoint, options=None, args=(), env=None,
+                 workdir=None):
+        self.binary = binary
+        self.url = url
+        self.mountpoint = mountpoint
+        os.makedirs(mountpoint, exist_ok=True)
+        self.argv = [binary] + build_args(url, mountpoint, options, args, foreground=True)
+        self.env = env if env is not None else clean_env()
+        self.workdir = workdir or tempfile.mkdtemp(prefix="inboxfs-run-")
+        self.stdout_path = os.path.join(self.workdir, "inboxfs.stdout")
+        self.stderr_path = os.path.join(self.workdir, "inboxfs.stderr")
+        self.proc = None
+
+    def start(self, timeout=20.0):
+        """Start and wait until the mount is there. Raises MountError with
+        the daemon's stderr if it exits first or the deadline passes."""
+        if is_mounted(self.mountpoint, None):
+            raise MountError("%s is already a mount point" % self.mountpoint)
+        self._out = open(self.stdout_path, "wb")
+        self._err = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._out,
+                                     stderr=self._err, env=self.env)
+        deadline = time.monotonic() + timeout
+        while True:
+            e = mount_entry(self.mountpoint)
+            if e is not None and e[0] == FSTYPE:
+                return self
+            rc = self.proc.poll()
+            if rc is not None:
+                raise MountError("inboxfs exited with %d before mounting\nargv: %s\nstderr:\n%s"
+                                 % (rc, self.argv, self.stderr()))
+            if time.monotonic() > deadline:
+                what = ("a mount of type %s appeared instead" % e[0]) if e else "no mount"
+                self.kill()
+                raise MountError("inboxfs did not mount %s as %s within %.0f s (%s)\n"
+                                 "argv: %s\nstderr:\n%s" % (self.mountpoint, FSTYPE, timeout,
+                                                            what, self.argv, self.stderr()))
+            time.sleep(0.02)
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stdout(self):
+        try:
+            with open(self.stdout_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def path(self, *parts):
+        return os.path.join(self.mountpoint, *parts)
+
+    def wait_exit(self, timeout):
+        """Wait for the process; returns its exit code or None on timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def unmount(self, timeout=10.0):
+        """fusermount3 -u, then wait for the process to exit. Returns
+        (exit code, problems list); a hang is killed and reported."""
+        problems = []
+        if is_mounted(self.mountpoint, None):
+            r = subprocess.run([FUSERMOUNT, "-u", self.mountpoint], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                problems.append("fusermount3 -u failed (%d): %s" % (r.returncode, r.stderr.strip()))
+        rc = None
+        if self.proc is not None:
+            rc = self.wait_exit(timeout)
+            if rc is None:
+                problems.append("inboxfs did not exit within %.0f s after unmount: killed"
+                                % timeout)
+                self.kill()
+        if is_mounted(self.mountpoint, None):
+            problems.append("still mounted after unmount: lazy-unmounted")
+            subprocess.run([FUSERMOUNT, "-uz", self.mountpoint], stdin=subprocess.DEVNULL,
+                           capture_output=True)
+        self._close_files()
+        return rc, problems
+
+    def signal(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        if is_mounted(self.mountpoint, None):
+            subprocess.run([FUSERMOUNT, "-uz", self.mountpoint], stdin=subprocess.DEVNULL,
+                           capture_output=True)
+        self._close_files()
+
+    def _close_files(self):
+        for f in (getattr(self, "_out", None), getattr(self, "_err", None)):
+            if f is not None and not f.closed:
+                f.close()
