@@ -14,8 +14,8 @@
 #include "imap/utf7.h"
 
 #define MAX_DEPTH 64
-#define READAHEAD_MAX_MSGS 64
-#define READAHEAD_MAX_BYTES (4u << 20)
+#define READAHEAD_MAX_MSGS 256
+#define READAHEAD_MAX_BYTES (8u << 20)
 #define READAHEAD_MSG_LIMIT (1u << 20) /* larger messages are only read on demand */
 #define UIDS_PER_COMMAND 8
 
@@ -98,6 +98,7 @@ static void on_list(void *ctx, const char *name, size_t len, char delim, unsigne
 {
 	struct account *a = ctx;
 	char *decoded, *parts[MAX_DEPTH];
+	bool added;
 	size_t n;
 
 	if (memchr(name, '\0', len)) {
@@ -110,8 +111,11 @@ static void on_list(void *ctx, const char *name, size_t len, char delim, unsigne
 		return;
 	}
 	n = split_name(decoded, delim, parts, MAX_DEPTH);
-	if (n == 0 || !index_add_mailbox(a->index, (const char *const *)parts, n,
-					 strcasecmp(name, "INBOX") == 0 ? "INBOX" : name, flags))
+	pthread_mutex_lock(&a->index_lock);
+	added = n && index_add_mailbox(a->index, (const char *const *)parts, n,
+				       strcasecmp(name, "INBOX") == 0 ? "INBOX" : name, flags);
+	pthread_mutex_unlock(&a->index_lock);
+	if (!added)
 		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': its name cannot be a path here",
 			 name);
 	free(decoded);
@@ -131,12 +135,15 @@ static void apply_expunge(struct account *a, uint32_t seq)
 
 	if (a->sel_exists)
 		a->sel_exists--;
+	pthread_mutex_lock(&a->index_lock);
 	if (!f || !f->loaded || seq == 0 || seq > f->nmsgs) {
+		pthread_mutex_unlock(&a->index_lock);
 		a->sel_dirty = true;
 		return;
 	}
 	uid = f->msgs[seq - 1].uid;
 	index_remove_at(f, seq - 1);
+	pthread_mutex_unlock(&a->index_lock);
 	log_debug(LOG_CAT_FS, "message %u expunged from %s", uid, f->imap_name);
 	if (a->notifier) {
 		char name[24];
@@ -151,12 +158,15 @@ static void apply_flags(struct account *a, const struct imap_msg_meta *m)
 	struct folder *f = a->selected;
 	struct msg *msg;
 
-	if (!f || !f->loaded || !m->has_flags || m->seq == 0 || m->seq > f->nmsgs)
+	if (!f || !m->has_flags || m->seq == 0)
 		return;
-	msg = &f->msgs[m->seq - 1];
-	if (m->uid && m->uid != msg->uid)
-		return;
-	msg->flags = (uint8_t)m->flags;
+	pthread_mutex_lock(&a->index_lock);
+	if (f->loaded && m->seq <= f->nmsgs) {
+		msg = &f->msgs[m->seq - 1];
+		if (!m->uid || m->uid == msg->uid)
+			msg->flags = (uint8_t)m->flags;
+	}
+	pthread_mutex_unlock(&a->index_lock);
 }
 
 /* Untagged data about the selected mailbox, whenever it arrives. */
@@ -199,6 +209,7 @@ static void on_meta(void *ctx, const struct imap_msg_meta *m)
 	struct meta_load *ml = ctx;
 	struct msg msg = { .uid = m->uid, .date = m->has_date ? m->internaldate : 0,
 			   .flags = (uint8_t)m->flags };
+	bool ok;
 
 	if (m->uid < ml->min_uid)
 		return;
@@ -206,7 +217,10 @@ static void on_meta(void *ctx, const struct imap_msg_meta *m)
 		log_warn(LOG_CAT_IMAP, "message %u in %s claims RFC822.SIZE %llu; shown as 4 GiB "
 			 "until read", m->uid, ml->f->imap_name, (unsigned long long)m->size);
 	msg.size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size;
-	if (index_folder_append(ml->f, &msg) < 0)
+	pthread_mutex_lock(&ml->a->index_lock);
+	ok = index_folder_append(ml->f, &msg) == 0;
+	pthread_mutex_unlock(&ml->a->index_lock);
+	if (!ok)
 		log_warn(LOG_CAT_IMAP, "message UID %u in %s is out of order or repeated; ignored",
 			 m->uid, ml->f->imap_name);
 }
@@ -226,13 +240,17 @@ static enum imap_result full_load(struct account *a, struct folder *f, uint32_t 
 {
 	enum imap_result rr = IMAP_R_OK;
 
+	pthread_mutex_lock(&a->index_lock);
 	index_folder_reset(a->index, f, uidvalidity);
+	pthread_mutex_unlock(&a->index_lock);
 	if (a->sel_exists)
 		rr = fetch_from(a, f, 1, st);
 	if (rr != IMAP_R_OK)
 		return rr;
+	pthread_mutex_lock(&a->index_lock);
 	f->uidnext = uidnext;
 	f->loaded = true;
+	pthread_mutex_unlock(&a->index_lock);
 	a->sel_dirty = false;
 	log_debug(LOG_CAT_FS, "%s: %zu messages", f->imap_name, f->nmsgs);
 	return IMAP_R_OK;
@@ -315,10 +333,13 @@ struct body_load {
 	struct account *a;
 	struct folder *f;
 	uint32_t want;
-	struct body *got;
+	body_ready_fn ready;
+	void *ctx;
+	bool delivered;
 };
 
-/* The real size is known now: RFC822.SIZE may have been wrong (Gmail). */
+/* The real size is known now: RFC822.SIZE may have been wrong (Gmail).
+ * Called with index_lock held. */
 static void note_real_size(struct account *a, struct folder *f, struct msg *m, size_t len)
 {
 	uint32_t real = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
@@ -339,35 +360,45 @@ static void note_real_size(struct account *a, struct folder *f, struct msg *m, s
 static void on_body(void *ctx, uint32_t uid, char *data, size_t len)
 {
 	struct body_load *bl = ctx;
-	struct msg *m = index_find_msg(bl->f, uid);
+	uint64_t key = index_msg_ino(bl->f, uid);
+	struct msg *m;
+	struct body *b;
+	bool exact = false;
 
+	pthread_mutex_lock(&bl->a->index_lock);
+	m = index_find_msg(bl->f, uid);
+	if (m) {
+		note_real_size(bl->a, bl->f, m, len);
+		exact = m->size_exact == 1;
+	}
+	pthread_mutex_unlock(&bl->a->index_lock);
 	if (!m) {
 		free(data);
 		return;
 	}
-	note_real_size(bl->a, bl->f, m, len);
-	if (uid == bl->want && !bl->got)
-		bl->got = bodycache_put(bl->a->bodies, index_msg_ino(bl->f, uid), data, len, true);
-	else
-		bodycache_put(bl->a->bodies, index_msg_ino(bl->f, uid), data, len, false);
+	if (uid != bl->want || bl->delivered) {
+		/* Read-ahead: into the kernel's page cache too, when the size is
+		 * right (a store cannot shrink a file the kernel thinks larger). */
+		b = bodycache_put(bl->a->bodies, key, data, len, bl->a->notifier && exact);
+		if (b)
+			notifier_store(bl->a->notifier, key, bl->a->bodies, b);
+		return;
+	}
+	b = bodycache_put(bl->a->bodies, key, data, len, true);
+	if (b) {
+		bl->delivered = true;
+		bl->ready(bl->ctx, b);
+	}
 }
 
-/* Sequential reading (cat *.eml, grep -r) opens messages in order: fetch
- * a growing window of the following ones in the same round trip. */
-static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint32_t *uids,
-			     size_t max)
+/* Up to `window` uncached, not too large messages from position `from`
+ * on, appended to uids[n..max).  Called with index_lock. */
+static size_t collect_uncached(struct account *a, struct folder *f, size_t from, uint32_t *uids,
+			       size_t n, size_t max, size_t window)
 {
-	size_t n = 0, bytes = 0, window;
+	size_t bytes = 0, first = n;
 
-	if (a->ra_folder == f && pos == a->ra_pos + 1)
-		a->ra_run = a->ra_run < 16 ? a->ra_run + 1 : a->ra_run;
-	else
-		a->ra_run = 0;
-	a->ra_folder = f;
-	a->ra_pos = pos;
-	uids[n++] = f->msgs[pos].uid;
-	window = a->ra_run ? (size_t)1 << (a->ra_run < 7 ? a->ra_run : 6) : 0;
-	for (size_t i = (size_t)pos + 1; i < f->nmsgs && n <= window && n < max; i++) {
+	for (size_t i = from; i < f->nmsgs && n - first < window && n < max; i++) {
 		const struct msg *m = &f->msgs[i];
 
 		if (m->size > READAHEAD_MSG_LIMIT || bytes + m->size > READAHEAD_MAX_BYTES)
@@ -380,26 +411,56 @@ static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint
 	return n;
 }
 
+/* A scan of a folder (grep -r in UID order, cat *.eml in the shell's
+ * name order 1, 10, 100, 1000, 1001 ...) opens one message after another
+ * in the same folder: each miss then also fetches the next messages in
+ * UID order, a window that doubles with every miss in a row.  A single
+ * cat of one message fetches just that one.  Called with index_lock. */
+static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint32_t *uids,
+			     size_t max)
+{
+	size_t window;
+
+	if (a->ra_folder == f && pos != a->ra_pos)
+		a->ra_run = a->ra_run < 16 ? a->ra_run + 1 : a->ra_run;
+	else
+		a->ra_run = 0;
+	a->ra_folder = f;
+	a->ra_pos = pos;
+	uids[0] = f->msgs[pos].uid;
+	window = a->ra_run ? (size_t)1 << (a->ra_run < 9 ? a->ra_run : 8) : 0;
+	return collect_uncached(a, f, (size_t)pos + 1, uids, 1, max, window);
+}
+
+/* The wanted UID goes alone in the first command so that its body comes
+ * first; the read-ahead follows in pipelined commands of a few UIDs.
+ * Each UID is announced as pending, so that a reader who wants it waits
+ * for it rather than for the whole batch. */
 static enum imap_result fetch_uids(struct account *a, struct folder *f, const uint32_t *uids,
 				   size_t n, struct body_load *bl, struct imap_status *st)
 {
-	size_t ncmds = (n + UIDS_PER_COMMAND - 1) / UIDS_PER_COMMAND, i;
+	size_t ncmds = n > 1 ? 1 + (n - 1 + UIDS_PER_COMMAND - 1) / UIDS_PER_COMMAND : 1, i, k;
 	char **sets = calloc(ncmds, sizeof(*sets));
 	enum imap_result rr = IMAP_R_NOMEM;
 	struct buf b;
 
-	(void)f;
 	if (!sets)
 		return rr;
-	for (i = 0; i < ncmds; i++) {
+	for (i = 0, k = 0; i < ncmds; i++) {
+		size_t end = i == 0 ? 1 : k + UIDS_PER_COMMAND;
+
 		buf_init(&b);
-		for (size_t k = i * UIDS_PER_COMMAND; k < n && k < (i + 1) * UIDS_PER_COMMAND; k++)
+		for (; k < n && k < end; k++)
 			buf_printf(&b, "%s%u", b.len ? "," : "", uids[k]);
 		sets[i] = buf_steal(&b, NULL);
 		if (!sets[i])
 			goto out;
 	}
+	for (k = 0; k < n; k++)
+		bodycache_mark_pending(a->bodies, index_msg_ino(f, uids[k]));
 	rr = imap_fetch_bodies(a->session, (const char *const *)sets, ncmds, on_body, bl, st);
+	for (k = 0; k < n; k++)
+		bodycache_unmark_pending(a->bodies, index_msg_ino(f, uids[k]));
 out:
 	for (i = 0; i < ncmds; i++)
 		free(sets[i]);
@@ -407,40 +468,70 @@ out:
 	return rr;
 }
 
-enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t uid,
-				   struct body **out, struct imap_status *st)
+void account_note_cache_hit(struct account *a) { atomic_fetch_add(&a->ra_hits, 1); }
+
+/* While the reader consumes what read-ahead brings, keep the stream
+ * going instead of waiting for its next miss: fetch the next window
+ * after the last message fetched.  Stops when the reader lags (it opened
+ * less than half of the last batch) or the folder ends. */
+static enum imap_result stream_on(struct account *a, struct folder *f, uint32_t *uids, size_t n,
+				  size_t max, struct imap_status *st)
 {
-	struct body_load bl = { a, f, uid, NULL };
+	struct body_load bl = { a, f, 0, NULL, NULL, true };
+	enum imap_result rr = IMAP_R_OK;
+	long last;
+
+	while (rr == IMAP_R_OK && n > 1 && atomic_exchange(&a->ra_hits, 0) * 2 >= n - 1) {
+		pthread_mutex_lock(&a->index_lock);
+		last = index_msg_pos(f, uids[n - 1]);
+		n = last < 0 ? 0 : collect_uncached(a, f, (size_t)last + 1, uids, 0, max, max);
+		pthread_mutex_unlock(&a->index_lock);
+		if (n == 0)
+			break;
+		rr = fetch_uids(a, f, uids, n, &bl, st);
+	}
+	return rr;
+}
+
+enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t uid,
+				   body_ready_fn ready, void *ctx, struct imap_status *st)
+{
+	struct body_load bl = { a, f, uid, ready, ctx, false };
 	uint32_t uids[READAHEAD_MAX_MSGS + 1];
 	enum imap_result rr;
+	struct body *b;
 	long pos;
 	size_t n;
 
-	*out = bodycache_get(a->bodies, index_msg_ino(f, uid));
-	if (*out)
+	/* Another reader's read-ahead may have brought it meanwhile. */
+	b = bodycache_get(a->bodies, index_msg_ino(f, uid));
+	if (b) {
+		ready(ctx, b);
 		return IMAP_R_OK;
+	}
 	rr = ensure_session(a, st);
 	/* Selecting again also notices a new UIDVALIDITY: the message is then gone. */
 	if (rr == IMAP_R_OK && a->selected != f)
 		rr = account_refresh_folder(a, f, st);
 	if (rr != IMAP_R_OK)
 		return rr;
+	pthread_mutex_lock(&a->index_lock);
 	pos = index_msg_pos(f, uid);
-	if (pos < 0) {
+	n = pos < 0 ? 0 : plan_readahead(a, f, pos, uids, READAHEAD_MAX_MSGS + 1);
+	pthread_mutex_unlock(&a->index_lock);
+	if (n == 0) {
 		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
 		return IMAP_R_GONE;
 	}
-	n = plan_readahead(a, f, pos, uids, READAHEAD_MAX_MSGS + 1);
+	log_debug(LOG_CAT_FS, "%s: fetching message %u and %zu more", f->imap_name, uid, n - 1);
+	atomic_store(&a->ra_hits, 0);
 	rr = fetch_uids(a, f, uids, n, &bl, st);
-	if (rr == IMAP_R_OK && !bl.got) {
+	if (!bl.delivered && rr == IMAP_R_OK) {
 		imap_status_set(st, IMAP_R_GONE, "the server returned no body for message %u", uid);
 		rr = IMAP_R_GONE;
 	}
-	if (rr != IMAP_R_OK && bl.got) {
-		bodycache_release(a->bodies, bl.got);
-		bl.got = NULL;
-	}
-	*out = bl.got;
+	if (rr == IMAP_R_OK && a->ra_run >= 8)
+		rr = stream_on(a, f, uids, n, READAHEAD_MAX_MSGS + 1, st);
 	return rr;
 }
 
@@ -452,7 +543,8 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 
 	memset(a, 0, sizeof(*a));
 	a->opt = opt;
-	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->session_lock, NULL);
+	pthread_mutex_init(&a->index_lock, NULL);
 	if (!opt->url) {
 		snprintf(err, errlen, "no server URL given (imaps://USER@HOST)");
 		return -1;
@@ -492,5 +584,6 @@ void account_close(struct account *a)
 	index_free(a->index);
 	bodycache_free(a->bodies);
 	imap_url_free(&a->url);
-	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->session_lock);
+	pthread_mutex_destroy(&a->index_lock);
 }

@@ -5,6 +5,7 @@
 #define INBOXFS_FS_ACCOUNT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,8 +24,13 @@ struct account {
 	struct imap_session_config scfg;
 	struct secret_source secret;
 
-	/* Held while using the session or changing the index. */
-	pthread_mutex_t lock;
+	/* Lock order: session_lock, then index_lock.  session_lock is held
+	 * for a whole exchange with the server; index_lock only for moments,
+	 * so that listings and cached reads never wait for the network.
+	 * The index changes only with both held, so either one is enough
+	 * to read it. */
+	pthread_mutex_t session_lock;
+	pthread_mutex_t index_lock;
 	struct imap_session *session;
 	struct folder *selected;   /* the folder selected on the session */
 	uint32_t sel_exists;       /* last EXISTS for the selected folder */
@@ -38,14 +44,19 @@ struct account {
 	struct folder *ra_folder;
 	long ra_pos;
 	unsigned ra_run;
+	atomic_uint ra_hits;       /* opens served from the cache since the last batch */
 };
+
+/* An open was served from the body cache (read-ahead paid off). */
+void account_note_cache_hit(struct account *a);
 
 /* Parse the URL, load the password, connect, log in, list the folders.
  * On failure returns -1 with a one-line reason in err. */
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);
 void account_close(struct account *a);
 
-/* Everything below is called with a->lock held. */
+/* Everything below is called with a->session_lock held (and not
+ * index_lock): it takes index_lock itself around changes to the index. */
 
 /* Make the folder's message list current (SELECT/EXAMINE on first use,
  * NOOP or a resync afterwards). */
@@ -54,9 +65,13 @@ enum imap_result account_refresh_folder(struct account *a, struct folder *f,
 /* Load the folder's messages if they never were. */
 enum imap_result account_ensure_loaded(struct account *a, struct folder *f,
 				       struct imap_status *st);
-/* The body of folder f's message uid, pinned (release with
- * bodycache_release), fetching it and maybe the next ones. */
+/* Called once with the wanted body, pinned (release with
+ * bodycache_release), as soon as it is in: read-ahead of the following
+ * messages goes on afterwards, so the reader need not wait for it. */
+typedef void (*body_ready_fn)(void *ctx, struct body *b);
+/* Fetch the body of folder f's message uid (and maybe the next ones).
+ * When ready was not called, the result says why the body is missing. */
 enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t uid,
-				   struct body **out, struct imap_status *st);
+				   body_ready_fn ready, void *ctx, struct imap_status *st);
 
 #endif

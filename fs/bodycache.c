@@ -7,6 +7,7 @@
 
 struct bodycache {
 	pthread_mutex_t lock;
+	pthread_cond_t arrived;      /* a pending body came in or was given up */
 	size_t limit, bytes;
 	struct body *mru, *lru;      /* doubly linked, most recent first */
 	struct body *buckets[NBUCKETS];
@@ -21,6 +22,7 @@ struct bodycache *bodycache_new(size_t limit_bytes)
 	if (!bc)
 		return NULL;
 	pthread_mutex_init(&bc->lock, NULL);
+	pthread_cond_init(&bc->arrived, NULL);
 	bc->limit = limit_bytes;
 	return bc;
 }
@@ -93,12 +95,14 @@ void bodycache_free(struct bodycache *bc)
 
 	if (!bc)
 		return;
-	for (b = bc->mru; b; b = next) {
-		next = b->next;
-		free(b->data);
-		free(b);
-	}
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (b = bc->buckets[i]; b; b = next) {
+			next = b->hnext;
+			free(b->data);
+			free(b);
+		}
 	pthread_mutex_destroy(&bc->lock);
+	pthread_cond_destroy(&bc->arrived);
 	free(bc);
 }
 
@@ -108,6 +112,8 @@ struct body *bodycache_get(struct bodycache *bc, uint64_t key)
 
 	pthread_mutex_lock(&bc->lock);
 	b = lookup(bc, key);
+	if (b && b->pending)
+		b = NULL;
 	if (b) {
 		b->refs++;
 		lru_unlink(bc, b);
@@ -117,12 +123,64 @@ struct body *bodycache_get(struct bodycache *bc, uint64_t key)
 	return b;
 }
 
+struct body *bodycache_wait(struct bodycache *bc, uint64_t key)
+{
+	struct body *b;
+
+	pthread_mutex_lock(&bc->lock);
+	while ((b = lookup(bc, key)) && b->pending)
+		pthread_cond_wait(&bc->arrived, &bc->lock);
+	if (b) {
+		b->refs++;
+		lru_unlink(bc, b);
+		lru_push_front(bc, b);
+	}
+	pthread_mutex_unlock(&bc->lock);
+	return b;
+}
+
+static void insert(struct bodycache *bc, struct body *b)
+{
+	b->hnext = bc->buckets[bucket(b->key)];
+	bc->buckets[bucket(b->key)] = b;
+}
+
+bool bodycache_mark_pending(struct bodycache *bc, uint64_t key)
+{
+	struct body *b;
+	bool marked = false;
+
+	pthread_mutex_lock(&bc->lock);
+	if (!lookup(bc, key) && (b = calloc(1, sizeof(*b)))) {
+		b->key = key;
+		b->pending = true;
+		insert(bc, b);
+		marked = true;
+	}
+	pthread_mutex_unlock(&bc->lock);
+	return marked;
+}
+
+void bodycache_unmark_pending(struct bodycache *bc, uint64_t key)
+{
+	struct body *b;
+
+	pthread_mutex_lock(&bc->lock);
+	b = lookup(bc, key);
+	if (b && b->pending) {
+		remove_from_hash(bc, b);
+		free(b);
+		pthread_cond_broadcast(&bc->arrived);
+	}
+	pthread_mutex_unlock(&bc->lock);
+}
+
 bool bodycache_has(struct bodycache *bc, uint64_t key)
 {
 	bool has;
 
 	pthread_mutex_lock(&bc->lock);
-	has = lookup(bc, key) != NULL;
+	has = lookup(bc, key) != NULL; /* pending counts: it is on its way */
 	pthread_mutex_unlock(&bc->lock);
 	return has;
 }
@@ -133,14 +191,21 @@ struct body *bodycache_put(struct bodycache *bc, uint64_t key, char *data, size_
 
 	pthread_mutex_lock(&bc->lock);
 	b = lookup(bc, key);
-	if (b) {
+	if (b && b->pending) {
+		/* The awaited body: readers blocked in bodycache_wait go on. */
+		b->pending = false;
+		b->data = data;
+		b->len = len;
+		lru_push_front(bc, b);
+		bc->bytes += len;
+		pthread_cond_broadcast(&bc->arrived);
+	} else if (b) {
 		free(data); /* the same immutable message: keep the copy we have */
 	} else if ((b = calloc(1, sizeof(*b)))) {
 		b->key = key;
 		b->data = data;
 		b->len = len;
-		b->hnext = bc->buckets[bucket(key)];
-		bc->buckets[bucket(key)] = b;
+		insert(bc, b);
 		lru_push_front(bc, b);
 		bc->bytes += len;
 	} else {

@@ -16,6 +16,7 @@ struct body {
 	size_t len;
 	/* private */
 	int refs;
+	bool pending;   /* being fetched: no data yet, not in the LRU */
 	struct body *prev, *next, *hnext;
 };
 
@@ -25,7 +26,15 @@ struct bodycache *bodycache_new(size_t limit_bytes);
 void bodycache_free(struct bodycache *bc);
 /* Pinned body or NULL. */
 struct body *bodycache_get(struct bodycache *bc, uint64_t key);
+/* Present or on its way. */
 bool bodycache_has(struct bodycache *bc, uint64_t key);
+/* Announce that a body is being fetched, so that readers wait for it
+ * (bodycache_wait) instead of fetching it again.  False if present. */
+bool bodycache_mark_pending(struct bodycache *bc, uint64_t key);
+/* The fetch ended without this body: wake its waiters empty-handed. */
+void bodycache_unmark_pending(struct bodycache *bc, uint64_t key);
+/* Like bodycache_get, but if the body is pending, wait for it. */
+struct body *bodycache_wait(struct bodycache *bc, uint64_t key);
 /* Takes ownership of data (a body already present is kept instead).
  * With pin, returns the pinned body, which eviction leaves alone even
  * when it alone is larger than the limit. */

@@ -9,10 +9,13 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "fs/bodycache.h"
 
 struct note {
 	uint64_t ino;     /* inode, or the parent for an entry */
-	char *name;       /* NULL: inode invalidation */
+	char *name;       /* entry invalidation */
+	struct body *body; /* page cache store */
+	struct bodycache *bc;
 	struct note *next;
 };
 
@@ -22,6 +25,7 @@ struct notifier {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct note *head, *tail;
+	size_t queued;
 	bool stop;
 };
 
@@ -29,7 +33,13 @@ static void send_note(struct notifier *n, const struct note *nt)
 {
 	int r;
 
-	if (nt->name)
+	if (nt->body) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(nt->body->len);
+
+		bv.buf[0].mem = nt->body->data;
+		r = fuse_lowlevel_notify_store(n->se, nt->ino, 0, &bv, 0);
+		bodycache_release(nt->bc, nt->body);
+	} else if (nt->name)
 		r = fuse_lowlevel_notify_inval_entry(n->se, nt->ino, nt->name, strlen(nt->name));
 	else
 		r = fuse_lowlevel_notify_inval_inode(n->se, nt->ino, 0, 0);
@@ -60,6 +70,7 @@ static void *notifier_main(void *arg)
 		free(nt->name);
 		free(nt);
 		pthread_mutex_lock(&n->lock);
+		n->queued--;
 	}
 	pthread_mutex_unlock(&n->lock);
 	return NULL;
@@ -81,6 +92,19 @@ struct notifier *notifier_start(struct fuse_session *se)
 	return n;
 }
 
+static void append(struct notifier *n, struct note *nt)
+{
+	pthread_mutex_lock(&n->lock);
+	n->queued++;
+	if (n->tail)
+		n->tail->next = nt;
+	else
+		n->head = nt;
+	n->tail = nt;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
 static void enqueue(struct notifier *n, uint64_t ino, const char *name)
 {
 	struct note *nt;
@@ -92,14 +116,24 @@ static void enqueue(struct notifier *n, uint64_t ino, const char *name)
 		free(nt);
 		return;
 	}
-	pthread_mutex_lock(&n->lock);
-	if (n->tail)
-		n->tail->next = nt;
-	else
-		n->head = nt;
-	n->tail = nt;
-	pthread_cond_signal(&n->cond);
-	pthread_mutex_unlock(&n->lock);
+	append(n, nt);
+}
+
+void notifier_store(struct notifier *n, uint64_t ino, struct bodycache *bc, struct body *b)
+{
+	struct note *nt = NULL;
+
+	/* Only an optimisation: skip it rather than queue without bound. */
+	if (n && n->queued < 4096)
+		nt = calloc(1, sizeof(*nt));
+	if (!nt) {
+		bodycache_release(bc, b);
+		return;
+	}
+	nt->ino = ino;
+	nt->body = b;
+	nt->bc = bc;
+	append(n, nt);
 }
 
 void notifier_inval_inode(struct notifier *n, uint64_t ino) { enqueue(n, ino, NULL); }
@@ -122,6 +156,8 @@ void notifier_stop(struct notifier *n)
 	pthread_join(n->thread, NULL);
 	for (nt = n->head; nt; nt = next) {
 		next = nt->next;
+		if (nt->body)
+			bodycache_release(nt->bc, nt->body);
 		free(nt->name);
 		free(nt);
 	}

@@ -83,16 +83,19 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 }
 
-/* Resolve name in dir: 0 and e filled, or an errno.  Lock held. */
-static int lookup_locked(struct account *a, struct folder *dir, const char *name,
-			 struct fuse_entry_param *e)
+/* Resolve name in dir from the index: 0 and e filled, ENOENT, or EAGAIN
+ * when the folder's messages must be loaded first.  index_lock held. */
+static int lookup_in_index(struct account *a, fuse_ino_t parent, const char *name,
+			   struct folder **dirp, struct fuse_entry_param *e)
 {
-	struct folder *child = index_child(dir, name);
-	struct imap_status st;
+	struct folder *dir = index_folder_by_ino(a->index, parent), *child;
 	struct msg *m;
 	uint32_t uid;
 
-	if (child) {
+	*dirp = dir;
+	if (!dir)
+		return ENOENT;
+	if ((child = index_child(dir, name))) {
 		dir_entry(a, child, e);
 		return 0;
 	}
@@ -100,13 +103,25 @@ static int lookup_locked(struct account *a, struct folder *dir, const char *name
 	 * for the .Trash, autorun.inf and libc.so.6 probes of the world. */
 	if (!index_parse_msg_name(name, &uid) || !index_folder_selectable(dir))
 		return ENOENT;
-	if (account_ensure_loaded(a, dir, &st) != IMAP_R_OK)
-		return imap_errno(&st, dir->imap_name);
+	if (!dir->loaded)
+		return EAGAIN;
 	m = index_find_msg(dir, uid);
 	if (!m)
 		return ENOENT;
 	msg_entry(a, dir, m, e);
 	return 0;
+}
+
+static int load_folder(struct account *a, struct folder *dir)
+{
+	struct imap_status st;
+	int err = 0;
+
+	pthread_mutex_lock(&a->session_lock);
+	if (account_ensure_loaded(a, dir, &st) != IMAP_R_OK)
+		err = imap_errno(&st, dir->imap_name);
+	pthread_mutex_unlock(&a->session_lock);
+	return err;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -116,10 +131,16 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct folder *dir;
 	int err;
 
-	pthread_mutex_lock(&a->lock);
-	dir = index_folder_by_ino(a->index, parent);
-	err = dir ? lookup_locked(a, dir, name, &e) : ENOENT;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_lock(&a->index_lock);
+	err = lookup_in_index(a, parent, name, &dir, &e);
+	pthread_mutex_unlock(&a->index_lock);
+	if (err == EAGAIN && !(err = load_folder(a, dir))) {
+		pthread_mutex_lock(&a->index_lock);
+		err = lookup_in_index(a, parent, name, &dir, &e);
+		pthread_mutex_unlock(&a->index_lock);
+		if (err == EAGAIN)
+			err = EIO; /* loaded, yet not loaded: never loop */
+	}
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -136,7 +157,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int err = 0;
 
 	(void)fi;
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->index_lock);
 	if ((f = index_folder_by_ino(a->index, ino))) {
 		dir_attr(a, f, &st);
 		timeout = DIR_ATTR_TIMEOUT;
@@ -145,7 +166,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	} else {
 		err = ENOENT;
 	}
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->index_lock);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -200,15 +221,19 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct folder *f;
 	int err = 0;
 
-	pthread_mutex_lock(&a->lock);
+	pthread_mutex_lock(&a->session_lock);
 	f = index_folder_by_ino(a->index, ino);
 	if (!f)
 		err = ENOENT;
 	else if (account_refresh_folder(a, f, &st) != IMAP_R_OK)
 		err = imap_errno(&st, f->imap_name);
-	else if (!(ds = take_snapshot(f)))
-		err = ENOMEM;
-	pthread_mutex_unlock(&a->lock);
+	pthread_mutex_unlock(&a->session_lock);
+	if (!err) {
+		pthread_mutex_lock(&a->index_lock);
+		ds = take_snapshot(f);
+		pthread_mutex_unlock(&a->index_lock);
+		err = ds ? 0 : ENOMEM;
+	}
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
@@ -296,33 +321,44 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 /* ---- messages ------------------------------------------------------------- */
 
-static int open_msg(struct account *a, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct imap_status st;
-	struct folder *f;
-	struct body *b;
-	struct msg *m;
-	char what[64];
+struct open_req {
+	fuse_req_t req;
+	struct fuse_file_info *fi;
+	struct account *a;
+	fuse_ino_t ino;
+};
 
-	m = index_msg_by_ino(a->index, ino, &f);
-	if (!m)
-		return ENOENT;
-	snprintf(what, sizeof(what), "%s/%u.eml", f->imap_name, m->uid);
-	if (account_load_body(a, f, m->uid, &b, &st) != IMAP_R_OK)
-		return imap_errno(&st, what);
-	m = index_msg_by_ino(a->index, ino, &f); /* the list may have moved */
-	fi->fh = (uintptr_t)b;
+/* Reply to open as soon as the body is there; read-ahead goes on after. */
+static void open_ready(void *ctx, struct body *b)
+{
+	struct open_req *o = ctx;
+	struct folder *f;
+	struct msg *m;
+
+	pthread_mutex_lock(&o->a->index_lock);
+	m = index_msg_by_ino(o->a->index, o->ino, &f);
 	/* A corrected size may not have reached the kernel yet: bypass the
 	 * page cache, which would cut the read at the old size. */
-	fi->direct_io = !m || m->size_exact == 2;
-	fi->keep_cache = !fi->direct_io;
-	return 0;
+	o->fi->direct_io = !m || m->size_exact == 2;
+	pthread_mutex_unlock(&o->a->index_lock);
+	o->fi->keep_cache = !o->fi->direct_io;
+	o->fi->fh = (uintptr_t)b;
+	if (fuse_reply_open(o->req, o->fi) != 0)
+		bodycache_release(o->a->bodies, b); /* the opener is gone */
+	o->req = NULL;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct account *a = req_account(req);
-	int err;
+	struct open_req o = { req, fi, req_account(req), ino };
+	struct account *a = o.a;
+	struct imap_status st;
+	struct folder *f = NULL;
+	char what[300];
+	struct msg *m;
+	uint32_t uid = 0;
+	struct body *b;
+	int err = 0;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		log_info(LOG_CAT_FS, "refused to open message inode %llx for writing: messages "
@@ -330,13 +366,30 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, a->opt->ro ? EROFS : EPERM);
 		return;
 	}
-	pthread_mutex_lock(&a->lock);
-	err = open_msg(a, ino, fi);
-	pthread_mutex_unlock(&a->lock);
-	if (err)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_open(req, fi);
+	pthread_mutex_lock(&a->index_lock);
+	m = index_msg_by_ino(a->index, ino, &f);
+	if (m)
+		uid = m->uid;
+	pthread_mutex_unlock(&a->index_lock);
+	if (!m) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* Cached, or on its way in a read-ahead: no session lock needed. */
+	b = bodycache_wait(a->bodies, ino);
+	if (b) {
+		account_note_cache_hit(a);
+		open_ready(&o, b);
+		return;
+	}
+	pthread_mutex_lock(&a->session_lock);
+	if (account_load_body(a, f, uid, open_ready, &o, &st) != IMAP_R_OK && o.req) {
+		snprintf(what, sizeof(what), "%s/%u.eml", f->imap_name, uid);
+		err = imap_errno(&st, what);
+	}
+	pthread_mutex_unlock(&a->session_lock);
+	if (o.req)
+		fuse_reply_err(req, err ? err : EIO);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -121,6 +121,8 @@ static void trace_bytes(const struct imap_session *s, const char *dir, const cha
 	char out[400];
 	size_t o = 0, i;
 
+	if (!log_enabled(LOG_LVL_TRACE, LOG_CAT_IMAP))
+		return;
 	for (i = 0; i < len && o + 5 < sizeof(out); i++) {
 		unsigned char c = (unsigned char)p[i];
 
