@@ -29,8 +29,8 @@ static enum imap_result login(struct account *a, struct imap_status *st)
 	enum imap_result rr;
 
 	if (!pw) {
-		imap_status_set(st, IMAP_R_LOGIN, "%s", err);
-		return IMAP_R_LOGIN;
+		imap_status_set(st, IMAP_R_CREDENTIALS, "%s", err);
+		return IMAP_R_CREDENTIALS;
 	}
 	if (imap_session_caps(a->session) & CAP_AUTH_PLAIN) {
 		b64 = sasl_plain(a->url.user, pw);

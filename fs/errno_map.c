@@ -41,6 +41,7 @@ static int result_errno(const struct imap_status *st)
 	case IMAP_R_NOMEM:
 		return ENOMEM;
 	case IMAP_R_LOGIN:
+	case IMAP_R_CREDENTIALS:
 		return EACCES;
 	case IMAP_R_TIMEOUT:
 	case IMAP_R_LOST:

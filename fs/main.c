@@ -90,7 +90,9 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 		log_use_syslog(true);
 	a->notifier = notifier_start(se);
 	log_info(LOG_CAT_CORE, "mounted %s on %s", o->url, o->mountpoint);
-	r = run_loop(se, o) != 0;
+	/* The loop returns the signal that ended it (SIGTERM, SIGINT: a
+	 * clean exit) or -errno. */
+	r = run_loop(se, o) < 0;
 	notifier_stop(a->notifier);
 	a->notifier = NULL;
 	fuse_session_unmount(se);
@@ -102,29 +104,27 @@ out_destroy:
 	return r;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct options o;
 	struct account a;
 	char err[512];
 	int r;
 
-	r = options_parse(argc, argv, &o, &args);
-	if (r < 0)
-		return 1;
-	if (o.show_version) {
+	r = options_parse(argc, argv, o, args);
+	if (r != 0)
+		return r < 0 ? 1 : 0;
+	if (o->show_version) {
 		printf("inboxfs %s (libfuse %s)\n", INBOXFS_VERSION, fuse_pkgversion());
 		return 0;
 	}
-	if (o.show_help) {
+	if (o->show_help) {
 		options_usage(argv[0]);
 		printf("FUSE options:\n");
 		fuse_cmdline_help();
 		fuse_lowlevel_help();
 		return 0;
 	}
-	if (!o.url || !o.mountpoint) {
+	if (!o->url || !o->mountpoint) {
 		fprintf(stderr, "usage: %s [options] imaps://USER@HOST[:PORT] MOUNTPOINT "
 			"(see --help)\n", argv[0]);
 		return 1;
@@ -132,14 +132,23 @@ int main(int argc, char **argv)
 	/* Until the mount exists, a failure is one line on stderr and
 	 * nothing else: state changes would only add noise. */
 	log_set_level(LOG_LVL_WARN);
-	if (account_open(&a, &o, err, sizeof(err)) < 0) {
+	if (account_open(&a, o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "inboxfs: %s\n", err);
-		account_close(&a);
-		return 1;
+		r = 1;
+	} else {
+		setup_logging(o);
+		r = serve(&a, args, o);
 	}
-	setup_logging(&o);
-	r = serve(&a, &args, &o);
 	account_close(&a);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct options o;
+	int r = run(argc, argv, &o, &args);
+
 	fuse_opt_free_args(&args);
 	options_free(&o);
 	return r;

@@ -207,7 +207,8 @@ static struct dir_snapshot *take_snapshot(struct folder *f)
 		free_snapshot(ds);
 		return NULL;
 	}
-	memcpy(ds->subs, f->children, f->nchildren * sizeof(*ds->subs));
+	if (f->nchildren)
+		memcpy(ds->subs, f->children, f->nchildren * sizeof(*ds->subs));
 	if (ds->msgs_of.nmsgs)
 		memcpy(ds->msgs_of.msgs, f->msgs, ds->msgs_of.nmsgs * sizeof(struct msg));
 	return ds;

@@ -45,7 +45,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	}
 	if (key == FUSE_OPT_KEY_NONOPT && !o->url) {
 		o->url = strdup(arg);
-		return 0;
+		return o->url ? 0 : -1;
 	}
 	return 1;
 }

@@ -192,14 +192,18 @@ static int expect_host(SSL *ssl, const char *host)
 	return SSL_set1_host(ssl, host) == 1 ? 0 : -1;
 }
 
-static enum net_err describe_tls_failure(struct net_conn *c, enum net_err why, char *errmsg,
-					 size_t errlen)
+static enum net_err describe_tls_failure(struct net_conn *c, const char *host, enum net_err why,
+					 char *errmsg, size_t errlen)
 {
 	long vr = SSL_get_verify_result(c->ssl);
 	unsigned long e = ERR_peek_last_error();
 
 	if (why == NET_ERR_TIMEOUT) {
 		snprintf(errmsg, errlen, "TLS handshake timed out");
+	} else if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+		snprintf(errmsg, errlen, "TLS verification failed: the server's certificate is "
+			 "not valid for '%s' (%s)", host, X509_verify_cert_error_string(vr));
+		why = NET_ERR_VERIFY;
 	} else if (vr != X509_V_OK) {
 		snprintf(errmsg, errlen, "TLS verification failed: %s",
 			 X509_verify_cert_error_string(vr));
@@ -245,7 +249,7 @@ enum net_err net_start_tls(struct net_conn *c, const char *host, const struct ne
 			break;
 		}
 		if (w != NET_OK)
-			return describe_tls_failure(c, w, errmsg, errlen);
+			return describe_tls_failure(c, host, w, errmsg, errlen);
 	}
 	log_debug(LOG_CAT_IMAP, "TLS established: %s, %s", SSL_get_version(c->ssl),
 		  SSL_get_cipher_name(c->ssl));

@@ -25,6 +25,7 @@ const char *imap_result_name(enum imap_result r)
 		"ok", "refused by server", "rejected as bad command", "login rejected",
 		"not supported by server", "cannot connect", "TLS failure", "server timed out",
 		"connection lost", "protocol violation", "out of memory", "no longer exists",
+		"no credentials",
 	};
 	return names[r];
 }
@@ -243,9 +244,10 @@ static bool session_untagged(struct imap_session *s, struct imap_response *r)
 
 	if (r->cond == IMAP_COND_BYE) {
 		/* The server is closing; whatever is in flight fails. */
+		if (s->state == IMAP_ST_LOGOUT)
+			return true; /* the normal answer to LOGOUT */
 		log_info(LOG_CAT_IMAP, "[%s] server said BYE: %s", s->name, r->text);
-		if (s->state != IMAP_ST_LOGOUT)
-			mark_broken(s, IMAP_R_LOST, "server closed the session (BYE)");
+		mark_broken(s, IMAP_R_LOST, "server closed the session (BYE)");
 		return true;
 	}
 	if (r->cond != IMAP_COND_NONE) {

@@ -26,6 +26,7 @@ enum imap_result {
 	IMAP_R_PROTOCOL,    /* the server sent something we cannot trust */
 	IMAP_R_NOMEM,
 	IMAP_R_GONE,        /* the message or mailbox no longer exists */
+	IMAP_R_CREDENTIALS, /* no usable password or token on our side */
 };
 
 /* Response codes (RFC 5530 and friends) that change what we do. */

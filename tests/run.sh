@@ -1,0 +1,93 @@
+#!/bin/bash
+# Run every test of inboxfs: on a fresh Debian 12 machine, as root.
+#
+#   bash tests/run.sh
+#
+# Installs what is missing, then, each against a real Dovecot and a real
+# FUSE mount started by the tests themselves:
+#   1. gcc build (-Wall -Wextra -Werror): unit tests (C) + integration tests (pytest)
+#   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. clang build (-Werror): compile + unit tests
+# and ends with one line "N passed, N failed".  Set INBOXFS_QUICK=1 to run
+# only the first configuration.
+set -u
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+PKGS="meson ninja-build gcc clang pkg-config libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev
+      libcjson-dev dovecot-imapd dovecot-core python3 python3-pytest openssl inotify-tools
+      util-linux procps"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "run.sh: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq $missing >/dev/null || { echo "run.sh: apt-get failed"; exit 1; }
+fi
+
+results=()   # one "passed failed" pair per configuration
+
+# count_results BUILD_DIR: unit test programs from meson's log, pytest cases
+# from pytest's own JUnit file.
+count_results() {
+    /usr/bin/python3 - "$1" <<'PY'
+import json, os, sys, xml.etree.ElementTree as ET
+build = sys.argv[1]
+passed = failed = 0
+ran_pytest = False
+log = os.path.join(build, "meson-logs", "testlog.json")
+if os.path.exists(log):
+    for line in open(log):
+        t = json.loads(line)
+        if t.get("name") == "integration":
+            ran_pytest = True
+            continue
+        if t["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
+            passed += t["result"] != "SKIP"
+        else:
+            failed += 1
+junit = os.path.join(build, "tests", "pytest-junit.xml")
+if os.path.exists(junit):
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        kinds = {c.tag for c in case}
+        if kinds & {"failure", "error"}:
+            failed += 1
+        elif "skipped" not in kinds:
+            passed += 1
+elif ran_pytest:
+    failed += 1  # pytest did not even write its report
+print(passed, failed)
+PY
+}
+
+run_config() {
+    local name="$1" dir="$2" suites="$3"; shift 3
+    echo "=== $name"
+    if [ ! -d "$dir" ]; then
+        meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; results+=("0 1"); return; }
+    fi
+    rm -f "$dir/tests/pytest-junit.xml" "$dir/meson-logs/testlog.json"
+    if ! meson compile -C "$dir" >"$dir.compile.log" 2>&1; then
+        tail -50 "$dir.compile.log"; results+=("0 1"); return
+    fi
+    # shellcheck disable=SC2086
+    meson test -C "$dir" --print-errorlogs $suites
+    results+=("$(count_results "$dir")")
+}
+
+run_config "gcc" build ""
+if [ -z "${INBOXFS_QUICK:-}" ]; then
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        run_config "gcc, AddressSanitizer + UBSan" build-asan "" \
+        -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+    CC=clang run_config "clang" build-clang "--suite unit"
+fi
+
+passed=0; failed=0
+for r in "${results[@]}"; do
+    set -- $r; passed=$((passed + $1)); failed=$((failed + $2))
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
