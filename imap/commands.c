@@ -443,35 +443,65 @@ static int month_index(const char *m)
 	return -1;
 }
 
+/* Fixed-width decimal field: -1 unless all digits. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil): no time zone, no locale, no table. */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* date-time (RFC 3501 §9) without its quotes: "dd-Mon-yyyy hh:mm:ss +hhmm",
+ * the day space-padded (or, from some servers, one digit).  Parsed by
+ * hand: a listing parses one per message. */
 int imap_parse_date_time(const char *s, size_t len, int64_t *out)
 {
-	char tmp[40];
-	int day, year, hh, mm, ss, zone, mon;
-	char monstr[4], sign;
-	struct tm tm = { 0 };
-	time_t t;
+	int day, mon, year, hh, mm, ss, zone;
+	const char *p;
 
-	if (len >= sizeof(tmp))
+	if (len == 25) {
+		day = digits(s, 1);
+		p = s + 1;
+	} else if (len == 26) {
+		day = s[0] == ' ' ? digits(s + 1, 1) : digits(s, 2);
+		p = s + 2;
+	} else {
 		return -1;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	/* date-day-fixed may be space-padded: " 7-Jul-1996 ..." */
-	if (sscanf(tmp, "%2d-%3s-%4d %2d:%2d:%2d %c%4d", &day, monstr, &year, &hh, &mm, &ss,
-		   &sign, &zone) != 8)
+	}
+	if (p[0] != '-' || p[4] != '-' || p[9] != ' ' || p[12] != ':' || p[15] != ':' ||
+	    p[18] != ' ' || (p[19] != '+' && p[19] != '-'))
 		return -1;
-	mon = month_index(monstr);
-	if (mon < 0 || day < 1 || day > 31 || year < 1900 || hh > 23 || mm > 59 || ss > 60 ||
-	    (sign != '+' && sign != '-') || zone < 0 || zone > 2400 || zone % 100 > 59)
+	mon = month_index(p + 1);
+	year = digits(p + 5, 4);
+	hh = digits(p + 10, 2);
+	mm = digits(p + 13, 2);
+	ss = digits(p + 16, 2);
+	zone = digits(p + 20, 4);
+	if (day < 1 || day > 31 || mon < 0 || year < 1900 || hh < 0 || hh > 23 || mm < 0 ||
+	    mm > 59 || ss < 0 || ss > 60 || zone < 0 || zone % 100 > 59 || zone > 2400)
 		return -1;
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon;
-	tm.tm_mday = day;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	t = timegm(&tm);
 	zone = (zone / 100) * 3600 + (zone % 100) * 60;
-	*out = (int64_t)t - (sign == '+' ? zone : -zone);
+	*out = days_from_civil(year, mon + 1, day) * 86400 + hh * 3600 + mm * 60 + ss -
+	       (p[19] == '+' ? zone : -zone);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "imap/commands.h"
 #include "imap/parser.h"
 
 /* Feed the whole input in chunks of `chunk` bytes; collect up to max responses. */
@@ -264,8 +265,29 @@ static void test_truncated_literal_needs_more(void)
 	imap_parser_free(p);
 }
 
+static void test_dates(void)
+{
+	int64_t t;
+
+	CHECK(imap_parse_date_time(" 7-Jul-1996 02:44:25 -0700", 26, &t) == 0 && t == 836732665);
+	CHECK(imap_parse_date_time("07-Jul-1996 02:44:25 -0700", 26, &t) == 0 && t == 836732665);
+	CHECK(imap_parse_date_time("7-Jul-1996 02:44:25 -0700", 25, &t) == 0 && t == 836732665);
+	CHECK(imap_parse_date_time("17-jul-1996 02:44:25 -0700", 26, &t) == 0 && t == 837596665);
+	CHECK(imap_parse_date_time("29-Feb-2024 00:00:00 +0000", 26, &t) == 0 && t == 1709164800);
+	CHECK(imap_parse_date_time("19-Jan-2038 08:44:08 +0530", 26, &t) == 0 && t == 2147483648LL); /* past 2^31 */
+	CHECK(imap_parse_date_time("31-Dec-1969 23:00:00 +0000", 26, &t) == 0 && t == -3600);
+	CHECK(imap_parse_date_time("32-Jul-1996 02:44:25 -0700", 26, &t) < 0);
+	CHECK(imap_parse_date_time("17-Jux-1996 02:44:25 -0700", 26, &t) < 0);
+	CHECK(imap_parse_date_time("17-Jul-1996 24:44:25 -0700", 26, &t) < 0);
+	CHECK(imap_parse_date_time("17-Jul-1996 02:44:25 07000", 26, &t) < 0);
+	CHECK(imap_parse_date_time("17-Jul-1996 02:44:25 +0760", 26, &t) < 0);
+	CHECK(imap_parse_date_time("17-Jul-1996", 11, &t) < 0);
+	CHECK(imap_parse_date_time("", 0, &t) < 0);
+}
+
 int main(void)
 {
+	test_dates();
 	test_tagged();
 	test_untagged_status_codes();
 	test_fetch_with_literal();
