@@ -250,6 +250,7 @@ static int start_literal(struct imap_parser *p, uint64_t n)
 	p->blobs[p->nblobs] = malloc((size_t)n + 1);
 	if (!p->blobs[p->nblobs])
 		return -1;
+	p->blobs[p->nblobs][0] = '\0'; /* "{0}" gets no bytes, still a C string */
 	p->blob_len[p->nblobs] = 0;
 	p->nblobs++;
 	p->lit_total += (size_t)n;

@@ -7,7 +7,8 @@
 # FUSE mount started by the tests themselves:
 #   1. gcc build (-Wall -Wextra -Werror): unit tests (C) + integration tests (pytest)
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. clang build (-Werror): compile + unit tests
+#   3. clang build (-Werror, ASan+UBSan): unit tests, and each libFuzzer target
+#      (response parser, modified UTF-7) for 20 s on its seed corpus
 # and ends with one line "N passed, N failed".  Set INBOXFS_QUICK=1 to run
 # only the first configuration.
 set -u
@@ -82,7 +83,8 @@ if [ -z "${INBOXFS_QUICK:-}" ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         run_config "gcc, AddressSanitizer + UBSan" build-asan "" \
         -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
-    CC=clang run_config "clang" build-clang "--suite unit"
+    CC=clang run_config "clang: unit tests and libFuzzer targets (ASan+UBSan)" build-clang \
+        "--suite unit --suite fuzz" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
 fi
 
 passed=0; failed=0

@@ -158,6 +158,21 @@ static void test_steal_literal(void)
 	imap_response_free(r); /* must not double free the stolen blob */
 }
 
+static void test_empty_literal(void)
+{
+	struct imap_response *r = parse_one("* 1 FETCH (UID 1 BODY[] {0}\r\n)\r\n", 3);
+	size_t len = 99;
+	char *d;
+
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	d = imap_value_steal(r, &r->data.items[2].items[3], &len);
+	CHECK(d && len == 0 && d[0] == '\0');
+	free(d);
+	imap_response_free(r);
+}
+
 static void test_list_and_atoms(void)
 {
 	struct imap_response *r = parse_one("* LIST (\\HasNoChildren \\Trash) \"/\" \"Entw&APw-rfe/a \\\"q\\\"\"\r\n", 5);
@@ -292,6 +307,7 @@ int main(void)
 	test_untagged_status_codes();
 	test_fetch_with_literal();
 	test_steal_literal();
+	test_empty_literal();
 	test_list_and_atoms();
 	test_several_responses_in_one_chunk();
 	test_hostile();
