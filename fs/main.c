@@ -110,9 +110,8 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 	char err[512];
 	int r;
 
-	r = options_parse(argc, argv, o, args);
-	if (r != 0)
-		return r < 0 ? 1 : 0;
+	if (options_parse(argc, argv, o, args) < 0)
+		return 1;
 	if (o->show_version) {
 		printf("inboxfs %s (libfuse %s)\n", INBOXFS_VERSION, fuse_pkgversion());
 		return 0;

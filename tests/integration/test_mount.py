@@ -455,3 +455,41 @@ def test_daemon_mode(inboxfs_bin, seeded, pwfile, tmp_path):
             os.kill(pid, signal.SIGKILL)
         if ifs.is_mounted(mnt, None):
             subprocess.run(["fusermount3", "-uz", mnt])
+
+
+# =====================================================================
+# Login mechanisms, help and version
+# =====================================================================
+
+def test_login_command_when_auth_plain_is_not_offered(fake_imap, mount, tmp_path):
+    """A server without AUTH=PLAIN gets LOGIN, with a password that needs
+    quoting ('"' and '\\'), and the mount works."""
+    password = 'pa"ss\\word'
+    srv = fake_imap([fakeimap.FakeMailbox("INBOX", _lying_messages())],
+                    users={"alice": password},
+                    capabilities=["IMAP4rev1", "LITERAL+", "UIDPLUS"])
+    m = _mount_fake(mount, srv, tmp_path)
+    assert sorted(os.listdir(m.path("INBOX"))) == ["1.eml", "2.eml", "3.eml", "4.eml"]
+    assert srv.commands("LOGIN") and not srv.commands("AUTHENTICATE"), srv.commands()
+
+
+def test_authenticate_plain_without_sasl_ir(fake_imap, mount, tmp_path):
+    """Without SASL-IR the credentials go after the server's '+'."""
+    srv = fake_imap([fakeimap.FakeMailbox("INBOX", _lying_messages())],
+                    users={"alice": "fake-pw-19"},
+                    capabilities=["IMAP4rev1", "AUTH=PLAIN", "UIDPLUS"])
+    m = _mount_fake(mount, srv, tmp_path)
+    assert "3.eml" in os.listdir(m.path("INBOX"))
+    auth = srv.commands("AUTHENTICATE")
+    assert auth and all(e.args.strip().upper() == "PLAIN" for e in auth), auth
+
+
+def test_help_and_version(inboxfs_bin):
+    r = subprocess.run([inboxfs_bin, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0
+    for word in ("imaps://", "password_file", "password_cmd", "cafile", "tls=none", "config"):
+        assert word in r.stdout, word
+    r = subprocess.run([inboxfs_bin, "-V"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and r.stdout.startswith("inboxfs ")
+    r = subprocess.run([inboxfs_bin], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "usage" in r.stderr
