@@ -23,21 +23,7 @@ die() { echo "demo.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run me as root (apt-get, FUSE mount and a private Dovecot)"
 
 # ---------------------------------------------------------------- packages
-PKGS="meson ninja-build gcc pkg-config libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev
-      libcjson-dev dovecot-imapd dovecot-core python3 openssl util-linux"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    say "installing:$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # (the system Dovecot that dovecot-core starts is left alone: the demo
-    # runs its own on free ports)
-    # shellcheck disable=SC2086  # one word per package
-    apt-get install -y -qq $missing >/dev/null
-fi
+bash "$REPO/tests/install-deps.sh" >/dev/null || die "installing dependencies failed"
 
 # ---------------------------------------------------------------- build
 say "building inboxfs"

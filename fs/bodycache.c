@@ -106,6 +106,16 @@ void bodycache_free(struct bodycache *bc)
 	free(bc);
 }
 
+/* Hand out b (may be NULL): pinned, and now the most recently used. */
+static void pin(struct bodycache *bc, struct body *b)
+{
+	if (!b)
+		return;
+	b->refs++;
+	lru_unlink(bc, b);
+	lru_push_front(bc, b);
+}
+
 struct body *bodycache_get(struct bodycache *bc, uint64_t key)
 {
 	struct body *b;
@@ -114,11 +124,7 @@ struct body *bodycache_get(struct bodycache *bc, uint64_t key)
 	b = lookup(bc, key);
 	if (b && b->pending)
 		b = NULL;
-	if (b) {
-		b->refs++;
-		lru_unlink(bc, b);
-		lru_push_front(bc, b);
-	}
+	pin(bc, b);
 	pthread_mutex_unlock(&bc->lock);
 	return b;
 }
@@ -130,11 +136,7 @@ struct body *bodycache_wait(struct bodycache *bc, uint64_t key)
 	pthread_mutex_lock(&bc->lock);
 	while ((b = lookup(bc, key)) && b->pending)
 		pthread_cond_wait(&bc->arrived, &bc->lock);
-	if (b) {
-		b->refs++;
-		lru_unlink(bc, b);
-		lru_push_front(bc, b);
-	}
+	pin(bc, b);
 	pthread_mutex_unlock(&bc->lock);
 	return b;
 }

@@ -15,18 +15,7 @@ set -u
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
-PKGS="meson ninja-build gcc clang pkg-config libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev
-      libcjson-dev dovecot-imapd dovecot-core python3 python3-pytest openssl inotify-tools
-      util-linux procps"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    echo "run.sh: installing:$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq $missing >/dev/null || { echo "run.sh: apt-get failed"; exit 1; }
-fi
+bash tests/install-deps.sh || { echo "run.sh: installing dependencies failed"; exit 1; }
 
 results=()   # one "passed failed" pair per configuration
 

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Install (as root, with apt-get) whatever of inboxfs's build, test and demo
+# dependencies is missing.  Used by examples/demo.sh, tests/run.sh and .ci/run.
+set -u
+PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config libfuse3-dev fuse3 libssl-dev
+      libcurl4-openssl-dev libcjson-dev dovecot-imapd dovecot-core python3 python3-pytest
+      openssl inotify-tools util-linux procps"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps.sh: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# (the system Dovecot that dovecot-core would start is left alone: the
+# tests and the demo run their own on free ports)
+# shellcheck disable=SC2086  # one word per package
+apt-get update -qq && apt-get install -y -qq $missing >/dev/null
