@@ -110,6 +110,8 @@ static void on_list(void *ctx, const char *name, size_t len, char delim, unsigne
 		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': not valid modified UTF-7", name);
 		return;
 	}
+	if (delim && !a->delim)
+		a->delim = delim;
 	n = split_name(decoded, delim, parts, MAX_DEPTH);
 	pthread_mutex_lock(&a->index_lock);
 	added = n && index_add_mailbox(a->index, (const char *const *)parts, n,
@@ -218,7 +220,8 @@ static void on_meta(void *ctx, const struct imap_msg_meta *m)
 			 "until read", m->uid, ml->f->imap_name, (unsigned long long)m->size);
 	msg.size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size;
 	pthread_mutex_lock(&ml->a->index_lock);
-	ok = index_folder_append(ml->f, &msg) == 0;
+	/* Already there: a message we moved in ourselves. */
+	ok = index_find_msg(ml->f, m->uid) || index_folder_insert(ml->f, &msg) == 0;
 	pthread_mutex_unlock(&ml->a->index_lock);
 	if (!ok)
 		log_warn(LOG_CAT_IMAP, "message UID %u in %s is out of order or repeated; ignored",
@@ -276,7 +279,9 @@ static enum imap_result catch_up(struct account *a, struct folder *f, uint32_t u
 	return IMAP_R_OK;
 }
 
-static enum imap_result select_folder(struct account *a, struct folder *f,
+/* EXAMINE for reading: it never changes the mailbox, not even \Recent.
+ * SELECT only when a change is about to be made. */
+static enum imap_result select_folder(struct account *a, struct folder *f, bool rw,
 				      struct imap_select_info *info, struct imap_status *st)
 {
 	enum imap_result rr;
@@ -284,17 +289,17 @@ static enum imap_result select_folder(struct account *a, struct folder *f,
 	a->selected = NULL;
 	a->sel_exists = 0;
 	a->sel_dirty = false;
-	/* EXAMINE: reading never changes the mailbox, not even \Recent. */
-	rr = imap_select(a->session, f->imap_name, true, info, st);
+	rr = imap_select(a->session, f->imap_name, !rw, info, st);
 	if (rr != IMAP_R_OK)
 		return rr;
 	a->selected = f;
+	a->sel_rw = rw && !info->readonly;
 	a->sel_exists = info->exists;
 	return IMAP_R_OK;
 }
 
-enum imap_result account_refresh_folder(struct account *a, struct folder *f,
-					struct imap_status *st)
+static enum imap_result open_folder(struct account *a, struct folder *f, bool rw,
+				    struct imap_status *st)
 {
 	struct imap_select_info info;
 	enum imap_result rr;
@@ -304,11 +309,13 @@ enum imap_result account_refresh_folder(struct account *a, struct folder *f,
 	rr = ensure_session(a, st);
 	if (rr != IMAP_R_OK)
 		return rr;
-	if (a->selected == f && f->loaded) {
-		rr = imap_noop(a->session, st);
+	if (a->selected == f && f->loaded && (a->sel_rw || !rw)) {
+		/* A listing asks the server what changed; a change needs no
+		 * NOOP first: its own answer brings any EXPUNGE/EXISTS. */
+		rr = rw ? IMAP_R_OK : imap_noop(a->session, st);
 		return rr == IMAP_R_OK ? catch_up(a, f, 0, st) : rr;
 	}
-	rr = select_folder(a, f, &info, st);
+	rr = select_folder(a, f, rw, &info, st);
 	if (rr != IMAP_R_OK)
 		return rr;
 	if (!f->loaded || f->uidvalidity != info.uidvalidity) {
@@ -317,6 +324,41 @@ enum imap_result account_refresh_folder(struct account *a, struct folder *f,
 		return full_load(a, f, info.uidvalidity, info.uidnext, st);
 	}
 	return catch_up(a, f, info.uidnext, st);
+}
+
+enum imap_result account_refresh_folder(struct account *a, struct folder *f,
+					struct imap_status *st)
+{
+	return open_folder(a, f, false, st);
+}
+
+enum imap_result account_select_rw(struct account *a, struct folder *f, struct imap_status *st)
+{
+	enum imap_result rr = open_folder(a, f, true, st);
+
+	if (rr == IMAP_R_OK && !a->sel_rw) {
+		imap_status_set(st, IMAP_R_NO, "%s is read-only on the server", f->imap_name);
+		st->code = IMAP_CODE_NOPERM;
+		return IMAP_R_NO;
+	}
+	return rr;
+}
+
+enum imap_result account_leave_folder(struct account *a, struct imap_status *st)
+{
+	enum imap_result rr = IMAP_R_OK;
+
+	if (!a->selected)
+		return IMAP_R_OK;
+	/* UNSELECT (RFC 3691) never expunges; without it, EXAMINE of INBOX
+	 * leaves the folder just as harmlessly (CLOSE would expunge). */
+	if (imap_session_caps(a->session) & CAP_UNSELECT)
+		rr = imap_simple(a->session, st, NULL, NULL, "UNSELECT");
+	else
+		rr = imap_simple(a->session, st, NULL, NULL, "EXAMINE INBOX");
+	a->selected = NULL;
+	a->sel_rw = false;
+	return rr;
 }
 
 enum imap_result account_ensure_loaded(struct account *a, struct folder *f,
@@ -535,6 +577,48 @@ enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t
 	return rr;
 }
 
+/* ---- names left behind by moves --------------------------------------------- */
+
+struct alias {
+	uint64_t dir_ino;
+	char *name;
+	struct alias *next;
+};
+
+void account_add_alias(struct account *a, uint64_t dir_ino, const char *name)
+{
+	struct alias *al = calloc(1, sizeof(*al));
+
+	if (!al || !(al->name = strdup(name))) {
+		free(al);
+		notifier_inval_entry(a->notifier, dir_ino, name); /* drop it now rather */
+		return;
+	}
+	al->dir_ino = dir_ino;
+	pthread_mutex_lock(&a->index_lock);
+	al->next = a->aliases;
+	a->aliases = al;
+	pthread_mutex_unlock(&a->index_lock);
+}
+
+void account_flush_aliases(struct account *a, uint64_t dir_ino)
+{
+	struct alias **pp, *al;
+
+	pthread_mutex_lock(&a->index_lock);
+	for (pp = &a->aliases; (al = *pp);) {
+		if (al->dir_ino != dir_ino) {
+			pp = &al->next;
+			continue;
+		}
+		*pp = al->next;
+		notifier_inval_entry(a->notifier, al->dir_ino, al->name);
+		free(al->name);
+		free(al);
+	}
+	pthread_mutex_unlock(&a->index_lock);
+}
+
 /* ---- life cycle ------------------------------------------------------------ */
 
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen)
@@ -579,6 +663,13 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 
 void account_close(struct account *a)
 {
+	struct alias *al, *next;
+
+	for (al = a->aliases; al; al = next) {
+		next = al->next;
+		free(al->name);
+		free(al);
+	}
 	imap_session_close(a->session); /* logs out */
 	a->session = NULL;
 	index_free(a->index);

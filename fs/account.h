@@ -33,10 +33,12 @@ struct account {
 	pthread_mutex_t index_lock;
 	struct imap_session *session;
 	struct folder *selected;   /* the folder selected on the session */
+	bool sel_rw;               /* with SELECT (changes allowed), not EXAMINE */
 	uint32_t sel_exists;       /* last EXISTS for the selected folder */
 	bool sel_dirty;            /* an EXPUNGE could not be applied: reload */
 
 	struct index *index;
+	char delim;                /* hierarchy delimiter (from LIST; 0 = flat) */
 	struct bodycache *bodies;
 	struct notifier *notifier; /* set once mounted */
 
@@ -45,7 +47,16 @@ struct account {
 	long ra_pos;
 	unsigned ra_run;
 	atomic_uint ra_hits;       /* opens served from the cache since the last batch */
+
+	/* Names the kernel keeps for messages we moved (see ops.c move_message),
+	 * forgotten at the next listing of their folder.  Under index_lock. */
+	struct alias *aliases;
 };
+
+/* Remember name in folder dir_ino as a rename target to drop later. */
+void account_add_alias(struct account *a, uint64_t dir_ino, const char *name);
+/* Drop the kernel's aliases in a folder about to be listed. */
+void account_flush_aliases(struct account *a, uint64_t dir_ino);
 
 /* An open was served from the body cache (read-ahead paid off). */
 void account_note_cache_hit(struct account *a);
@@ -62,6 +73,10 @@ void account_close(struct account *a);
  * NOOP or a resync afterwards). */
 enum imap_result account_refresh_folder(struct account *a, struct folder *f,
 					struct imap_status *st);
+/* Select the folder read-write (for a change) and bring it up to date. */
+enum imap_result account_select_rw(struct account *a, struct folder *f, struct imap_status *st);
+/* Leave the selected folder (before it is deleted or renamed). */
+enum imap_result account_leave_folder(struct account *a, struct imap_status *st);
 /* Load the folder's messages if they never were. */
 enum imap_result account_ensure_loaded(struct account *a, struct folder *f,
 				       struct imap_status *st);

@@ -14,6 +14,7 @@ static int code_errno(enum imap_code code)
 		return EDQUOT;
 	case IMAP_CODE_NOPERM:
 	case IMAP_CODE_CANNOT:
+	case IMAP_CODE_READONLY:
 		return EPERM;
 	case IMAP_CODE_ALREADYEXISTS:
 		return EEXIST;
@@ -37,7 +38,13 @@ static int result_errno(const struct imap_status *st)
 	case IMAP_R_GONE:
 		return ENOENT;
 	case IMAP_R_UNSUPPORTED:
-		return EOPNOTSUPP;
+		return EPERM; /* e.g. rm without UIDPLUS: refused to protect other mail */
+	case IMAP_R_INVALID:
+		return EINVAL;
+	case IMAP_R_EXISTS:
+		return EEXIST;
+	case IMAP_R_NOTEMPTY:
+		return ENOTEMPTY;
 	case IMAP_R_NOMEM:
 		return ENOMEM;
 	case IMAP_R_LOGIN:

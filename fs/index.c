@@ -4,6 +4,7 @@
 #include "imap/commands.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,8 +13,14 @@ struct gen_entry {
 	uint32_t uidvalidity;
 };
 
+#define MOVED_MAX 4096
+
 struct index {
 	struct folder **by_ino;  /* by_ino[ino - 1] */
+	/* Recent moves: the old inode of a moved message keeps answering for
+	 * it (see index_note_moved).  A ring: the oldest are forgotten. */
+	uint64_t moved_from[MOVED_MAX], moved_to[MOVED_MAX];
+	size_t moved_next;
 	size_t nfolders, cap_folders;
 	struct gen_entry *gens;  /* gens[gen - 1] */
 	size_t ngens, cap_gens;
@@ -97,7 +104,7 @@ struct folder *index_root(struct index *ix) { return ix->by_ino[0]; }
 
 struct folder *index_folder_by_ino(struct index *ix, uint64_t ino)
 {
-	if (ino == 0 || (ino & MSG_INO_BIT) || ino > ix->nfolders)
+	if (ino == 0 || (ino & MSG_INO_BIT) || ino > ix->nfolders || ix->by_ino[ino - 1]->gone)
 		return NULL;
 	return ix->by_ino[ino - 1];
 }
@@ -152,6 +159,103 @@ struct folder *index_add_mailbox(struct index *ix, const char *const *path, size
 	return cur;
 }
 
+struct folder *index_new_folder(struct index *ix, struct folder *parent, const char *name,
+				const char *imap_name)
+{
+	struct folder *f = new_folder(ix, parent, name);
+
+	if (f && imap_name && !(f->imap_name = strdup(imap_name))) {
+		index_remove_folder(f);
+		return NULL;
+	}
+	return f;
+}
+
+static struct folder *find_flag(struct folder *f, unsigned flag)
+{
+	struct folder *hit;
+
+	if (f->imap_name && (f->mbx_flags & flag))
+		return f;
+	for (size_t i = 0; i < f->nchildren; i++)
+		if ((hit = find_flag(f->children[i], flag)))
+			return hit;
+	return NULL;
+}
+
+struct folder *index_find_flag(struct index *ix, unsigned flag)
+{
+	return find_flag(index_root(ix), flag);
+}
+
+static void detach(struct folder *f)
+{
+	struct folder *p = f->parent;
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nchildren; i++)
+		if (p->children[i] == f) {
+			memmove(&p->children[i], &p->children[i + 1],
+				(p->nchildren - i - 1) * sizeof(*p->children));
+			p->nchildren--;
+			break;
+		}
+	f->parent = NULL;
+}
+
+void index_remove_folder(struct folder *f)
+{
+	detach(f);
+	f->gone = true;
+	f->loaded = false;
+	f->nmsgs = 0;
+	while (f->nchildren) /* each call detaches the child from f */
+		index_remove_folder(f->children[0]);
+}
+
+/* Replace the leading old_prefix of f's server name (and its subtree's). */
+static int rename_subtree(struct folder *f, const char *old_prefix, const char *new_prefix,
+			  char delim)
+{
+	size_t ol = strlen(old_prefix);
+	char *n;
+
+	if (f->imap_name && strncmp(f->imap_name, old_prefix, ol) == 0 &&
+	    (f->imap_name[ol] == '\0' || f->imap_name[ol] == delim)) {
+		if (asprintf(&n, "%s%s", new_prefix, f->imap_name + ol) < 0)
+			return -1;
+		free(f->imap_name);
+		f->imap_name = n;
+	}
+	for (size_t i = 0; i < f->nchildren; i++)
+		if (rename_subtree(f->children[i], old_prefix, new_prefix, delim) < 0)
+			return -1;
+	return 0;
+}
+
+int index_move_folder(struct folder *f, struct folder *newparent, const char *newname,
+		      const char *old_prefix, const char *new_prefix, char delim)
+{
+	char *name = strdup(newname);
+	struct folder **nc = realloc(newparent->children,
+				     (newparent->nchildren + 1) * sizeof(*nc));
+
+	if (!name || !nc) {
+		free(name);
+		if (nc)
+			newparent->children = nc;
+		return -1;
+	}
+	newparent->children = nc;
+	detach(f);
+	newparent->children[newparent->nchildren++] = f;
+	f->parent = newparent;
+	free(f->name);
+	f->name = name;
+	return rename_subtree(f, old_prefix, new_prefix, delim);
+}
+
 bool index_folder_selectable(const struct folder *f)
 {
 	return f->imap_name && !(f->mbx_flags & (MBX_NOSELECT | MBX_NONEXISTENT));
@@ -173,6 +277,29 @@ void index_folder_reset(struct index *ix, struct folder *f, uint32_t uidvalidity
 	ix->gens[ix->ngens].uidvalidity = uidvalidity;
 	f->gen = (uint32_t)++ix->ngens;
 	f->uidvalidity = uidvalidity;
+}
+
+int index_folder_insert(struct folder *f, const struct msg *m)
+{
+	size_t lo = 0, hi = f->nmsgs;
+
+	if (!f->nmsgs || m->uid > f->msgs[f->nmsgs - 1].uid)
+		return index_folder_append(f, m);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->msgs[mid].uid < m->uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (f->msgs[lo].uid == m->uid ||
+	    grow((void **)&f->msgs, &f->cap, f->nmsgs + 1, sizeof(*f->msgs)) < 0)
+		return -1;
+	memmove(&f->msgs[lo + 1], &f->msgs[lo], (f->nmsgs - lo) * sizeof(*f->msgs));
+	f->msgs[lo] = *m;
+	f->nmsgs++;
+	return 0;
 }
 
 int index_folder_append(struct folder *f, const struct msg *m)
@@ -220,7 +347,7 @@ uint64_t index_msg_ino(const struct folder *f, uint32_t uid)
 	return MSG_INO_BIT | (uint64_t)f->gen << 32 | uid;
 }
 
-struct msg *index_msg_by_ino(struct index *ix, uint64_t ino, struct folder **fp)
+static struct msg *msg_by_ino(struct index *ix, uint64_t ino, struct folder **fp)
 {
 	uint32_t gen = (uint32_t)((ino & ~MSG_INO_BIT) >> 32), uid = (uint32_t)ino;
 	struct gen_entry *g;
@@ -232,6 +359,23 @@ struct msg *index_msg_by_ino(struct index *ix, uint64_t ino, struct folder **fp)
 		return NULL;
 	*fp = g->folder;
 	return index_find_msg(g->folder, uid);
+}
+
+struct msg *index_msg_by_ino(struct index *ix, uint64_t ino, struct folder **fp)
+{
+	struct msg *m = msg_by_ino(ix, ino, fp);
+
+	for (size_t i = 0; !m && i < MOVED_MAX; i++)
+		if (ix->moved_from[i] == ino)
+			return msg_by_ino(ix, ix->moved_to[i], fp);
+	return m;
+}
+
+void index_note_moved(struct index *ix, uint64_t old_ino, uint64_t new_ino)
+{
+	ix->moved_from[ix->moved_next] = old_ino;
+	ix->moved_to[ix->moved_next] = new_ino;
+	ix->moved_next = (ix->moved_next + 1) % MOVED_MAX;
 }
 
 bool index_parse_msg_name(const char *name, uint32_t *uid)

@@ -33,6 +33,7 @@ struct folder {
 	size_t nchildren;
 	unsigned mbx_flags;      /* MBX_* from imap/commands.h */
 	bool seen_in_list;       /* refreshed by each LIST */
+	bool gone;               /* deleted: its inode answers ENOENT */
 
 	bool loaded;             /* messages below are valid for uidvalidity */
 	uint32_t uidvalidity;
@@ -57,18 +58,36 @@ struct folder *index_add_mailbox(struct index *ix, const char *const *path, size
 struct folder *index_folder_by_ino(struct index *ix, uint64_t ino);
 struct folder *index_child(struct folder *dir, const char *name);
 bool index_folder_selectable(const struct folder *f);
+/* The first folder (depth first) with one of the MBX_* flags, e.g. \Trash. */
+struct folder *index_find_flag(struct index *ix, unsigned flag);
+/* Add a folder (created by us) under parent. */
+struct folder *index_new_folder(struct index *ix, struct folder *parent, const char *name,
+				const char *imap_name);
+/* A deleted folder leaves the tree; its node stays so that its inode
+ * keeps answering (ENOENT) instead of meaning something else. */
+void index_remove_folder(struct folder *f);
+/* A renamed folder: new place and name; the server names of it and of
+ * everything below change from old_prefix to new_prefix. */
+int index_move_folder(struct folder *f, struct folder *newparent, const char *newname,
+		      const char *old_prefix, const char *new_prefix, char delim);
 
 /* Messages. */
 void index_folder_reset(struct index *ix, struct folder *f, uint32_t uidvalidity);
 int index_folder_append(struct folder *f, const struct msg *m); /* must be > last UID */
+int index_folder_insert(struct folder *f, const struct msg *m); /* anywhere, by UID */
 struct msg *index_find_msg(struct folder *f, uint32_t uid);
 long index_msg_pos(const struct folder *f, uint32_t uid);
 void index_remove_at(struct folder *f, size_t pos);
 
 uint64_t index_msg_ino(const struct folder *f, uint32_t uid);
 /* Resolve a message inode: its folder and message, or NULL when the
- * message (or its UIDVALIDITY generation) is gone. */
+ * message (or its UIDVALIDITY generation) is gone.  The inode of a message
+ * moved away by us resolves to the message in its new folder. */
 struct msg *index_msg_by_ino(struct index *ix, uint64_t ino, struct folder **fp);
+/* A message we moved: the kernel keeps the old inode under the name the
+ * mover typed (rename), and mv stats that name right after; so the old
+ * inode answers for the moved message until the kernel lets go of it. */
+void index_note_moved(struct index *ix, uint64_t old_ino, uint64_t new_ino);
 
 /* A name is a message file name: "<UID>.eml" with a canonical UID. */
 bool index_parse_msg_name(const char *name, uint32_t *uid);

@@ -15,7 +15,9 @@
 
 #include "common/log.h"
 #include "fs/account.h"
+#include "fs/changes.h"
 #include "fs/errno_map.h"
+#include "fs/notify.h"
 
 /* Messages never change under one UIDVALIDITY, so the kernel may keep
  * their attributes long; changes are pushed by invalidations. */
@@ -230,6 +232,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		err = imap_errno(&st, f->imap_name);
 	pthread_mutex_unlock(&a->session_lock);
 	if (!err) {
+		account_flush_aliases(a, f->ino);
 		pthread_mutex_lock(&a->index_lock);
 		ds = take_snapshot(f);
 		pthread_mutex_unlock(&a->index_lock);
@@ -437,6 +440,221 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* ---- changes -------------------------------------------------------------- */
+
+/* Every change is refused on a read-only mount, with a log line. */
+static bool refuse_if_ro(fuse_req_t req, const char *what, const char *name)
+{
+	if (!req_account(req)->opt->ro)
+		return false;
+	log_info(LOG_CAT_FS, "%s %s refused: mounted read-only", what, name);
+	fuse_reply_err(req, EROFS);
+	return true;
+}
+
+static int refuse(const char *why, const char *name, int err)
+{
+	log_info(LOG_CAT_FS, "%s: %s (%s)", name, why, strerror(err));
+	return err;
+}
+
+/* Run a change with the session: returns 0 or an errno (logged). */
+#define WITH_SESSION(a, expr) ({ \
+	struct imap_status st_; \
+	enum imap_result rr_; \
+	pthread_mutex_lock(&(a)->session_lock); \
+	rr_ = (expr); \
+	pthread_mutex_unlock(&(a)->session_lock); \
+	rr_ == IMAP_R_OK ? 0 : imap_errno(&st_, what); })
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = req_account(req);
+	struct folder *dir;
+	char what[300];
+	uint32_t uid;
+	int err;
+
+	if (refuse_if_ro(req, "rm", name))
+		return;
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	err = !dir ? ENOENT : index_child(dir, name) ? EISDIR :
+	      !index_parse_msg_name(name, &uid) ? ENOENT : 0;
+	pthread_mutex_unlock(&a->index_lock);
+	if (!err) {
+		snprintf(what, sizeof(what), "rm %s/%s", dir->imap_name ? dir->imap_name : "", name);
+		err = WITH_SESSION(a, change_delete_message(a, dir, uid, &st_));
+	}
+	fuse_reply_err(req, err);
+}
+
+/* mv of a message: only to another folder.  The message gets a new UID
+ * there (COPYUID), so the typed target name means nothing to the server:
+ * `mv INBOX/7.eml Archive/` moves message 7 even when Archive has a 7.eml
+ * of its own, which stays untouched (a move never replaces a message).
+ * Only with RENAME_NOREPLACE (mv -n) an existing name gives EEXIST.
+ *
+ * The kernel now holds the typed name (Archive/7.eml) for the moved
+ * message, and coreutils mv stats it right after rename() succeeds.  So
+ * that name stays, as an alias of the moved message, until the folder is
+ * next listed; if the folder has a real message of that name, the alias
+ * is dropped at once so that the real one shows. */
+static int move_message(struct account *a, struct folder *from, const char *name,
+			struct folder *to, const char *newname, bool noreplace)
+{
+	uint32_t uid, new_uid = 0, other;
+	char what[600];
+	bool shadows;
+	int err;
+
+	if (!index_parse_msg_name(name, &uid))
+		return ENOENT;
+	snprintf(what, sizeof(what), "mv %s/%s %s/%s", from->imap_name ? from->imap_name : "",
+		 name, to->imap_name ? to->imap_name : to->name, newname);
+	if (from == to)
+		return strcmp(name, newname) == 0 ? 0 :
+		       refuse("a message's name is its UID: it cannot be renamed within its folder",
+			      what, EPERM);
+	pthread_mutex_lock(&a->index_lock);
+	err = index_child(to, newname) ? EISDIR : 0;
+	pthread_mutex_unlock(&a->index_lock);
+	if (!err && noreplace && index_folder_selectable(to) &&
+	    (err = WITH_SESSION(a, account_ensure_loaded(a, to, &st_))) == 0 &&
+	    index_parse_msg_name(newname, &other) && index_find_msg(to, other))
+		err = EEXIST;
+	if (err == EISDIR || err == EEXIST)
+		return refuse("the target name exists", what, err);
+	if (err)
+		return err;
+	err = WITH_SESSION(a, change_move_message(a, from, uid, to, &new_uid, &st_));
+	if (err)
+		return err;
+	pthread_mutex_lock(&a->index_lock);
+	shadows = index_parse_msg_name(newname, &other) && other != new_uid &&
+		  index_find_msg(to, other);
+	pthread_mutex_unlock(&a->index_lock);
+	if (shadows || !new_uid) /* a real message to show, or nothing to alias */
+		notifier_inval_entry(a->notifier, to->ino, newname);
+	else
+		account_add_alias(a, to->ino, newname);
+	return 0;
+}
+
+static int rename_folder(struct account *a, struct folder *f, struct folder *newparent,
+			 const char *newname)
+{
+	char what[600];
+
+	snprintf(what, sizeof(what), "mv %s %s", f->imap_name ? f->imap_name : f->name, newname);
+	return WITH_SESSION(a, change_rename_folder(a, f, newparent, newname, &st_));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct account *a = req_account(req);
+	struct folder *from, *to, *child;
+	int err;
+
+	if (refuse_if_ro(req, "mv", name))
+		return;
+	if (flags & RENAME_EXCHANGE) {
+		fuse_reply_err(req, refuse("exchanging two names is not possible", name, EINVAL));
+		return;
+	}
+	pthread_mutex_lock(&a->index_lock);
+	from = index_folder_by_ino(a->index, parent);
+	to = index_folder_by_ino(a->index, newparent);
+	child = from ? index_child(from, name) : NULL;
+	pthread_mutex_unlock(&a->index_lock);
+	if (!from || !to)
+		err = ENOENT;
+	else if (child)
+		err = rename_folder(a, child, to, newname);
+	else
+		err = move_message(a, from, name, to, newname, flags & RENAME_NOREPLACE);
+	fuse_reply_err(req, err);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct account *a = req_account(req);
+	struct fuse_entry_param e;
+	struct folder *dir, *f = NULL;
+	char what[300];
+	int err;
+
+	(void)mode;
+	if (refuse_if_ro(req, "mkdir", name))
+		return;
+	snprintf(what, sizeof(what), "mkdir %s", name);
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	pthread_mutex_unlock(&a->index_lock);
+	err = dir ? WITH_SESSION(a, change_create_folder(a, dir, name, &f, &st_)) : ENOENT;
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	pthread_mutex_lock(&a->index_lock);
+	dir_entry(a, f, &e);
+	pthread_mutex_unlock(&a->index_lock);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = req_account(req);
+	struct folder *dir, *f = NULL;
+	char what[300];
+	uint32_t uid;
+	int err;
+
+	if (refuse_if_ro(req, "rmdir", name))
+		return;
+	snprintf(what, sizeof(what), "rmdir %s", name);
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	if (dir)
+		f = index_child(dir, name);
+	pthread_mutex_unlock(&a->index_lock);
+	if (!dir)
+		err = ENOENT;
+	else if (!f)
+		err = index_parse_msg_name(name, &uid) ? ENOTDIR : ENOENT;
+	else
+		err = WITH_SESSION(a, change_delete_folder(a, f, &st_));
+	fuse_reply_err(req, err);
+}
+
+/* chmod, chown, touch: harmless no-ops on messages (the server has no
+ * such thing); truncation would change a message and is refused. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct account *a = req_account(req);
+
+	(void)attr;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		fuse_reply_err(req, a->opt->ro ? EROFS :
+			       refuse("messages are immutable", "truncate", EPERM));
+		return;
+	}
+	op_getattr(req, ino, fi);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	(void)parent;
+	(void)mode;
+	(void)fi;
+	if (refuse_if_ro(req, "create", name))
+		return;
+	fuse_reply_err(req, refuse("new files cannot be created in a mail folder", name, EPERM));
+}
+
 const struct fuse_lowlevel_ops inboxfs_ops = {
 	.init = op_init,
 	.lookup = op_lookup,
@@ -451,4 +669,10 @@ const struct fuse_lowlevel_ops inboxfs_ops = {
 	.read = op_read,
 	.release = op_release,
 	.statfs = op_statfs,
+	.unlink = op_unlink,
+	.rename = op_rename,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.setattr = op_setattr,
+	.create = op_create,
 };

@@ -24,6 +24,8 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("cache_mem=%s", cache_mem),
 	OPT("max_message=%s", max_message),
 	OPT("timeout=%u", timeout),
+	OPT("expunge=%s", expunge),
+	OPT("delete=%s", delete_mode),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END
 };
@@ -31,7 +33,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 /* Keys a config file may set (the same as -o). */
 static const char *const config_keys[] = {
 	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "max_message",
-	"timeout", "ro", NULL,
+	"timeout", "ro", "expunge", "delete", NULL,
 };
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -64,6 +66,8 @@ void options_usage(const char *prog)
 	       "    -o cache_mem=SIZE      message bodies kept in memory (default 64M)\n"
 	       "    -o max_message=SIZE    largest message read (default 512M)\n"
 	       "    -o debug=imap,fs,auth  trace these (secrets are never shown)\n"
+	       "    -o delete=trash        rm moves to the \\Trash folder (default: expunge)\n"
+	       "    -o expunge=unsafe      allow a bare EXPUNGE when the server lacks UIDPLUS\n"
 	       "    -o ro                  read-only mount\n"
 	       "The password may also come from INBOXFS_PASSWORD.\n\n", prog, prog);
 }
@@ -203,6 +207,8 @@ void options_free(struct options *o)
 	free(o->debug);
 	free(o->cache_mem);
 	free(o->max_message);
+	free(o->expunge);
+	free(o->delete_mode);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -253,6 +259,18 @@ static int finish(struct options *o)
 		fprintf(stderr, "inboxfs: bad max_message size '%s'\n", o->max_message);
 		return -1;
 	}
+	if (o->expunge && strcmp(o->expunge, "unsafe") != 0 && strcmp(o->expunge, "uid") != 0) {
+		fprintf(stderr, "inboxfs: expunge=%s: use 'uid' (default) or 'unsafe'\n", o->expunge);
+		return -1;
+	}
+	o->expunge_unsafe = o->expunge && strcmp(o->expunge, "unsafe") == 0;
+	if (o->delete_mode && strcmp(o->delete_mode, "trash") != 0 &&
+	    strcmp(o->delete_mode, "expunge") != 0) {
+		fprintf(stderr, "inboxfs: delete=%s: use 'expunge' (default) or 'trash'\n",
+			o->delete_mode);
+		return -1;
+	}
+	o->delete_to_trash = o->delete_mode && strcmp(o->delete_mode, "trash") == 0;
 	if (o->tls && strcmp(o->tls, "none") != 0) {
 		fprintf(stderr, "inboxfs: tls=%s: the only value is 'none' (TLS is on by default)\n",
 			o->tls);

@@ -21,10 +21,13 @@ struct options {
 	char *debug;          /* categories for trace output: imap,fs,auth */
 	char *cache_mem;      /* size of the in-memory body cache */
 	char *max_message;    /* the largest message read */
+	char *expunge;        /* "unsafe": allow a bare EXPUNGE without UIDPLUS */
+	char *delete_mode;    /* "trash": rm moves to the \Trash folder */
 	unsigned timeout;     /* seconds per server operation */
 	int ro;
 	int show_help, show_version, foreground, singlethread, fuse_debug;
 	size_t cache_mem_bytes, max_message_bytes;
+	bool expunge_unsafe, delete_to_trash;
 };
 
 /* Parse argv into opts and the remaining FUSE arguments.  Returns 0, 1

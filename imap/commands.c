@@ -422,7 +422,7 @@ enum imap_result imap_select(struct imap_session *s, const char *mailbox, bool r
 	rr = imap_simple(s, st, on_select, info, "%s %s", readonly ? "EXAMINE" : "SELECT", q);
 	if (rr != IMAP_R_OK)
 		return rr;
-	info->readonly = readonly || (st->code == IMAP_CODE_OTHER && strstr(st->text, "READ-ONLY"));
+	info->readonly = readonly || st->code == IMAP_CODE_READONLY;
 	if (info->uidvalidity == 0) {
 		imap_status_set(st, IMAP_R_PROTOCOL, "SELECT gave no UIDVALIDITY");
 		return IMAP_R_PROTOCOL;
@@ -655,4 +655,131 @@ out:
 	free(lines);
 	free(cmds);
 	return rr;
+}
+
+/* ---- changes ------------------------------------------------------------- */
+
+/* A mailbox argument: our names come from LIST or from utf7 encoding, so a
+ * quoted string always fits; anything else is refused, never sent. */
+static bool quote_mailbox(const char *name, char *out, size_t cap, struct imap_status *st)
+{
+	if (imap_quote(out, cap, name) == 0)
+		return true;
+	imap_status_set(st, IMAP_R_BAD, "mailbox name cannot be sent safely");
+	return false;
+}
+
+enum imap_result imap_uid_store(struct imap_session *s, uint32_t uid, char op, const char *flags,
+				struct imap_status *st)
+{
+	return imap_simple(s, st, NULL, NULL, "UID STORE %u %cFLAGS.SILENT (%s)", uid, op, flags);
+}
+
+enum imap_result imap_uid_expunge(struct imap_session *s, uint32_t uid, struct imap_status *st)
+{
+	return imap_simple(s, st, NULL, NULL, "UID EXPUNGE %u", uid);
+}
+
+enum imap_result imap_expunge_all(struct imap_session *s, struct imap_status *st)
+{
+	return imap_simple(s, st, NULL, NULL, "EXPUNGE");
+}
+
+static bool parse_u32(const char *s, char **end, uint32_t *out)
+{
+	unsigned long long v;
+
+	if (*s < '1' || *s > '9')
+		return false;
+	v = strtoull(s, end, 10);
+	if (v == 0 || v > UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+bool imap_parse_copyuid(const char *args, struct imap_copyuid *cu)
+{
+	uint32_t src;
+	char *end;
+
+	memset(cu, 0, sizeof(*cu));
+	if (!parse_u32(args, &end, &cu->uidvalidity) || *end != ' ' ||
+	    !parse_u32(end + 1, &end, &src) || *end != ' ' ||
+	    !parse_u32(end + 1, &end, &cu->dst_uid) || *end != '\0')
+		return false;
+	cu->valid = true;
+	return true;
+}
+
+/* MOVE sends COPYUID in an untagged OK before the EXPUNGE (RFC 6851 §4.3). */
+static bool on_copyuid(struct imap_session *s, struct imap_response *r, void *ctx)
+{
+	struct imap_copyuid *cu = ctx;
+	char args[96];
+
+	(void)s;
+	if (r->cond != IMAP_COND_OK || !imap_value_is(imap_list_item(&r->code, 0), "COPYUID"))
+		return false;
+	imap_code_args(&r->code, args, sizeof(args));
+	imap_parse_copyuid(args, cu);
+	return true;
+}
+
+static enum imap_result copy_or_move(struct imap_session *s, const char *verb, uint32_t uid,
+				     const char *mailbox, struct imap_copyuid *cu,
+				     struct imap_status *st)
+{
+	char q[1024];
+	enum imap_result rr;
+
+	memset(cu, 0, sizeof(*cu));
+	if (!quote_mailbox(mailbox, q, sizeof(q), st))
+		return st->result;
+	rr = imap_simple(s, st, on_copyuid, cu, "UID %s %u %s", verb, uid, q);
+	if (rr == IMAP_R_OK && !cu->valid && st->code == IMAP_CODE_COPYUID)
+		imap_parse_copyuid(st->code_args, cu); /* COPYUID in the tagged OK */
+	return rr;
+}
+
+enum imap_result imap_uid_move(struct imap_session *s, uint32_t uid, const char *mailbox,
+			       struct imap_copyuid *cu, struct imap_status *st)
+{
+	return copy_or_move(s, "MOVE", uid, mailbox, cu, st);
+}
+
+enum imap_result imap_uid_copy(struct imap_session *s, uint32_t uid, const char *mailbox,
+			       struct imap_copyuid *cu, struct imap_status *st)
+{
+	return copy_or_move(s, "COPY", uid, mailbox, cu, st);
+}
+
+static enum imap_result mailbox_command(struct imap_session *s, const char *verb,
+					const char *mailbox, struct imap_status *st)
+{
+	char q[1024];
+
+	if (!quote_mailbox(mailbox, q, sizeof(q), st))
+		return st->result;
+	return imap_simple(s, st, NULL, NULL, "%s %s", verb, q);
+}
+
+enum imap_result imap_create(struct imap_session *s, const char *mailbox, struct imap_status *st)
+{
+	return mailbox_command(s, "CREATE", mailbox, st);
+}
+
+enum imap_result imap_delete(struct imap_session *s, const char *mailbox, struct imap_status *st)
+{
+	return mailbox_command(s, "DELETE", mailbox, st);
+}
+
+enum imap_result imap_rename(struct imap_session *s, const char *from, const char *to,
+			     struct imap_status *st)
+{
+	char qf[1024], qt[1024];
+
+	if (!quote_mailbox(from, qf, sizeof(qf), st) || !quote_mailbox(to, qt, sizeof(qt), st))
+		return st->result;
+	return imap_simple(s, st, NULL, NULL, "RENAME %s %s", qf, qt);
 }

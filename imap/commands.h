@@ -81,3 +81,30 @@ enum imap_result imap_fetch_bodies(struct imap_session *s, const char *const *ui
 int imap_parse_date_time(const char *s, size_t len, int64_t *out);
 
 #endif
+
+/* ---- changes (RFC 3501 §6.3-6.4, RFC 4315 UIDPLUS, RFC 6851 MOVE) ---- */
+
+/* Where a copied or moved message went: COPYUID (RFC 4315 §3). */
+struct imap_copyuid {
+	bool valid;
+	uint32_t uidvalidity;
+	uint32_t dst_uid;
+};
+
+/* UID STORE <uid> <+|->FLAGS.SILENT (<flags>) */
+enum imap_result imap_uid_store(struct imap_session *s, uint32_t uid, char op, const char *flags,
+				struct imap_status *st);
+/* UID EXPUNGE <uid> (needs UIDPLUS), or the whole-mailbox EXPUNGE. */
+enum imap_result imap_uid_expunge(struct imap_session *s, uint32_t uid, struct imap_status *st);
+enum imap_result imap_expunge_all(struct imap_session *s, struct imap_status *st);
+/* UID MOVE / UID COPY <uid> <mailbox>; cu filled from COPYUID when sent. */
+enum imap_result imap_uid_move(struct imap_session *s, uint32_t uid, const char *mailbox,
+			       struct imap_copyuid *cu, struct imap_status *st);
+enum imap_result imap_uid_copy(struct imap_session *s, uint32_t uid, const char *mailbox,
+			       struct imap_copyuid *cu, struct imap_status *st);
+enum imap_result imap_create(struct imap_session *s, const char *mailbox, struct imap_status *st);
+enum imap_result imap_delete(struct imap_session *s, const char *mailbox, struct imap_status *st);
+enum imap_result imap_rename(struct imap_session *s, const char *from, const char *to,
+			     struct imap_status *st);
+/* Parse "uidvalidity src dst" (one UID each side) into cu. */
+bool imap_parse_copyuid(const char *args, struct imap_copyuid *cu);

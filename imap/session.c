@@ -23,9 +23,9 @@ const char *imap_result_name(enum imap_result r)
 {
 	static const char *const names[] = {
 		"ok", "refused by server", "rejected as bad command", "login rejected",
-		"not supported by server", "cannot connect", "TLS failure", "server timed out",
+		"refused", "cannot connect", "TLS failure", "server timed out",
 		"connection lost", "protocol violation", "out of memory", "no longer exists",
-		"no credentials",
+		"no credentials", "invalid name", "already exists", "not empty",
 	};
 	return names[r];
 }
@@ -72,6 +72,7 @@ void imap_status_set(struct imap_status *st, enum imap_result r, const char *fmt
 
 	st->result = r;
 	st->code = IMAP_CODE_NONE;
+	st->code_args[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(st->text, sizeof(st->text), fmt, ap);
 	va_end(ap);
@@ -88,6 +89,7 @@ static enum imap_code code_from(const struct imap_value *code)
 		{ "AUTHORIZATIONFAILED", IMAP_CODE_AUTHORIZATIONFAILED },
 		{ "UNAVAILABLE", IMAP_CODE_UNAVAILABLE }, { "EXPIRED", IMAP_CODE_EXPIRED },
 		{ "ALREADYEXISTS", IMAP_CODE_ALREADYEXISTS }, { "SERVERBUG", IMAP_CODE_SERVERBUG },
+		{ "COPYUID", IMAP_CODE_COPYUID }, { "READ-ONLY", IMAP_CODE_READONLY },
 	};
 	const struct imap_value *first = imap_list_item(code, 0);
 
@@ -113,7 +115,24 @@ void imap_status_from_response(struct imap_status *st, const struct imap_respons
 		break;
 	}
 	st->code = code_from(&r->code);
+	imap_code_args(&r->code, st->code_args, sizeof(st->code_args));
 	snprintf(st->text, sizeof(st->text), "%s", r->text ? r->text : "");
+}
+
+void imap_code_args(const struct imap_value *code, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 1; i < code->n && o + 1 < cap; i++) {
+		const struct imap_value *v = &code->items[i];
+
+		if (v->type != IV_ATOM && v->type != IV_NUMBER)
+			break; /* only simple arguments are kept */
+		o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? " " : "", v->str);
+	}
+	if (o >= cap)
+		out[0] = '\0'; /* cut short: better nothing than a wrong UID */
 }
 
 /* Protocol trace with control bytes escaped and long data cut short. */
@@ -224,7 +243,7 @@ static void parse_capability_list(struct imap_session *s, const struct imap_valu
 		{ "ENABLE", CAP_ENABLE }, { "SPECIAL-USE", CAP_SPECIAL_USE },
 		{ "NAMESPACE", CAP_NAMESPACE }, { "AUTH=PLAIN", CAP_AUTH_PLAIN },
 		{ "AUTH=LOGIN", CAP_AUTH_LOGIN }, { "AUTH=XOAUTH2", CAP_AUTH_XOAUTH2 },
-		{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER },
+		{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER }, { "UNSELECT", CAP_UNSELECT },
 	};
 	unsigned bits = 0;
 

@@ -27,6 +27,10 @@ enum imap_result {
 	IMAP_R_NOMEM,
 	IMAP_R_GONE,        /* the message or mailbox no longer exists */
 	IMAP_R_CREDENTIALS, /* no usable password or token on our side */
+	/* Refused by inboxfs itself, before anything is sent: */
+	IMAP_R_INVALID,     /* a name that cannot become a mailbox name */
+	IMAP_R_EXISTS,      /* the target exists already */
+	IMAP_R_NOTEMPTY,    /* a folder that still holds something */
 };
 
 /* Response codes (RFC 5530 and friends) that change what we do. */
@@ -34,12 +38,14 @@ enum imap_code {
 	IMAP_CODE_NONE, IMAP_CODE_TRYCREATE, IMAP_CODE_NONEXISTENT, IMAP_CODE_OVERQUOTA,
 	IMAP_CODE_CANNOT, IMAP_CODE_NOPERM, IMAP_CODE_LIMIT, IMAP_CODE_INUSE,
 	IMAP_CODE_AUTHENTICATIONFAILED, IMAP_CODE_AUTHORIZATIONFAILED, IMAP_CODE_UNAVAILABLE,
-	IMAP_CODE_EXPIRED, IMAP_CODE_ALREADYEXISTS, IMAP_CODE_SERVERBUG, IMAP_CODE_OTHER,
+	IMAP_CODE_EXPIRED, IMAP_CODE_ALREADYEXISTS, IMAP_CODE_SERVERBUG, IMAP_CODE_COPYUID,
+	IMAP_CODE_READONLY, IMAP_CODE_OTHER,
 };
 
 struct imap_status {
 	enum imap_result result;
 	enum imap_code code;
+	char code_args[96]; /* the response code's arguments: "[COPYUID 7 3 15]" -> "7 3 15" */
 	char text[256];     /* the server's text or our reason, for the log */
 };
 
@@ -60,7 +66,7 @@ enum {
 	CAP_MOVE = 1u << 9, CAP_CONDSTORE = 1u << 10, CAP_QRESYNC = 1u << 11,
 	CAP_ENABLE = 1u << 12, CAP_SPECIAL_USE = 1u << 13, CAP_NAMESPACE = 1u << 14,
 	CAP_AUTH_PLAIN = 1u << 16, CAP_AUTH_LOGIN = 1u << 17, CAP_AUTH_XOAUTH2 = 1u << 18,
-	CAP_AUTH_OAUTHBEARER = 1u << 19,
+	CAP_AUTH_OAUTHBEARER = 1u << 19, CAP_UNSELECT = 1u << 20,
 };
 
 struct imap_session;
@@ -120,6 +126,8 @@ enum imap_result imap_read_response(struct imap_session *s, struct imap_response
 enum imap_result imap_start_command(struct imap_session *s, const char *line, bool secret,
 				    char *tag, size_t taglen);
 
+/* The simple (atom, number) arguments of a response code, space-separated. */
+void imap_code_args(const struct imap_value *code, char *out, size_t cap);
 /* Fill st from a tagged response. */
 void imap_status_from_response(struct imap_status *st, const struct imap_response *r);
 void imap_status_set(struct imap_status *st, enum imap_result r, const char *fmt, ...)

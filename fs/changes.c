@@ -1,0 +1,362 @@
+/* Changes made from the shell.  RFC 4315 (UIDPLUS: UID EXPUNGE, COPYUID),
+ * RFC 6851 (MOVE), RFC 3501 §6.3.3-6.3.5 (CREATE, DELETE, RENAME),
+ * RFC 3691 (UNSELECT).
+ *
+ * Why UID EXPUNGE: a bare EXPUNGE removes every message flagged \Deleted,
+ * including those another client flagged and has not expunged yet
+ * (RFC 4315 §2.1).  So without UIDPLUS, rm and the COPY fallback of mv
+ * are refused unless the user opted in with expunge=unsafe. */
+#include "fs/changes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "fs/notify.h"
+#include "imap/commands.h"
+#include "imap/utf7.h"
+
+static unsigned caps(const struct account *a) { return imap_session_caps(a->session); }
+
+static bool may_expunge(struct account *a, struct imap_status *st)
+{
+	if ((caps(a) & CAP_UIDPLUS) || a->opt->expunge_unsafe)
+		return true;
+	imap_status_set(st, IMAP_R_UNSUPPORTED, "the server lacks UIDPLUS, so removing one "
+		       "message would also expunge every message other clients flagged "
+		       "\\Deleted; refused (mount with -o expunge=unsafe to allow it)");
+	return false;
+}
+
+/* Expunge exactly uid: UID EXPUNGE, or (opted in) a bare EXPUNGE. */
+static enum imap_result expunge_one(struct account *a, uint32_t uid, struct imap_status *st)
+{
+	if (caps(a) & CAP_UIDPLUS)
+		return imap_uid_expunge(a->session, uid, st);
+	log_warn(LOG_CAT_FS, "expunge=unsafe: sending a bare EXPUNGE (server lacks UIDPLUS)");
+	return imap_expunge_all(a->session, st);
+}
+
+/* Flag \Deleted and expunge; if the expunge fails, take back the flag we
+ * set (not one another client had set), so nothing is left half done. */
+static enum imap_result flag_and_expunge(struct account *a, struct folder *f, uint32_t uid,
+					 struct imap_status *st)
+{
+	struct imap_status undo;
+	struct msg *m = index_find_msg(f, uid);
+	bool was_deleted = m && (m->flags & MSG_DELETED);
+	enum imap_result rr;
+
+	rr = imap_uid_store(a->session, uid, '+', "\\Deleted", st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	rr = expunge_one(a, uid, st);
+	if (rr != IMAP_R_OK && !was_deleted && imap_session_usable(a->session))
+		imap_uid_store(a->session, uid, '-', "\\Deleted", &undo);
+	if (rr == IMAP_R_OK && index_find_msg(f, uid)) {
+		imap_status_set(st, IMAP_R_NO, "the server did not expunge message %u", uid);
+		rr = IMAP_R_NO;
+	}
+	return rr;
+}
+
+/* The moved message appears in the target under the UID the server gave
+ * it, with what we know of it already (the bytes are the same). */
+static void add_moved(struct account *a, const struct msg *old, struct folder *to,
+		      const struct imap_copyuid *cu)
+{
+	struct msg m = *old;
+
+	if (!cu->valid || !to->loaded || cu->uidvalidity != to->uidvalidity)
+		return; /* the next listing of the target fetches it */
+	m.uid = cu->dst_uid;
+	m.flags &= (uint8_t)~MSG_DELETED;
+	pthread_mutex_lock(&a->index_lock);
+	if (!index_find_msg(to, m.uid))
+		index_folder_insert(to, &m);
+	pthread_mutex_unlock(&a->index_lock);
+}
+
+static enum imap_result copy_then_expunge(struct account *a, struct folder *from, uint32_t uid,
+					  struct folder *to, struct imap_copyuid *cu,
+					  struct imap_status *st)
+{
+	enum imap_result rr;
+
+	if (!may_expunge(a, st))
+		return st->result;
+	rr = imap_uid_copy(a->session, uid, to->imap_name, cu, st);
+	if (rr != IMAP_R_OK)
+		return rr; /* nothing flagged: the message is where it was */
+	rr = flag_and_expunge(a, from, uid, st);
+	if (rr != IMAP_R_OK)
+		log_warn(LOG_CAT_FS, "%s/%u.eml was copied to %s but could not be removed from "
+			 "%s: it is now in both", from->imap_name, uid, to->imap_name,
+			 from->imap_name);
+	return rr;
+}
+
+enum imap_result change_move_message(struct account *a, struct folder *from, uint32_t uid,
+				     struct folder *to, uint32_t *new_uid, struct imap_status *st)
+{
+	struct imap_copyuid cu = { 0 };
+	enum imap_result rr;
+	struct msg old;
+	struct msg *m;
+
+	if (!index_folder_selectable(to)) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "%s holds no messages (\\Noselect)",
+			       to->imap_name ? to->imap_name : to->name);
+		return st->result;
+	}
+	rr = account_select_rw(a, from, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	m = index_find_msg(from, uid);
+	if (!m) {
+		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
+		return IMAP_R_GONE;
+	}
+	old = *m;
+	if (caps(a) & CAP_MOVE)
+		rr = imap_uid_move(a->session, uid, to->imap_name, &cu, st);
+	else
+		rr = copy_then_expunge(a, from, uid, to, &cu, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	add_moved(a, &old, to, &cu);
+	if (new_uid)
+		*new_uid = cu.valid && cu.uidvalidity == to->uidvalidity ? cu.dst_uid : 0;
+	if (new_uid && *new_uid) {
+		pthread_mutex_lock(&a->index_lock);
+		index_note_moved(a->index, index_msg_ino(from, uid), index_msg_ino(to, *new_uid));
+		pthread_mutex_unlock(&a->index_lock);
+	}
+	log_info(LOG_CAT_FS, "moved %s/%u.eml to %s%s%.0u%s", from->imap_name, uid, to->imap_name,
+		 cu.valid ? " (now " : "", cu.valid ? cu.dst_uid : 0, cu.valid ? ".eml)" : "");
+	return IMAP_R_OK;
+}
+
+enum imap_result change_delete_message(struct account *a, struct folder *f, uint32_t uid,
+				       struct imap_status *st)
+{
+	struct folder *trash = a->opt->delete_to_trash ?
+			       index_find_flag(a->index, MBX_TRASH) : NULL;
+	enum imap_result rr;
+
+	if (a->opt->delete_to_trash && !trash) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "delete=trash, but the server lists no "
+			       "\\Trash folder; message kept");
+		return st->result;
+	}
+	if (trash && trash != f)
+		return change_move_message(a, f, uid, trash, NULL, st);
+	rr = account_select_rw(a, f, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	if (!index_find_msg(f, uid)) {
+		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
+		return IMAP_R_GONE;
+	}
+	if (!may_expunge(a, st))
+		return st->result;
+	rr = flag_and_expunge(a, f, uid, st);
+	if (rr == IMAP_R_OK)
+		log_info(LOG_CAT_FS, "deleted %s/%u.eml", f->imap_name, uid);
+	return rr;
+}
+
+/* ---- folders ------------------------------------------------------------- */
+
+bool change_valid_folder_name(const struct account *a, const char *name)
+{
+	uint32_t uid;
+	char *enc, *dec;
+	bool ok;
+
+	if (!index_valid_component(name) || (a->delim && strchr(name, a->delim)) ||
+	    index_parse_msg_name(name, &uid))
+		return false;
+	/* Must survive the trip to modified UTF-7 and back unchanged. */
+	enc = imap_utf7_encode(name, strlen(name));
+	dec = enc ? imap_utf7_decode(enc, strlen(enc)) : NULL;
+	ok = dec && strcmp(dec, name) == 0;
+	free(enc);
+	free(dec);
+	return ok;
+}
+
+/* The server name of a folder, also for levels that exist only because
+ * something below them does (no imap_name of their own). */
+static char *server_name(const struct account *a, const struct folder *f)
+{
+	char *parent, *enc, *out = NULL;
+
+	if (f->imap_name)
+		return strdup(f->imap_name);
+	if (!f->parent)
+		return strdup("");
+	enc = imap_utf7_encode(f->name, strlen(f->name));
+	parent = server_name(a, f->parent);
+	if (enc && parent && asprintf(&out, "%s%s%s", parent, *parent ? (char[]){ a->delim, 0 } : "",
+				      enc) < 0)
+		out = NULL;
+	free(enc);
+	free(parent);
+	return out;
+}
+
+static char *child_server_name(const struct account *a, const struct folder *parent,
+			       const char *name)
+{
+	char *p = server_name(a, parent), *enc = imap_utf7_encode(name, strlen(name)), *out = NULL;
+
+	if (p && enc && asprintf(&out, "%s%s%s", p, *p ? (char[]){ a->delim, 0 } : "", enc) < 0)
+		out = NULL;
+	free(p);
+	free(enc);
+	return out;
+}
+
+static bool check_new_name(struct account *a, struct folder *parent, const char *name,
+			   struct imap_status *st)
+{
+	if (!change_valid_folder_name(a, name)) {
+		imap_status_set(st, IMAP_R_INVALID, "'%s' cannot be a folder name here", name);
+		return false;
+	}
+	if (parent->parent && !a->delim) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "the server has no folder hierarchy");
+		return false;
+	}
+	if (parent->mbx_flags & MBX_NOINFERIORS) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "%s cannot have subfolders (\\NoInferiors)",
+			       parent->imap_name);
+		return false;
+	}
+	if (index_child(parent, name)) {
+		imap_status_set(st, IMAP_R_EXISTS, "%s exists already", name);
+		return false;
+	}
+	return true;
+}
+
+enum imap_result change_create_folder(struct account *a, struct folder *parent, const char *name,
+				      struct folder **out, struct imap_status *st)
+{
+	enum imap_result rr;
+	char *full;
+
+	if (!check_new_name(a, parent, name, st))
+		return st->result;
+	full = child_server_name(a, parent, name);
+	if (!full) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		return IMAP_R_NOMEM;
+	}
+	rr = imap_create(a->session, full, st);
+	if (rr == IMAP_R_OK) {
+		pthread_mutex_lock(&a->index_lock);
+		*out = index_new_folder(a->index, parent, name, full);
+		pthread_mutex_unlock(&a->index_lock);
+		if (!*out)
+			imap_status_set(st, rr = IMAP_R_NOMEM, "out of memory");
+		else
+			log_info(LOG_CAT_FS, "created folder %s", full);
+	}
+	free(full);
+	return rr;
+}
+
+static bool is_inbox(const struct folder *f)
+{
+	return f->imap_name && strcmp(f->imap_name, "INBOX") == 0;
+}
+
+/* The session must not stay in a folder that is about to go away. */
+static enum imap_result leave_if_inside(struct account *a, const struct folder *f,
+					struct imap_status *st)
+{
+	for (const struct folder *s = a->selected; s; s = s->parent)
+		if (s == f)
+			return account_leave_folder(a, st);
+	return IMAP_R_OK;
+}
+
+enum imap_result change_delete_folder(struct account *a, struct folder *f, struct imap_status *st)
+{
+	enum imap_result rr;
+
+	if (is_inbox(f)) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "INBOX cannot be deleted");
+		return st->result;
+	}
+	if (f->nchildren) {
+		imap_status_set(st, IMAP_R_NOTEMPTY, "%s has subfolders", f->name);
+		return st->result;
+	}
+	rr = account_refresh_folder(a, f, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	if (f->nmsgs) {
+		imap_status_set(st, IMAP_R_NOTEMPTY, "%s holds %zu messages", f->name, f->nmsgs);
+		return st->result;
+	}
+	if (f->imap_name) {
+		rr = leave_if_inside(a, f, st);
+		if (rr == IMAP_R_OK)
+			rr = imap_delete(a->session, f->imap_name, st);
+		if (rr != IMAP_R_OK)
+			return rr;
+		log_info(LOG_CAT_FS, "deleted folder %s", f->imap_name);
+	}
+	pthread_mutex_lock(&a->index_lock);
+	index_remove_folder(f);
+	pthread_mutex_unlock(&a->index_lock);
+	return IMAP_R_OK;
+}
+
+enum imap_result change_rename_folder(struct account *a, struct folder *f,
+				      struct folder *newparent, const char *newname,
+				      struct imap_status *st)
+{
+	char *from = NULL, *to = NULL;
+	enum imap_result rr;
+
+	if (is_inbox(f)) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "INBOX cannot be renamed");
+		return st->result;
+	}
+	for (const struct folder *p = newparent; p; p = p->parent)
+		if (p == f) {
+			imap_status_set(st, IMAP_R_INVALID, "a folder cannot move into itself");
+			return st->result;
+		}
+	if (!check_new_name(a, newparent, newname, st))
+		return st->result;
+	from = server_name(a, f);
+	to = child_server_name(a, newparent, newname);
+	rr = from && to ? leave_if_inside(a, f, st) : IMAP_R_NOMEM;
+	if (rr == IMAP_R_OK && f->imap_name)
+		rr = imap_rename(a->session, from, to, st);
+	else if (rr == IMAP_R_OK)
+		/* A level that exists only through its subfolders: there is
+		 * no mailbox of that name to rename on the server. */
+		imap_status_set(st, rr = IMAP_R_UNSUPPORTED, "%s is not a mailbox on the server; "
+			       "rename its subfolders instead", f->name);
+	if (rr == IMAP_R_OK) {
+		pthread_mutex_lock(&a->index_lock);
+		if (index_move_folder(f, newparent, newname, from, to, a->delim) < 0)
+			imap_status_set(st, rr = IMAP_R_NOMEM, "out of memory");
+		/* Messages may come back under a new UIDVALIDITY: reload. */
+		f->loaded = false;
+		pthread_mutex_unlock(&a->index_lock);
+		log_info(LOG_CAT_FS, "renamed folder %s to %s", from, to);
+	} else if (rr == IMAP_R_NOMEM) {
+		imap_status_set(st, rr, "out of memory");
+	}
+	free(from);
+	free(to);
+	return rr;
+}

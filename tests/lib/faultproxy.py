@@ -1,0 +1,94 @@
+"""A TCP proxy between inboxfs and a server that can break the connection
+at a chosen moment (faults Dovecot itself cannot produce on demand).
+
+    p = FaultProxy(("127.0.0.1", upstream_port)).start()
+    p.cut_before(b"UID EXPUNGE")   # the next client data containing this is
+                                   # never delivered: both sides are closed
+    ... p.port ... p.cuts (how many times it cut) ... p.stop()
+
+Plaintext only (inboxfs with -o tls=none) when a pattern is to be seen.
+Each rule fires once; connections made afterwards are forwarded normally.
+"""
+
+import select
+import socket
+import threading
+
+
+class FaultProxy:
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.rules = []        # patterns still armed
+        self.cuts = 0
+        self.client_bytes = bytearray()   # everything forwarded client -> server
+        self._stop = False
+        self._threads = []
+
+    def start(self):
+        t = threading.Thread(target=self._accept_loop, daemon=True)
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def cut_before(self, pattern):
+        with self.lock:
+            self.rules.append(pattern)
+
+    def _accept_loop(self):
+        while not self._stop:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self._pump, args=(client,), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _armed_hit(self, data):
+        with self.lock:
+            for p in self.rules:
+                if p in data:
+                    self.rules.remove(p)
+                    self.cuts += 1
+                    return True
+        return False
+
+    def _pump(self, client):
+        server = socket.create_connection(self.upstream)
+        socks = [client, server]
+        try:
+            while not self._stop:
+                r, _, _ = select.select(socks, [], [], 0.5)
+                for s in r:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    if s is client:
+                        if self._armed_hit(data):
+                            return  # the server never sees it
+                        with self.lock:
+                            self.client_bytes += data
+                        server.sendall(data)
+                    else:
+                        client.sendall(data)
+        except OSError:
+            return
+        finally:
+            for s in socks:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def stop(self):
+        self._stop = True
+        self.listener.close()
+        for t in self._threads:
+            t.join(timeout=2)
