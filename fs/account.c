@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "fs/notify.h"
+#include "fs/state.h"
 #include "imap/commands.h"
 #include "imap/utf7.h"
 
@@ -21,9 +22,7 @@
 
 /* ---- connecting ----------------------------------------------------------- */
 
-static bool on_mailbox_event(struct imap_session *s, struct imap_response *r, void *ctx);
-
-static enum imap_result login(struct account *a, struct imap_status *st)
+static enum imap_result login(struct account *a, struct imap_session *s, struct imap_status *st)
 {
 	char err[256], *pw = secret_load(&a->secret, err, sizeof(err)), *b64;
 	enum imap_result rr;
@@ -32,31 +31,36 @@ static enum imap_result login(struct account *a, struct imap_status *st)
 		imap_status_set(st, IMAP_R_CREDENTIALS, "%s", err);
 		return IMAP_R_CREDENTIALS;
 	}
-	if (imap_session_caps(a->session) & CAP_AUTH_PLAIN) {
+	if (imap_session_caps(s) & CAP_AUTH_PLAIN) {
 		b64 = sasl_plain(a->url.user, pw);
-		rr = b64 ? imap_authenticate(a->session, "PLAIN", b64, "*", st) : IMAP_R_NOMEM;
+		rr = b64 ? imap_authenticate(s, "PLAIN", b64, "*", st) : IMAP_R_NOMEM;
 		sasl_wipe(b64);
 	} else {
-		rr = imap_login(a->session, a->url.user, pw, st);
+		rr = imap_login(s, a->url.user, pw, st);
 	}
 	sasl_wipe(pw);
 	return rr;
 }
 
+struct imap_session *account_new_session(struct account *a, struct imap_status *st)
+{
+	struct imap_session *s = imap_session_open(&a->scfg, st);
+
+	if (s && login(a, s, st) != IMAP_R_OK) {
+		imap_session_close(s);
+		s = NULL;
+	}
+	return s;
+}
+
 static enum imap_result connect_session(struct account *a, struct imap_status *st)
 {
-	enum imap_result rr;
-
-	a->session = imap_session_open(&a->scfg, st);
+	a->session = account_new_session(a, st);
 	if (!a->session)
 		return st->result;
-	rr = login(a, st);
-	if (rr != IMAP_R_OK) {
-		imap_session_close(a->session);
-		a->session = NULL;
-		return rr;
-	}
-	imap_session_set_untagged(a->session, on_mailbox_event, a);
+	view_reset(&a->view);
+	a->view.s = a->session;
+	imap_session_set_untagged(a->session, view_on_untagged, &a->view);
 	return IMAP_R_OK;
 }
 
@@ -69,7 +73,7 @@ static enum imap_result ensure_session(struct account *a, struct imap_status *st
 		imap_session_close(a->session);
 		a->session = NULL;
 	}
-	a->selected = NULL;
+	view_reset(&a->view);
 	log_info(LOG_CAT_IMAP, "reconnecting to %s", a->url.host);
 	return connect_session(a, st);
 }
@@ -128,202 +132,17 @@ static enum imap_result load_folders(struct account *a, struct imap_status *st)
 	return imap_list(a->session, on_list, a, st);
 }
 
-/* ---- the selected folder ---------------------------------------------------- */
-
-static void apply_expunge(struct account *a, uint32_t seq)
-{
-	struct folder *f = a->selected;
-	uint32_t uid;
-
-	if (a->sel_exists)
-		a->sel_exists--;
-	pthread_mutex_lock(&a->index_lock);
-	if (!f || !f->loaded || seq == 0 || seq > f->nmsgs) {
-		pthread_mutex_unlock(&a->index_lock);
-		a->sel_dirty = true;
-		return;
-	}
-	uid = f->msgs[seq - 1].uid;
-	index_remove_at(f, seq - 1);
-	pthread_mutex_unlock(&a->index_lock);
-	log_debug(LOG_CAT_FS, "message %u expunged from %s", uid, f->imap_name);
-	if (a->notifier) {
-		char name[24];
-
-		snprintf(name, sizeof(name), "%u.eml", uid);
-		notifier_inval_entry(a->notifier, f->ino, name);
-	}
-}
-
-static void apply_flags(struct account *a, const struct imap_msg_meta *m)
-{
-	struct folder *f = a->selected;
-	struct msg *msg;
-
-	if (!f || !m->has_flags || m->seq == 0)
-		return;
-	pthread_mutex_lock(&a->index_lock);
-	if (f->loaded && m->seq <= f->nmsgs) {
-		msg = &f->msgs[m->seq - 1];
-		if (!m->uid || m->uid == msg->uid)
-			msg->flags = (uint8_t)m->flags;
-	}
-	pthread_mutex_unlock(&a->index_lock);
-}
-
-/* Untagged data about the selected mailbox, whenever it arrives. */
-static bool on_mailbox_event(struct imap_session *s, struct imap_response *r, void *ctx)
-{
-	struct account *a = ctx;
-	const struct imap_value *what = imap_list_item(&r->data, 1);
-	struct imap_msg_meta m;
-	uint32_t n;
-
-	(void)s;
-	if (r->cond != IMAP_COND_NONE || !what)
-		return false;
-	if (imap_value_is(what, "EXISTS")) {
-		const struct imap_value *v = imap_list_item(&r->data, 0);
-
-		a->sel_exists = v->type == IV_NUMBER && v->num <= UINT32_MAX ? (uint32_t)v->num : 0;
-		return true;
-	}
-	if (imap_value_is(what, "EXPUNGE")) {
-		if (imap_value_u32(imap_list_item(&r->data, 0), &n))
-			apply_expunge(a, n);
-		return true;
-	}
-	if (imap_value_is(what, "FETCH") && imap_parse_fetch(r, &m)) {
-		apply_flags(a, &m);
-		return true;
-	}
-	return imap_value_is(what, "RECENT");
-}
-
-struct meta_load {
-	struct account *a;
-	struct folder *f;
-	uint32_t min_uid;  /* "N:*" also returns the last message when N > UIDNEXT */
-};
-
-static void on_meta(void *ctx, const struct imap_msg_meta *m)
-{
-	struct meta_load *ml = ctx;
-	struct msg msg = { .uid = m->uid, .date = m->has_date ? m->internaldate : 0,
-			   .flags = (uint8_t)m->flags };
-	bool ok;
-
-	if (m->uid < ml->min_uid)
-		return;
-	if (m->size > UINT32_MAX)
-		log_warn(LOG_CAT_IMAP, "message %u in %s claims RFC822.SIZE %llu; shown as 4 GiB "
-			 "until read", m->uid, ml->f->imap_name, (unsigned long long)m->size);
-	msg.size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size;
-	pthread_mutex_lock(&ml->a->index_lock);
-	/* Already there: a message we moved in ourselves. */
-	ok = index_find_msg(ml->f, m->uid) || index_folder_insert(ml->f, &msg) == 0;
-	pthread_mutex_unlock(&ml->a->index_lock);
-	if (!ok)
-		log_warn(LOG_CAT_IMAP, "message UID %u in %s is out of order or repeated; ignored",
-			 m->uid, ml->f->imap_name);
-}
-
-static enum imap_result fetch_from(struct account *a, struct folder *f, uint32_t first,
-				   struct imap_status *st)
-{
-	struct meta_load ml = { a, f, first };
-	char set[32];
-
-	snprintf(set, sizeof(set), "%u:*", first);
-	return imap_fetch_meta(a->session, set, on_meta, &ml, st);
-}
-
-static enum imap_result full_load(struct account *a, struct folder *f, uint32_t uidvalidity,
-				  uint32_t uidnext, struct imap_status *st)
-{
-	enum imap_result rr = IMAP_R_OK;
-
-	pthread_mutex_lock(&a->index_lock);
-	index_folder_reset(a->index, f, uidvalidity);
-	pthread_mutex_unlock(&a->index_lock);
-	if (a->sel_exists)
-		rr = fetch_from(a, f, 1, st);
-	if (rr != IMAP_R_OK)
-		return rr;
-	pthread_mutex_lock(&a->index_lock);
-	f->uidnext = uidnext;
-	f->loaded = true;
-	pthread_mutex_unlock(&a->index_lock);
-	a->sel_dirty = false;
-	log_debug(LOG_CAT_FS, "%s: %zu messages", f->imap_name, f->nmsgs);
-	return IMAP_R_OK;
-}
-
-/* Bring a loaded folder up to date after EXISTS/EXPUNGE or a re-select. */
-static enum imap_result catch_up(struct account *a, struct folder *f, uint32_t uidnext,
-				 struct imap_status *st)
-{
-	uint32_t next = f->nmsgs ? f->msgs[f->nmsgs - 1].uid + 1 : 1;
-	enum imap_result rr;
-
-	if (a->sel_exists > f->nmsgs || (uidnext && uidnext != f->uidnext)) {
-		rr = fetch_from(a, f, next, st);
-		if (rr != IMAP_R_OK)
-			return rr;
-		if (uidnext)
-			f->uidnext = uidnext;
-	}
-	/* Counts still differ: something vanished while we were not looking. */
-	if (a->sel_dirty || a->sel_exists != f->nmsgs)
-		return full_load(a, f, f->uidvalidity, f->uidnext, st);
-	return IMAP_R_OK;
-}
-
-/* EXAMINE for reading: it never changes the mailbox, not even \Recent.
- * SELECT only when a change is about to be made. */
-static enum imap_result select_folder(struct account *a, struct folder *f, bool rw,
-				      struct imap_select_info *info, struct imap_status *st)
-{
-	enum imap_result rr;
-
-	a->selected = NULL;
-	a->sel_exists = 0;
-	a->sel_dirty = false;
-	rr = imap_select(a->session, f->imap_name, !rw, info, st);
-	if (rr != IMAP_R_OK)
-		return rr;
-	a->selected = f;
-	a->sel_rw = rw && !info->readonly;
-	a->sel_exists = info->exists;
-	return IMAP_R_OK;
-}
-
+/* A listing asks the server what changed (NOOP); a change needs no NOOP
+ * first: its own answer brings any EXPUNGE/EXISTS. */
 static enum imap_result open_folder(struct account *a, struct folder *f, bool rw,
 				    struct imap_status *st)
 {
-	struct imap_select_info info;
 	enum imap_result rr;
 
 	if (!index_folder_selectable(f))
 		return IMAP_R_OK; /* a directory without messages */
 	rr = ensure_session(a, st);
-	if (rr != IMAP_R_OK)
-		return rr;
-	if (a->selected == f && f->loaded && (a->sel_rw || !rw)) {
-		/* A listing asks the server what changed; a change needs no
-		 * NOOP first: its own answer brings any EXPUNGE/EXISTS. */
-		rr = rw ? IMAP_R_OK : imap_noop(a->session, st);
-		return rr == IMAP_R_OK ? catch_up(a, f, 0, st) : rr;
-	}
-	rr = select_folder(a, f, rw, &info, st);
-	if (rr != IMAP_R_OK)
-		return rr;
-	if (!f->loaded || f->uidvalidity != info.uidvalidity) {
-		if (f->loaded)
-			log_info(LOG_CAT_FS, "%s: UIDVALIDITY changed, reloading", f->imap_name);
-		return full_load(a, f, info.uidvalidity, info.uidnext, st);
-	}
-	return catch_up(a, f, info.uidnext, st);
+	return rr == IMAP_R_OK ? view_open(&a->view, f, rw, !rw, st) : rr;
 }
 
 enum imap_result account_refresh_folder(struct account *a, struct folder *f,
@@ -336,7 +155,7 @@ enum imap_result account_select_rw(struct account *a, struct folder *f, struct i
 {
 	enum imap_result rr = open_folder(a, f, true, st);
 
-	if (rr == IMAP_R_OK && !a->sel_rw) {
+	if (rr == IMAP_R_OK && !a->view.rw) {
 		imap_status_set(st, IMAP_R_NO, "%s is read-only on the server", f->imap_name);
 		st->code = IMAP_CODE_NOPERM;
 		return IMAP_R_NO;
@@ -348,7 +167,7 @@ enum imap_result account_leave_folder(struct account *a, struct imap_status *st)
 {
 	enum imap_result rr = IMAP_R_OK;
 
-	if (!a->selected)
+	if (!a->view.f)
 		return IMAP_R_OK;
 	/* UNSELECT (RFC 3691) never expunges; without it, EXAMINE of INBOX
 	 * leaves the folder just as harmlessly (CLOSE would expunge). */
@@ -356,8 +175,7 @@ enum imap_result account_leave_folder(struct account *a, struct imap_status *st)
 		rr = imap_simple(a->session, st, NULL, NULL, "UNSELECT");
 	else
 		rr = imap_simple(a->session, st, NULL, NULL, "EXAMINE INBOX");
-	a->selected = NULL;
-	a->sel_rw = false;
+	view_reset(&a->view);
 	return rr;
 }
 
@@ -553,7 +371,7 @@ enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t
 	}
 	rr = ensure_session(a, st);
 	/* Selecting again also notices a new UIDVALIDITY: the message is then gone. */
-	if (rr == IMAP_R_OK && a->selected != f)
+	if (rr == IMAP_R_OK && a->view.f != f)
 		rr = account_refresh_folder(a, f, st);
 	if (rr != IMAP_R_OK)
 		return rr;
@@ -645,6 +463,7 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 	a->secret.file = opt->password_file;
 	a->secret.cmd = opt->password_cmd;
 	a->secret.env = "INBOXFS_PASSWORD";
+	view_init(&a->view, a, NULL);
 	a->index = index_new();
 	a->bodies = bodycache_new(opt->cache_mem_bytes);
 	if (!a->index || !a->bodies) {
@@ -672,7 +491,10 @@ void account_close(struct account *a)
 	}
 	imap_session_close(a->session); /* logs out */
 	a->session = NULL;
+	view_free(&a->view);
 	index_free(a->index);
+	free(a->watched);
+	state_close(a->state);
 	bodycache_free(a->bodies);
 	imap_url_free(&a->url);
 	pthread_mutex_destroy(&a->session_lock);

@@ -13,6 +13,7 @@
 #include "fs/bodycache.h"
 #include "fs/index.h"
 #include "fs/options.h"
+#include "fs/sync.h"
 #include "imap/session.h"
 #include "imap/url.h"
 
@@ -32,15 +33,17 @@ struct account {
 	pthread_mutex_t session_lock;
 	pthread_mutex_t index_lock;
 	struct imap_session *session;
-	struct folder *selected;   /* the folder selected on the session */
-	bool sel_rw;               /* with SELECT (changes allowed), not EXAMINE */
-	uint32_t sel_exists;       /* last EXISTS for the selected folder */
-	bool sel_dirty;            /* an EXPUNGE could not be applied: reload */
+	struct view view;          /* the session's selected folder */
 
 	struct index *index;
 	char delim;                /* hierarchy delimiter (from LIST; 0 = flat) */
 	struct bodycache *bodies;
 	struct notifier *notifier; /* set once mounted */
+	struct announcer *announcer; /* set once mounted, when announcing */
+	struct state *state;       /* announced UIDs kept across mounts */
+	struct folder **watched;   /* folders with an IDLE watcher */
+	size_t nwatched;
+	struct watchers *watchers;
 
 	/* Read-ahead: the last message opened and how long the run is. */
 	struct folder *ra_folder;
@@ -61,6 +64,8 @@ void account_flush_aliases(struct account *a, uint64_t dir_ino);
 /* An open was served from the body cache (read-ahead paid off). */
 void account_note_cache_hit(struct account *a);
 
+/* A new logged-in connection (for the IDLE watchers), or NULL and st. */
+struct imap_session *account_new_session(struct account *a, struct imap_status *st);
 /* Parse the URL, load the password, connect, log in, list the folders.
  * On failure returns -1 with a one-line reason in err. */
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);

@@ -278,7 +278,7 @@ static bool is_inbox(const struct folder *f)
 static enum imap_result leave_if_inside(struct account *a, const struct folder *f,
 					struct imap_status *st)
 {
-	for (const struct folder *s = a->selected; s; s = s->parent)
+	for (const struct folder *s = a->view.f; s; s = s->parent)
 		if (s == f)
 			return account_leave_folder(a, st);
 	return IMAP_R_OK;

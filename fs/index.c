@@ -93,6 +93,9 @@ void index_free(struct index *ix)
 		free(f->imap_name);
 		free(f->children);
 		free(f->msgs);
+		free(f->pending);
+		free(f->departed);
+		free(f->marker);
 		free(f);
 	}
 	free(ix->by_ino);

@@ -39,9 +39,23 @@ struct folder {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint32_t gen;            /* generation of this (folder, uidvalidity) */
-	struct msg *msgs;        /* ascending UID == sequence order */
+	struct msg *msgs;        /* ascending UID */
 	size_t nmsgs, cap;
+
+	/* Watched folders (IDLE): see announce.c. */
+	bool watched;
+	uint32_t announced;      /* highest UID announced (kept across mounts) */
+	struct msg *pending;     /* arrived, shown once announced */
+	size_t npending, pending_cap;
+	struct msg *departed;    /* expunged elsewhere, IN_DELETE not yet sent */
+	size_t ndeparted, departed_cap;
+	char *marker;            /* .newmail: the names of the last batch */
+	size_t marker_len;
+	int64_t marker_mtime;
 };
+
+#define MARKER_INO_BIT (UINT64_C(1) << 62)
+#define MARKER_NAME ".newmail"
 
 struct index;
 

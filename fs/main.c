@@ -1,6 +1,8 @@
 /* inboxfs: mount an IMAP account as a file system. */
 #define FUSE_USE_VERSION 314
+#include <errno.h>
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +10,12 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "fs/account.h"
+#include "fs/announce.h"
 #include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/options.h"
+#include "fs/state.h"
+#include "fs/watch.h"
 
 static void setup_logging(const struct options *o)
 {
@@ -54,6 +59,70 @@ static int add_mount_options(struct fuse_args *args, const struct account *a, bo
 	return r;
 }
 
+/* ---- which folders to watch --------------------------------------------- */
+
+static void watch_folder(struct account *a, struct folder *f)
+{
+	struct folder **n;
+
+	if (f->watched || !index_folder_selectable(f))
+		return;
+	if (a->nwatched >= a->opt->watch_max) {
+		log_warn(LOG_CAT_CORE, "not watching %s: at most %u folders are watched "
+			 "(watch_max), one IDLE connection each", f->imap_name, a->opt->watch_max);
+		return;
+	}
+	n = realloc(a->watched, (a->nwatched + 1) * sizeof(*n));
+	if (!n)
+		return;
+	a->watched = n;
+	a->watched[a->nwatched++] = f;
+	f->watched = true;
+}
+
+static void watch_all(struct account *a, struct folder *f)
+{
+	watch_folder(a, f);
+	for (size_t i = 0; i < f->nchildren; i++)
+		watch_all(a, f->children[i]);
+}
+
+/* A folder by the path the user sees ("Archive/2023"). */
+static struct folder *folder_by_path(struct account *a, const char *path)
+{
+	struct folder *f = index_root(a->index);
+	char *copy = strdup(path), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, "/", &save); tok && f; tok = strtok_r(NULL, "/", &save))
+		f = index_child(f, tok);
+	free(copy);
+	return f == index_root(a->index) ? NULL : f;
+}
+
+static void choose_watched(struct account *a, const struct options *o)
+{
+	struct folder *f;
+
+	if (o->nwatch == 0) {
+		if ((f = folder_by_path(a, "INBOX")))
+			watch_folder(a, f);
+	}
+	for (size_t i = 0; i < o->nwatch; i++) {
+		if (!strcmp(o->watch[i], "none"))
+			continue;
+		if (!strcmp(o->watch[i], "all")) {
+			watch_all(a, index_root(a->index));
+		} else if ((f = folder_by_path(a, o->watch[i])) && index_folder_selectable(f)) {
+			watch_folder(a, f);
+		} else {
+			log_warn(LOG_CAT_CORE, "watch=%s: no such folder (or it holds no messages)",
+				 o->watch[i]);
+		}
+	}
+	if (a->nwatched)
+		a->state = state_open(a->url.user, a->url.host, a->url.port);
+}
+
 static int run_loop(struct fuse_session *se, const struct options *o)
 {
 	struct fuse_loop_config *cfg;
@@ -72,8 +141,15 @@ static int run_loop(struct fuse_session *se, const struct options *o)
 static int serve(struct account *a, struct fuse_args *args, const struct options *o)
 {
 	struct fuse_session *se;
+	char root[PATH_MAX];
 	int r = 1;
 
+	/* The announcer reaches the mount by its absolute path (the daemon
+	 * changes to / when it detaches). */
+	if (!realpath(o->mountpoint, root)) {
+		fprintf(stderr, "inboxfs: %s: %s\n", o->mountpoint, strerror(errno));
+		return 1;
+	}
 	if (add_mount_options(args, a, o->ro) != 0)
 		return 1;
 	se = fuse_session_new(args, &inboxfs_ops, sizeof(inboxfs_ops), a);
@@ -90,9 +166,21 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 		log_use_syslog(true);
 	a->notifier = notifier_start(se);
 	log_info(LOG_CAT_CORE, "mounted %s on %s", o->url, o->mountpoint);
+	if (a->nwatched && o->singlethread)
+		log_warn(LOG_CAT_CORE, "single-threaded (-s): new mail appears, but without inotify "
+			 "events (announcing needs a second thread on the mount)");
+	else if (a->nwatched)
+		announcer_start(a, root);
+	a->watchers = watchers_start(a);
 	/* The loop returns the signal that ended it (SIGTERM, SIGINT: a
 	 * clean exit) or -errno. */
 	r = run_loop(se, o) < 0;
+	/* Order matters: nothing may touch the mount once the loop is gone,
+	 * and the announcer may be waiting for it: closing the session's
+	 * device (destroy, below) fails such a request, then it is joined. */
+	watchers_stop(a->watchers);
+	a->watchers = NULL;
+	announcer_request_stop(a->announcer);
 	notifier_stop(a->notifier);
 	a->notifier = NULL;
 	fuse_session_unmount(se);
@@ -101,6 +189,7 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);
+	announcer_stop(a->announcer);
 	return r;
 }
 
@@ -136,6 +225,7 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 		r = 1;
 	} else {
 		setup_logging(o);
+		choose_watched(&a, o);
 		r = serve(&a, args, o);
 	}
 	account_close(&a);

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "fs/account.h"
+#include "fs/announce.h"
 #include "fs/changes.h"
 #include "fs/errno_map.h"
 #include "fs/notify.h"
@@ -75,6 +76,54 @@ static void msg_entry(const struct account *a, const struct folder *f, const str
 	msg_attr(a, f, m, &e->attr);
 }
 
+static int refuse(const char *why, const char *name, int err)
+{
+	log_info(LOG_CAT_FS, "%s: %s (%s)", name, why, strerror(err));
+	return err;
+}
+
+/* FOLDER/.newmail of a watched folder: the names of the last batch of
+ * new messages.  Its attributes change with each batch: never cached. */
+static void marker_attr(const struct account *a, const struct folder *f, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = MARKER_INO_BIT | f->ino;
+	st->st_mode = S_IFREG | (a->opt->ro ? 0400 : 0600);
+	st->st_nlink = 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = (off_t)f->marker_len;
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = f->marker_mtime ? f->marker_mtime : mount_time;
+}
+
+static void marker_entry(const struct account *a, const struct folder *f,
+			 struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = MARKER_INO_BIT | f->ino;
+	e->entry_timeout = MSG_TIMEOUT;
+	marker_attr(a, f, &e->attr);
+}
+
+static struct folder *marker_folder(struct account *a, fuse_ino_t ino)
+{
+	struct folder *f;
+
+	if (!(ino & MARKER_INO_BIT) || (ino & MSG_INO_BIT))
+		return NULL;
+	f = index_folder_by_ino(a->index, ino & ~MARKER_INO_BIT);
+	return f && f->watched ? f : NULL;
+}
+
+/* Requests the announcer thread makes on its own mount. */
+static bool from_announcer(fuse_req_t req)
+{
+	pid_t tid = announcer_tid(req_account(req));
+
+	return tid && fuse_req_ctx(req)->pid == tid;
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
@@ -88,10 +137,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 /* Resolve name in dir from the index: 0 and e filled, ENOENT, or EAGAIN
  * when the folder's messages must be loaded first.  index_lock held. */
 static int lookup_in_index(struct account *a, fuse_ino_t parent, const char *name,
-			   struct folder **dirp, struct fuse_entry_param *e)
+			   bool announcer, struct folder **dirp, struct fuse_entry_param *e)
 {
 	struct folder *dir = index_folder_by_ino(a->index, parent), *child;
-	struct msg *m;
+	const struct msg *m;
 	uint32_t uid;
 
 	*dirp = dir;
@@ -101,6 +150,10 @@ static int lookup_in_index(struct account *a, fuse_ino_t parent, const char *nam
 		dir_entry(a, child, e);
 		return 0;
 	}
+	if (dir->watched && strcmp(name, MARKER_NAME) == 0) {
+		marker_entry(a, dir, e);
+		return 0;
+	}
 	/* Only "<UID>.eml" can exist besides folders: no server round trip
 	 * for the .Trash, autorun.inf and libc.so.6 probes of the world. */
 	if (!index_parse_msg_name(name, &uid) || !index_folder_selectable(dir))
@@ -108,6 +161,10 @@ static int lookup_in_index(struct account *a, fuse_ino_t parent, const char *nam
 	if (!dir->loaded)
 		return EAGAIN;
 	m = index_find_msg(dir, uid);
+	/* The announcer unlinks what another client expunged: it needs the
+	 * name once more. */
+	if (!m && announcer)
+		m = announce_departed(dir, uid);
 	if (!m)
 		return ENOENT;
 	msg_entry(a, dir, m, e);
@@ -133,12 +190,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct folder *dir;
 	int err;
 
+	bool ann = from_announcer(req);
+
 	pthread_mutex_lock(&a->index_lock);
-	err = lookup_in_index(a, parent, name, &dir, &e);
+	err = lookup_in_index(a, parent, name, ann, &dir, &e);
 	pthread_mutex_unlock(&a->index_lock);
 	if (err == EAGAIN && !(err = load_folder(a, dir))) {
 		pthread_mutex_lock(&a->index_lock);
-		err = lookup_in_index(a, parent, name, &dir, &e);
+		err = lookup_in_index(a, parent, name, ann, &dir, &e);
 		pthread_mutex_unlock(&a->index_lock);
 		if (err == EAGAIN)
 			err = EIO; /* loaded, yet not loaded: never loop */
@@ -165,6 +224,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		timeout = DIR_ATTR_TIMEOUT;
 	} else if ((m = index_msg_by_ino(a->index, ino, &f))) {
 		msg_attr(a, f, m, &st);
+	} else if ((f = marker_folder(a, ino))) {
+		marker_attr(a, f, &st);
+		timeout = 0;
 	} else {
 		err = ENOENT;
 	}
@@ -179,6 +241,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 struct dir_snapshot {
 	struct folder *dir;       /* folders are never freed while mounted */
+	bool marker;              /* list .newmail (a watched folder) */
 	struct folder **subs;
 	size_t nsubs;
 	struct folder msgs_of;    /* copy of the message list (msgs, nmsgs, gen) */
@@ -200,6 +263,7 @@ static struct dir_snapshot *take_snapshot(struct folder *f)
 	if (!ds)
 		return NULL;
 	ds->dir = f;
+	ds->marker = f->watched;
 	ds->nsubs = f->nchildren;
 	ds->subs = malloc((f->nchildren + 1) * sizeof(*ds->subs));
 	ds->msgs_of.gen = f->gen;
@@ -258,6 +322,12 @@ static bool snapshot_entry(struct account *a, struct dir_snapshot *ds, size_t i,
 		return true;
 	}
 	i -= 2;
+	if (ds->marker && i == 0) {
+		snprintf(name, namelen, MARKER_NAME);
+		marker_entry(a, ds->dir, e);
+		return true;
+	}
+	i -= ds->marker;
 	if (i < ds->nsubs) {
 		snprintf(name, namelen, "%s", ds->subs[i]->name);
 		dir_entry(a, ds->subs[i], e);
@@ -352,6 +422,56 @@ static void open_ready(void *ctx, struct body *b)
 	o->req = NULL;
 }
 
+/* The marker's file handle: a private copy of its text for readers; the
+ * announcer's writes only raise the event (the text is set already). */
+#define MARKER_WRITER ((uint64_t)1)
+
+static void open_marker(fuse_req_t req, struct folder *f, struct fuse_file_info *fi)
+{
+	struct account *a = req_account(req);
+	struct body *copy;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		if (!from_announcer(req)) {
+			fuse_reply_err(req, refuse("the new-mail marker is written by inboxfs only",
+						   MARKER_NAME, EPERM));
+			return;
+		}
+		fi->fh = MARKER_WRITER;
+		fi->direct_io = 1;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	copy = calloc(1, sizeof(*copy));
+	pthread_mutex_lock(&a->index_lock);
+	if (copy && (copy->data = malloc(f->marker_len + 1))) {
+		memcpy(copy->data, f->marker ? f->marker : "", f->marker_len);
+		copy->len = f->marker_len;
+	}
+	pthread_mutex_unlock(&a->index_lock);
+	if (!copy || !copy->data) {
+		free(copy);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)copy; /* key 0: not in the cache */
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)buf;
+	(void)off;
+	if (fi->fh != MARKER_WRITER) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	fuse_reply_write(req, size);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_req o = { req, fi, req_account(req), ino };
@@ -364,6 +484,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct body *b;
 	int err = 0;
 
+	pthread_mutex_lock(&a->index_lock);
+	f = marker_folder(a, ino);
+	pthread_mutex_unlock(&a->index_lock);
+	if (f) {
+		open_marker(req, f, fi);
+		return;
+	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		log_info(LOG_CAT_FS, "refused to open message inode %llx for writing: messages "
 			 "are immutable", (unsigned long long)ino);
@@ -413,8 +540,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct body *b = (struct body *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	bodycache_release(req_account(req)->bodies, (struct body *)(uintptr_t)fi->fh);
+	if (fi->fh == MARKER_WRITER) {
+		/* nothing held */
+	} else if (b->key == 0) {
+		free(b->data); /* a marker copy */
+		free(b);
+	} else {
+		bodycache_release(req_account(req)->bodies, b);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -452,11 +588,6 @@ static bool refuse_if_ro(fuse_req_t req, const char *what, const char *name)
 	return true;
 }
 
-static int refuse(const char *why, const char *name, int err)
-{
-	log_info(LOG_CAT_FS, "%s: %s (%s)", name, why, strerror(err));
-	return err;
-}
 
 /* Run a change with the session: returns 0 or an errno (logged). */
 #define WITH_SESSION(a, expr) ({ \
@@ -475,6 +606,16 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint32_t uid;
 	int err;
 
+	if (from_announcer(req)) {
+		/* A message another client expunged: raise IN_DELETE, send nothing. */
+		pthread_mutex_lock(&a->index_lock);
+		dir = index_folder_by_ino(a->index, parent);
+		if (dir && index_parse_msg_name(name, &uid))
+			announce_forget_departed(dir, uid);
+		pthread_mutex_unlock(&a->index_lock);
+		fuse_reply_err(req, 0);
+		return;
+	}
 	if (refuse_if_ro(req, "rm", name))
 		return;
 	pthread_mutex_lock(&a->index_lock);
@@ -636,12 +777,44 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct account *a = req_account(req);
 
 	(void)attr;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && (ino & MARKER_INO_BIT) && from_announcer(req)) {
+		op_getattr(req, ino, fi);
+		return;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		fuse_reply_err(req, a->opt->ro ? EROFS :
 			       refuse("messages are immutable", "truncate", EPERM));
 		return;
 	}
 	op_getattr(req, ino, fi);
+}
+
+/* Only the announcer makes nodes: a new message becomes visible, and the
+ * kernel raises IN_CREATE for it. */
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct account *a = req_account(req);
+	struct fuse_entry_param e;
+	struct folder *dir;
+	struct msg *m = NULL;
+	uint32_t uid;
+
+	(void)mode;
+	(void)rdev;
+	if (!from_announcer(req)) {
+		fuse_reply_err(req, refuse("new files cannot be created in a mail folder", name, EPERM));
+		return;
+	}
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	if (dir && index_parse_msg_name(name, &uid) && (m = announce_publish(a, dir, uid)))
+		msg_entry(a, dir, m, &e);
+	pthread_mutex_unlock(&a->index_lock);
+	if (m)
+		fuse_reply_entry(req, &e);
+	else
+		fuse_reply_err(req, EEXIST);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -675,4 +848,6 @@ const struct fuse_lowlevel_ops inboxfs_ops = {
 	.rmdir = op_rmdir,
 	.setattr = op_setattr,
 	.create = op_create,
+	.mknod = op_mknod,
+	.write = op_write,
 };

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { KEY_RO, KEY_HELP, KEY_VERSION };
+enum { KEY_RO, KEY_WATCH };
 
 #define OPT(t, f) { t, offsetof(struct options, f), 0 }
 static const struct fuse_opt inboxfs_opts[] = {
@@ -26,6 +26,11 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("timeout=%u", timeout),
 	OPT("expunge=%s", expunge),
 	OPT("delete=%s", delete_mode),
+	OPT("watch_max=%u", watch_max),
+	OPT("poll_interval=%u", poll_interval),
+	OPT("idle_interval=%u", idle_interval),
+	OPT("idle_timeout=%u", idle_timeout),
+	FUSE_OPT_KEY("watch=", KEY_WATCH),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END
 };
@@ -33,7 +38,8 @@ static const struct fuse_opt inboxfs_opts[] = {
 /* Keys a config file may set (the same as -o). */
 static const char *const config_keys[] = {
 	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "max_message",
-	"timeout", "ro", "expunge", "delete", NULL,
+	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
+	"idle_interval", "idle_timeout", NULL,
 };
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -41,6 +47,15 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	struct options *o = data;
 
 	(void)outargs;
+	if (key == KEY_WATCH) {
+		char **n = realloc(o->watch, (o->nwatch + 1) * sizeof(*n));
+
+		if (!n || !(n[o->nwatch] = strdup(arg + strlen("watch="))))
+			return -1;
+		o->watch = n;
+		o->nwatch++;
+		return 0;
+	}
 	if (key == KEY_RO) {
 		o->ro = 1;
 		return 1; /* the kernel should know too */
@@ -68,6 +83,10 @@ void options_usage(const char *prog)
 	       "    -o debug=imap,fs,auth  trace these (secrets are never shown)\n"
 	       "    -o delete=trash        rm moves to the \\Trash folder (default: expunge)\n"
 	       "    -o expunge=unsafe      allow a bare EXPUNGE when the server lacks UIDPLUS\n"
+	       "    -o watch=FOLDER        IDLE on FOLDER (repeatable; 'all'; 'none'; default INBOX)\n"
+	       "    -o idle_interval=SECS  re-issue IDLE this often (default 1500)\n"
+	       "    -o idle_timeout=SECS   no word from the server this long: reconnect (300)\n"
+	       "    -o poll_interval=SECS  NOOP this often without IDLE (default 60)\n"
 	       "    -o ro                  read-only mount\n"
 	       "The password may also come from INBOXFS_PASSWORD.\n\n", prog, prog);
 }
@@ -209,6 +228,9 @@ void options_free(struct options *o)
 	free(o->max_message);
 	free(o->expunge);
 	free(o->delete_mode);
+	for (size_t i = 0; i < o->nwatch; i++)
+		free(o->watch[i]);
+	free(o->watch);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -249,6 +271,14 @@ static int finish(struct options *o)
 {
 	if (!o->timeout)
 		o->timeout = 30;
+	if (!o->poll_interval)
+		o->poll_interval = 60;
+	if (!o->idle_interval)
+		o->idle_interval = 1500; /* below RFC 2177's 29 minutes */
+	if (!o->idle_timeout)
+		o->idle_timeout = 300;
+	if (!o->watch_max)
+		o->watch_max = 20;
 	o->cache_mem_bytes = 64u << 20;
 	o->max_message_bytes = 512u << 20;
 	if (o->cache_mem && options_parse_size(o->cache_mem, &o->cache_mem_bytes) < 0) {

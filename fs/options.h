@@ -24,6 +24,10 @@ struct options {
 	char *expunge;        /* "unsafe": allow a bare EXPUNGE without UIDPLUS */
 	char *delete_mode;    /* "trash": rm moves to the \Trash folder */
 	unsigned timeout;     /* seconds per server operation */
+	char **watch;         /* watch=FOLDER, repeatable; "all"; "none" */
+	size_t nwatch;
+	unsigned watch_max;   /* cap on IDLE connections for watch=all */
+	unsigned poll_interval, idle_interval, idle_timeout;  /* seconds */
 	int ro;
 	int show_help, show_version, foreground, singlethread, fuse_debug;
 	size_t cache_mem_bytes, max_message_bytes;

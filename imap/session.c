@@ -193,6 +193,12 @@ enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t
 
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out)
 {
+	return imap_read_response_within(s, out, s->cfg.timeout_ms, false);
+}
+
+enum imap_result imap_read_response_within(struct imap_session *s, struct imap_response **out,
+					   int timeout_ms, bool quiet_ok)
+{
 	enum imap_parse_result pr;
 	enum net_err e;
 	size_t used;
@@ -220,7 +226,11 @@ enum imap_result imap_read_response(struct imap_session *s, struct imap_response
 			continue;
 		}
 		s->rlen = s->roff = 0;
-		n = net_read(s->net, s->rbuf, sizeof(s->rbuf), s->cfg.timeout_ms, &e);
+		n = net_read(s->net, s->rbuf, sizeof(s->rbuf), timeout_ms, &e);
+		/* Silence between responses is normal while idling; silence in
+		 * the middle of one is a dead link. */
+		if (n < 0 && e == NET_ERR_TIMEOUT && quiet_ok && imap_parser_empty(s->parser))
+			return IMAP_R_TIMEOUT;
 		if (n < 0) {
 			mark_broken(s, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_LOST,
 				    net_err_name(e));

@@ -122,6 +122,10 @@ enum imap_result imap_simple(struct imap_session *s, struct imap_status *st, ima
 enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t len, bool secret);
 /* Read one response (blocking up to the timeout). */
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out);
+/* The same with its own timeout; with quiet_ok, no response at all within
+ * it gives IMAP_R_TIMEOUT and leaves the connection usable (IDLE). */
+enum imap_result imap_read_response_within(struct imap_session *s, struct imap_response **out,
+					   int timeout_ms, bool quiet_ok);
 /* Start a command and return its tag (for AUTHENTICATE, IDLE). */
 enum imap_result imap_start_command(struct imap_session *s, const char *line, bool secret,
 				    char *tag, size_t taglen);

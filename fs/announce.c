@@ -1,0 +1,515 @@
+/* Arrivals and departures: into the index, and for watched folders out to
+ * inotify watchers through real system calls on the mount (see
+ * announce.h for why).  Linux facts relied on, measured on this kernel:
+ * mknod on a FUSE mount raises IN_CREATE for every watcher, unlink raises
+ * IN_DELETE, and closing a file written through the mount IN_CLOSE_WRITE. */
+#include "fs/announce.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "fs/account.h"
+#include "fs/notify.h"
+#include "fs/state.h"
+
+#define BATCH_MAX 512
+#define PATH_LEN 8300
+
+struct announcer {
+	struct account *a;
+	pthread_t thread;
+	char root[4096];          /* the mount's absolute path (no fd held: that would
+				   * make fusermount -u fail with EBUSY) */
+	dev_t dev;                /* the mount's device, to know it is still there */
+	atomic_int tid;
+	pthread_mutex_t lock;     /* guards work and stop */
+	pthread_cond_t cond;
+	bool work;
+	atomic_bool stop;
+};
+
+pid_t announcer_tid(const struct account *a)
+{
+	return a->announcer ? atomic_load(&a->announcer->tid) : 0;
+}
+
+static void wake(struct account *a)
+{
+	struct announcer *an = a->announcer;
+
+	if (!an)
+		return;
+	pthread_mutex_lock(&an->lock);
+	an->work = true;
+	pthread_cond_signal(&an->cond);
+	pthread_mutex_unlock(&an->lock);
+}
+
+static bool announcing(const struct account *a, const struct folder *f)
+{
+	return f->watched && a->announcer;
+}
+
+static int push(struct msg **arr, size_t *n, size_t *cap, const struct msg *m)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct msg *na = realloc(*arr, nc * sizeof(*na));
+
+		if (!na)
+			return -1;
+		*arr = na;
+		*cap = nc;
+	}
+	(*arr)[(*n)++] = *m;
+	return 0;
+}
+
+static long find_in(const struct msg *arr, size_t n, uint32_t uid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (arr[i].uid == uid)
+			return (long)i;
+	return -1;
+}
+
+static void drop_at(struct msg *arr, size_t *n, size_t i)
+{
+	memmove(&arr[i], &arr[i + 1], (*n - i - 1) * sizeof(*arr));
+	(*n)--;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+/* index_lock held.  Returns true when the message went to pending. */
+static bool arrive_locked(struct account *a, struct folder *f, const struct msg *m)
+{
+	if (index_find_msg(f, m->uid) || find_in(f->pending, f->npending, m->uid) >= 0)
+		return false;
+	if (announcing(a, f) && m->uid > f->announced &&
+	    push(&f->pending, &f->npending, &f->pending_cap, m) == 0)
+		return true;
+	if (index_folder_insert(f, m) < 0)
+		log_warn(LOG_CAT_FS, "%s: cannot add message %u", f->imap_name, m->uid);
+	return false;
+}
+
+void account_msgs_arrived(struct account *a, struct folder *f, const struct msg *msgs, size_t n)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&a->index_lock);
+	for (size_t i = 0; i < n; i++)
+		queued |= arrive_locked(a, f, &msgs[i]);
+	pthread_mutex_unlock(&a->index_lock);
+	if (queued)
+		wake(a);
+}
+
+static void name_of(uint32_t uid, char *buf, size_t len) { snprintf(buf, len, "%u.eml", uid); }
+
+void account_msg_departed(struct account *a, struct folder *f, uint32_t uid, bool quiet)
+{
+	long pos;
+	struct msg m;
+	bool announce = false;
+	char name[24];
+
+	pthread_mutex_lock(&a->index_lock);
+	pos = index_msg_pos(f, uid);
+	if (pos >= 0) {
+		m = f->msgs[pos];
+		index_remove_at(f, (size_t)pos);
+		announce = !quiet && announcing(a, f) &&
+			   push(&f->departed, &f->ndeparted, &f->departed_cap, &m) == 0;
+	} else if ((pos = find_in(f->pending, f->npending, uid)) >= 0) {
+		drop_at(f->pending, &f->npending, (size_t)pos); /* never shown: nothing to say */
+	}
+	pthread_mutex_unlock(&a->index_lock);
+	log_debug(LOG_CAT_FS, "message %u expunged from %s", uid, f->imap_name);
+	if (announce) {
+		wake(a);
+	} else {
+		name_of(uid, name, sizeof(name));
+		notifier_inval_entry(a->notifier, f->ino, name);
+	}
+}
+
+/* What to start announcing from: the saved mark, or (first mount, new
+ * UIDVALIDITY) the newest message, so that nothing old is announced. */
+static void set_watermark(struct account *a, struct folder *f, const struct msg *msgs, size_t n)
+{
+	uint32_t saved;
+
+	if (a->state && state_get(a->state, f->imap_name, f->uidvalidity, &saved)) {
+		f->announced = saved;
+		return;
+	}
+	f->announced = n ? msgs[n - 1].uid : 0;
+	if (a->state && f->watched)
+		state_set(a->state, f->imap_name, f->uidvalidity, f->announced);
+}
+
+static void forget_all_names(struct account *a, struct folder *f)
+{
+	char name[24];
+
+	for (size_t i = 0; i < f->nmsgs; i++) {
+		name_of(f->msgs[i].uid, name, sizeof(name));
+		notifier_inval_entry(a->notifier, f->ino, name);
+	}
+}
+
+void account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
+			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet)
+{
+	struct msg *old, *keep;
+	size_t nold, i = 0, j = 0, nkeep = 0;
+	bool queued = false, departures = false;
+
+	pthread_mutex_lock(&a->index_lock);
+	if (!f->loaded || f->uidvalidity != uidvalidity) {
+		if (f->loaded) {
+			log_info(LOG_CAT_FS, "%s: UIDVALIDITY changed, rebuilding the folder",
+				 f->imap_name);
+			forget_all_names(a, f);
+		}
+		index_folder_reset(a->index, f, uidvalidity);
+		f->npending = f->ndeparted = 0;
+		set_watermark(a, f, msgs, n);
+	}
+	/* Merge the old list with the server's: the new list keeps what we
+	 * knew of each message (its real size), gains the arrivals and loses
+	 * what the server no longer has. */
+	old = f->msgs;
+	nold = f->nmsgs;
+	keep = malloc((n + 1) * sizeof(*keep));
+	if (!keep) {
+		pthread_mutex_unlock(&a->index_lock);
+		log_err(LOG_CAT_FS, "%s: out of memory", f->imap_name);
+		return;
+	}
+	while (i < nold || j < n) {
+		if (j == n || (i < nold && old[i].uid < msgs[j].uid)) {
+			if (!quiet && announcing(a, f) &&
+			    push(&f->departed, &f->ndeparted, &f->departed_cap, &old[i]) == 0)
+				departures = true;
+			i++;
+		} else if (i == nold || msgs[j].uid < old[i].uid) {
+			const struct msg *m = &msgs[j++];
+
+			if (find_in(f->pending, f->npending, m->uid) >= 0)
+				continue;
+			if (announcing(a, f) && m->uid > f->announced &&
+			    push(&f->pending, &f->npending, &f->pending_cap, m) == 0)
+				queued = true;
+			else
+				keep[nkeep++] = *m;
+		} else {
+			keep[nkeep] = old[i++];
+			keep[nkeep++].flags = msgs[j++].flags;
+		}
+	}
+	/* Pending messages the server no longer has were never shown. */
+	for (size_t k = 0; k < f->npending;) {
+		bool present = false;
+
+		for (size_t lo = 0, hi = n; lo < hi && !present;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (msgs[mid].uid == f->pending[k].uid)
+				present = true;
+			else if (msgs[mid].uid < f->pending[k].uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (present)
+			k++;
+		else
+			drop_at(f->pending, &f->npending, k);
+	}
+	f->msgs = keep;
+	f->nmsgs = nkeep;
+	f->cap = n + 1;
+	free(old);
+	f->uidnext = uidnext;
+	f->loaded = true;
+	pthread_mutex_unlock(&a->index_lock);
+	if (queued || departures)
+		wake(a);
+}
+
+int account_folder_uids(struct account *a, struct folder *f, struct imap_seqmap *out)
+{
+	size_t i = 0, j = 0;
+	int rc = 0;
+
+	seqmap_clear(out);
+	pthread_mutex_lock(&a->index_lock);
+	/* Both lists ascend; pending ones are not in the index. */
+	while (rc == 0 && (i < f->nmsgs || j < f->npending)) {
+		if (j == f->npending || (i < f->nmsgs && f->msgs[i].uid < f->pending[j].uid))
+			rc = seqmap_append(out, f->msgs[i++].uid);
+		else
+			rc = seqmap_append(out, f->pending[j++].uid);
+	}
+	pthread_mutex_unlock(&a->index_lock);
+	return rc;
+}
+
+/* ---- for the request handlers (index_lock held) ------------------------- */
+
+struct msg *announce_publish(struct account *a, struct folder *f, uint32_t uid)
+{
+	long pos = find_in(f->pending, f->npending, uid);
+	struct msg m;
+
+	if (pos < 0)
+		return NULL;
+	m = f->pending[pos];
+	drop_at(f->pending, &f->npending, (size_t)pos);
+	if (index_folder_insert(f, &m) < 0)
+		return NULL;
+	(void)a;
+	return index_find_msg(f, uid);
+}
+
+const struct msg *announce_departed(struct folder *f, uint32_t uid)
+{
+	long pos = find_in(f->departed, f->ndeparted, uid);
+
+	return pos < 0 ? NULL : &f->departed[pos];
+}
+
+void announce_forget_departed(struct folder *f, uint32_t uid)
+{
+	long pos = find_in(f->departed, f->ndeparted, uid);
+
+	if (pos >= 0)
+		drop_at(f->departed, &f->ndeparted, (size_t)pos);
+}
+
+/* ---- the announcer thread --------------------------------------------- */
+
+/* f's path below the mount root ("Archive/2023"). */
+static int folder_path(const struct folder *f, char *buf, size_t len)
+{
+	const struct folder *chain[64];
+	size_t depth = 0, o = 0;
+
+	for (; f && f->parent && depth < 64; f = f->parent)
+		chain[depth++] = f;
+	buf[0] = '\0';
+	while (depth--) {
+		int w = snprintf(buf + o, len - o, "%s%s", o ? "/" : "", chain[depth]->name);
+
+		if (w < 0 || (size_t)w >= len - o)
+			return -1;
+		o += (size_t)w;
+	}
+	return 0;
+}
+
+struct batch {
+	char path[4096];
+	uint32_t born[BATCH_MAX], gone[BATCH_MAX];
+	size_t nborn, ngone;
+};
+
+static bool take_batch(struct account *a, struct folder *f, struct batch *b)
+{
+	bool ok;
+
+	pthread_mutex_lock(&a->index_lock);
+	b->nborn = b->ngone = 0;
+	for (size_t i = 0; i < f->npending && b->nborn < BATCH_MAX; i++)
+		b->born[b->nborn++] = f->pending[i].uid;
+	for (size_t i = 0; i < f->ndeparted && b->ngone < BATCH_MAX; i++)
+		b->gone[b->ngone++] = f->departed[i].uid;
+	ok = (b->nborn || b->ngone) && !f->gone && folder_path(f, b->path, sizeof(b->path)) == 0;
+	pthread_mutex_unlock(&a->index_lock);
+	return ok;
+}
+
+/* False when the path would not fit (then nothing is announced for it). */
+static bool child_path(const struct announcer *an, const struct batch *b, const char *name,
+		       char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%s/%s", an->root, b->path, name);
+
+	return n > 0 && (size_t)n < len;
+}
+
+/* Still our mount?  After an unmount the path names the directory below. */
+static bool mounted(struct announcer *an)
+{
+	struct stat st;
+
+	return stat(an->root, &st) == 0 && st.st_dev == an->dev;
+}
+
+static void announce_departures(struct announcer *an, struct folder *f, struct batch *b)
+{
+	char name[24], path[PATH_LEN];
+
+	for (size_t i = 0; i < b->ngone; i++) {
+		name_of(b->gone[i], name, sizeof(name));
+		if (!child_path(an, b, name, path, sizeof(path)) || unlink(path) < 0)
+			log_debug(LOG_CAT_FS, "announcing %s gone: %s", path, strerror(errno));
+		pthread_mutex_lock(&an->a->index_lock);
+		announce_forget_departed(f, b->gone[i]);
+		pthread_mutex_unlock(&an->a->index_lock);
+	}
+}
+
+/* mknod makes each new message visible (the handler publishes it) and
+ * raises IN_CREATE.  One that could not be announced is shown anyway. */
+static void announce_arrivals(struct announcer *an, struct folder *f, struct batch *b)
+{
+	char name[24], path[PATH_LEN];
+
+	for (size_t i = 0; i < b->nborn; i++) {
+		name_of(b->born[i], name, sizeof(name));
+		if (child_path(an, b, name, path, sizeof(path)) && mknod(path, S_IFREG | 0600, 0) == 0)
+			continue;
+		log_warn(LOG_CAT_FS, "could not announce %s (%s): shown without an event", path,
+			 strerror(errno));
+		pthread_mutex_lock(&an->a->index_lock);
+		announce_publish(an->a, f, b->born[i]);
+		pthread_mutex_unlock(&an->a->index_lock);
+	}
+}
+
+/* FOLDER/.newmail: the batch's names, one per line, rewritten through the
+ * mount so that watchers get IN_CLOSE_WRITE; then the mark is saved. */
+static void write_marker(struct announcer *an, struct folder *f, struct batch *b)
+{
+	struct account *a = an->a;
+	char path[PATH_LEN];
+	struct buf text;
+	uint32_t top = 0;
+	int fd;
+
+	buf_init(&text);
+	for (size_t i = 0; i < b->nborn; i++) {
+		buf_printf(&text, "%u.eml\n", b->born[i]);
+		top = b->born[i] > top ? b->born[i] : top;
+	}
+	pthread_mutex_lock(&a->index_lock);
+	free(f->marker);
+	f->marker = buf_steal(&text, &f->marker_len);
+	f->marker_mtime = time(NULL);
+	if (top > f->announced)
+		f->announced = top;
+	pthread_mutex_unlock(&a->index_lock);
+	if (a->state)
+		state_set(a->state, f->imap_name, f->uidvalidity, f->announced);
+	fd = child_path(an, b, MARKER_NAME, path, sizeof(path)) ?
+	     open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) : -1;
+	if (fd < 0 || write(fd, f->marker, f->marker_len) < 0)
+		log_warn(LOG_CAT_FS, "cannot rewrite %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	log_info(LOG_CAT_FS, "%s: %zu new message%s announced", f->imap_name, b->nborn,
+		 b->nborn == 1 ? "" : "s");
+}
+
+static void announce_folder(struct announcer *an, struct folder *f)
+{
+	struct batch *b = malloc(sizeof(*b));
+
+	while (b && !an->stop && take_batch(an->a, f, b) && mounted(an)) {
+		announce_departures(an, f, b);
+		announce_arrivals(an, f, b);
+		if (b->nborn)
+			write_marker(an, f, b);
+	}
+	free(b);
+}
+
+static bool wait_for_work(struct announcer *an)
+{
+	bool go;
+
+	pthread_mutex_lock(&an->lock);
+	while (!an->work && !atomic_load(&an->stop))
+		pthread_cond_wait(&an->cond, &an->lock);
+	an->work = false;
+	go = !atomic_load(&an->stop);
+	pthread_mutex_unlock(&an->lock);
+	return go;
+}
+
+static void *announcer_main(void *arg)
+{
+	struct announcer *an = arg;
+	struct account *a = an->a;
+
+	struct stat st;
+
+	atomic_store(&an->tid, (int)syscall(SYS_gettid));
+	if (stat(an->root, &st) < 0) {
+		log_err(LOG_CAT_FS, "cannot reach the mount %s: %s; no announcements", an->root,
+			strerror(errno));
+		return NULL;
+	}
+	an->dev = st.st_dev;
+	while (wait_for_work(an))
+		for (size_t i = 0; i < a->nwatched && !an->stop; i++)
+			announce_folder(an, a->watched[i]);
+	return NULL;
+}
+
+struct announcer *announcer_start(struct account *a, const char *root)
+{
+	struct announcer *an = calloc(1, sizeof(*an));
+
+	if (!an)
+		return NULL;
+	an->a = a;
+	snprintf(an->root, sizeof(an->root), "%s", root);
+	pthread_mutex_init(&an->lock, NULL);
+	pthread_cond_init(&an->cond, NULL);
+	an->work = true; /* catch-up found at mount time */
+	a->announcer = an; /* before its first mknod reaches a handler */
+	if (pthread_create(&an->thread, NULL, announcer_main, an) != 0) {
+		a->announcer = NULL;
+		free(an);
+		return NULL;
+	}
+	return an;
+}
+
+void announcer_request_stop(struct announcer *an)
+{
+	if (!an)
+		return;
+	pthread_mutex_lock(&an->lock);
+	atomic_store(&an->stop, true);
+	pthread_cond_signal(&an->cond);
+	pthread_mutex_unlock(&an->lock);
+}
+
+void announcer_stop(struct announcer *an)
+{
+	if (!an)
+		return;
+	announcer_request_stop(an);
+	pthread_join(an->thread, NULL);
+	an->a->announcer = NULL;
+	pthread_mutex_destroy(&an->lock);
+	pthread_cond_destroy(&an->cond);
+	free(an);
+}

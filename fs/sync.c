@@ -1,0 +1,220 @@
+/* One connection's view of its selected folder (RFC 3501 §7.3.1 EXISTS,
+ * §7.4.1 EXPUNGE, §6.3.1 SELECT, §6.3.2 EXAMINE), fed into the index. */
+#include "fs/sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "fs/account.h"
+#include "fs/announce.h"
+#include "imap/commands.h"
+
+void view_init(struct view *v, struct account *a, struct imap_session *s)
+{
+	memset(v, 0, sizeof(*v));
+	v->a = a;
+	v->s = s;
+	seqmap_init(&v->seq);
+}
+
+void view_free(struct view *v) { seqmap_free(&v->seq); }
+
+void view_reset(struct view *v)
+{
+	v->f = NULL;
+	v->exists = 0;
+	v->uidvalidity = 0;
+	v->dirty = false;
+	v->rw = false;
+	seqmap_clear(&v->seq);
+}
+
+static void on_expunge(struct view *v, uint32_t seq)
+{
+	uint32_t uid = seqmap_expunge(&v->seq, seq);
+
+	if (v->exists)
+		v->exists--;
+	if (!uid || !v->f) {
+		v->dirty = true; /* a number we cannot place: reload to be sure */
+		return;
+	}
+	account_msg_departed(v->a, v->f, uid, v->quiet);
+}
+
+static void on_flags(struct view *v, const struct imap_msg_meta *m)
+{
+	uint32_t uid = m->uid ? m->uid : seqmap_uid(&v->seq, m->seq);
+	struct msg *msg;
+
+	if (!v->f || !uid || !m->has_flags)
+		return;
+	pthread_mutex_lock(&v->a->index_lock);
+	msg = index_find_msg(v->f, uid);
+	if (msg)
+		msg->flags = (uint8_t)m->flags;
+	pthread_mutex_unlock(&v->a->index_lock);
+}
+
+bool view_on_untagged(struct imap_session *s, struct imap_response *r, void *ctx)
+{
+	struct view *v = ctx;
+	const struct imap_value *what = imap_list_item(&r->data, 1);
+	const struct imap_value *num = imap_list_item(&r->data, 0);
+	struct imap_msg_meta m;
+	uint32_t n;
+
+	(void)s;
+	if (r->cond != IMAP_COND_NONE || !what)
+		return false;
+	if (imap_value_is(what, "EXISTS")) {
+		v->exists = num->type == IV_NUMBER && num->num <= UINT32_MAX ? (uint32_t)num->num : 0;
+		return true;
+	}
+	if (imap_value_is(what, "EXPUNGE")) {
+		if (imap_value_u32(num, &n))
+			on_expunge(v, n);
+		else
+			v->dirty = true;
+		return true;
+	}
+	if (imap_value_is(what, "FETCH") && imap_parse_fetch(r, &m)) {
+		on_flags(v, &m);
+		return true;
+	}
+	return imap_value_is(what, "RECENT");
+}
+
+/* ---- fetching message lists ---------------------------------------------- */
+
+struct meta_batch {
+	struct view *v;
+	uint32_t min_uid;   /* "N:*" also returns the last message when N > UIDNEXT */
+	struct msg *msgs;
+	size_t n, cap;
+	bool oom;
+};
+
+static void on_meta(void *ctx, const struct imap_msg_meta *m)
+{
+	struct meta_batch *b = ctx;
+	struct msg msg = { .uid = m->uid, .date = m->has_date ? m->internaldate : 0,
+			   .flags = (uint8_t)m->flags };
+
+	if (m->uid < b->min_uid)
+		return;
+	if (seqmap_append(&b->v->seq, m->uid) < 0) {
+		log_warn(LOG_CAT_IMAP, "message UID %u in %s is out of order or repeated; "
+			 "reloading", m->uid, b->v->f->imap_name);
+		b->v->dirty = true;
+		return;
+	}
+	if (m->size > UINT32_MAX)
+		log_warn(LOG_CAT_IMAP, "message %u in %s claims RFC822.SIZE %llu; shown as 4 GiB "
+			 "until read", m->uid, b->v->f->imap_name, (unsigned long long)m->size);
+	msg.size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct msg *nm = realloc(b->msgs, cap * sizeof(*nm));
+
+		if (!nm) {
+			b->oom = true;
+			return;
+		}
+		b->msgs = nm;
+		b->cap = cap;
+	}
+	b->msgs[b->n++] = msg;
+}
+
+static enum imap_result fetch_from(struct view *v, uint32_t first, struct meta_batch *b,
+				   struct imap_status *st)
+{
+	char set[32];
+	enum imap_result rr;
+
+	memset(b, 0, sizeof(*b));
+	b->v = v;
+	b->min_uid = first;
+	snprintf(set, sizeof(set), "%u:*", first);
+	rr = imap_fetch_meta(v->s, set, on_meta, b, st);
+	if (rr == IMAP_R_OK && b->oom) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		rr = IMAP_R_NOMEM;
+	}
+	return rr;
+}
+
+static enum imap_result full_load(struct view *v, uint32_t uidvalidity, uint32_t uidnext,
+				  struct imap_status *st)
+{
+	struct meta_batch b = { 0 };
+	enum imap_result rr = IMAP_R_OK;
+
+	seqmap_clear(&v->seq);
+	v->dirty = false;
+	if (v->exists)
+		rr = fetch_from(v, 1, &b, st);
+	if (rr == IMAP_R_OK)
+		account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.msgs, b.n, v->quiet);
+	free(b.msgs);
+	if (rr == IMAP_R_OK)
+		log_debug(LOG_CAT_FS, "%s: %zu messages", v->f->imap_name, v->seq.n);
+	return rr;
+}
+
+enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_status *st)
+{
+	struct meta_batch b = { 0 };
+	enum imap_result rr = IMAP_R_OK;
+
+	if (!v->f)
+		return IMAP_R_OK;
+	if (!v->dirty && (v->exists > v->seq.n || (uidnext && uidnext != v->f->uidnext &&
+						     uidnext > seqmap_last(&v->seq) + 1))) {
+		rr = fetch_from(v, seqmap_last(&v->seq) + 1, &b, st);
+		if (rr == IMAP_R_OK && b.n)
+			account_msgs_arrived(v->a, v->f, b.msgs, b.n);
+		free(b.msgs);
+		if (rr != IMAP_R_OK)
+			return rr;
+		if (uidnext)
+			v->f->uidnext = uidnext;
+	}
+	/* Counts still differ: something vanished while we were not looking. */
+	if (v->dirty || v->exists != v->seq.n)
+		return full_load(v, v->uidvalidity, v->f->uidnext, st);
+	return IMAP_R_OK;
+}
+
+enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
+			   struct imap_status *st)
+{
+	struct imap_select_info info;
+	enum imap_result rr;
+
+	if (v->f == f && f->loaded && (v->rw || !rw)) {
+		rr = noop ? imap_noop(v->s, st) : IMAP_R_OK;
+		return rr == IMAP_R_OK ? view_catch_up(v, 0, st) : rr;
+	}
+	view_reset(v);
+	rr = imap_select(v->s, f->imap_name, !rw, &info, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	v->f = f;
+	v->rw = rw && !info.readonly;
+	v->exists = info.exists;
+	v->uidvalidity = info.uidvalidity;
+	if (!f->loaded || f->uidvalidity != info.uidvalidity)
+		return full_load(v, info.uidvalidity, info.uidnext, st);
+	/* A folder we know: assume the server has what the index has (the
+	 * numbering follows), fetch what UIDNEXT says is new, and reload if
+	 * the count then disagrees (something was expunged meanwhile). */
+	if (account_folder_uids(v->a, f, &v->seq) < 0) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		return IMAP_R_NOMEM;
+	}
+	return view_catch_up(v, info.uidnext, st);
+}

@@ -1,0 +1,205 @@
+/* IDLE watchers.  RFC 2177 (IDLE, and re-issuing it well within the
+ * 29-minute autologout), RFC 3501 §5.4 (autologout).  Any data from the
+ * server counts as a heartbeat; none for idle_timeout means the link is
+ * dead although it looks open, and the watcher reconnects.  Servers
+ * without IDLE are polled with NOOP every poll_interval. */
+#include "fs/watch.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "fs/account.h"
+#include "fs/sync.h"
+#include "imap/commands.h"
+#include "imap/idle.h"
+
+struct watcher {
+	struct account *a;
+	struct folder *f;
+	pthread_t thread;
+	pthread_mutex_t lock;     /* guards s (for aborting it) and the sleep */
+	pthread_cond_t cond;
+	struct imap_session *s;
+	atomic_bool stop;
+};
+
+struct watchers {
+	struct watcher *w;
+	size_t n;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep up to ms, or until stopped.  False when stopped. */
+static bool nap(struct watcher *w, long long ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (!atomic_load(&w->stop) &&
+	       pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&w->lock);
+	return !atomic_load(&w->stop);
+}
+
+static bool changed(const struct view *v) { return v->dirty || v->exists != v->seq.n; }
+
+/* One IDLE command: until something changes, the re-issue time comes, or
+ * the link dies.  IMAP_R_OK when the caller should catch up and go on. */
+static enum imap_result idle_once(struct watcher *w, struct view *v)
+{
+	const struct options *o = w->a->opt;
+	long long reissue = now_ms() + (long long)o->idle_interval * 1000, left;
+	enum imap_result rr;
+	struct imap_status st;
+	char tag[16];
+
+	rr = imap_idle_begin(w->s, tag, sizeof(tag), &st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	while (!atomic_load(&w->stop) && !changed(v)) {
+		left = reissue - now_ms();
+		if (left <= 0)
+			break;
+		rr = imap_idle_wait(w->s, (int)(left < o->idle_timeout * 1000LL ? left :
+						o->idle_timeout * 1000LL));
+		if (rr == IMAP_R_TIMEOUT && now_ms() < reissue) {
+			log_info(LOG_CAT_IMAP, "%s: no word from the server for %u s: the connection "
+				 "is dead", w->f->imap_name, o->idle_timeout);
+			return IMAP_R_TIMEOUT;
+		}
+		if (rr != IMAP_R_OK && rr != IMAP_R_TIMEOUT)
+			return rr;
+	}
+	return imap_idle_end(w->s, tag, &st);
+}
+
+static enum imap_result poll_once(struct watcher *w)
+{
+	struct imap_status st;
+
+	if (!nap(w, (long long)w->a->opt->poll_interval * 1000))
+		return IMAP_R_OK;
+	return imap_noop(w->s, &st);
+}
+
+/* Watch over one connection until it breaks or we are stopped. */
+static void watch_connection(struct watcher *w)
+{
+	struct view v;
+	struct imap_status st;
+	enum imap_result rr;
+	bool idle = imap_session_caps(w->s) & CAP_IDLE;
+
+	view_init(&v, w->a, w->s);
+	imap_session_set_untagged(w->s, view_on_untagged, &v);
+	rr = view_open(&v, w->f, false, false, &st);
+	if (rr == IMAP_R_OK)
+		log_info(LOG_CAT_IMAP, "watching %s (%s)", w->f->imap_name,
+			 idle ? "IDLE" : "polling with NOOP: the server has no IDLE");
+	while (rr == IMAP_R_OK && !atomic_load(&w->stop)) {
+		rr = idle ? idle_once(w, &v) : poll_once(w);
+		if (rr == IMAP_R_OK)
+			rr = view_catch_up(&v, 0, &st);
+	}
+	if (rr != IMAP_R_OK && !atomic_load(&w->stop))
+		log_info(LOG_CAT_IMAP, "watching %s: %s (%s)", w->f->imap_name, st.text,
+			 imap_result_name(rr));
+	imap_session_set_untagged(w->s, NULL, NULL);
+	view_free(&v);
+}
+
+static void *watch_main(void *arg)
+{
+	struct watcher *w = arg;
+	struct imap_status st;
+	unsigned delay = 0;
+
+	while (!atomic_load(&w->stop)) {
+		struct imap_session *s = account_new_session(w->a, &st);
+
+		if (!s) {
+			/* A plain retry policy; the reconnect issue refines it. */
+			delay = delay ? (delay * 2 > 60 ? 60 : delay * 2) : 1;
+			log_info(LOG_CAT_IMAP, "watching %s: %s; retry in %u s", w->f->imap_name,
+				 st.text, delay);
+			nap(w, delay * 1000LL);
+			continue;
+		}
+		delay = 0;
+		pthread_mutex_lock(&w->lock);
+		w->s = s;
+		pthread_mutex_unlock(&w->lock);
+		watch_connection(w);
+		pthread_mutex_lock(&w->lock);
+		w->s = NULL;
+		pthread_mutex_unlock(&w->lock);
+		imap_session_close(s);
+	}
+	return NULL;
+}
+
+struct watchers *watchers_start(struct account *a)
+{
+	struct watchers *ws = calloc(1, sizeof(*ws));
+
+	if (!ws || !(ws->w = calloc(a->nwatched + 1, sizeof(*ws->w)))) {
+		free(ws);
+		return NULL;
+	}
+	for (size_t i = 0; i < a->nwatched; i++) {
+		struct watcher *w = &ws->w[ws->n];
+
+		w->a = a;
+		w->f = a->watched[i];
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cond, NULL);
+		if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+			log_err(LOG_CAT_IMAP, "cannot start watching %s", w->f->imap_name);
+			continue;
+		}
+		ws->n++;
+	}
+	return ws;
+}
+
+void watchers_stop(struct watchers *ws)
+{
+	if (!ws)
+		return;
+	for (size_t i = 0; i < ws->n; i++) {
+		struct watcher *w = &ws->w[i];
+
+		pthread_mutex_lock(&w->lock);
+		atomic_store(&w->stop, true);
+		if (w->s)
+			imap_session_abort(w->s); /* out of IDLE at once */
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+	}
+	for (size_t i = 0; i < ws->n; i++) {
+		pthread_join(ws->w[i].thread, NULL);
+		pthread_mutex_destroy(&ws->w[i].lock);
+		pthread_cond_destroy(&ws->w[i].cond);
+	}
+	free(ws->w);
+	free(ws);
+}
