@@ -145,10 +145,16 @@ static enum imap_result open_folder(struct account *a, struct folder *f, bool rw
 	return rr == IMAP_R_OK ? view_open(&a->view, f, rw, !rw, st) : rr;
 }
 
+/* Reading is safe to repeat: when the server closed the connection under
+ * us (BYE, reset), try once more on a new one before giving up. */
+static bool worth_retrying(enum imap_result rr) { return rr == IMAP_R_LOST; }
+
 enum imap_result account_refresh_folder(struct account *a, struct folder *f,
 					struct imap_status *st)
 {
-	return open_folder(a, f, false, st);
+	enum imap_result rr = open_folder(a, f, false, st);
+
+	return worth_retrying(rr) ? open_folder(a, f, false, st) : rr;
 }
 
 enum imap_result account_select_rw(struct account *a, struct folder *f, struct imap_status *st)
@@ -353,8 +359,22 @@ static enum imap_result stream_on(struct account *a, struct folder *f, uint32_t 
 	return rr;
 }
 
+static enum imap_result load_body(struct account *a, struct folder *f, uint32_t uid,
+				  body_ready_fn ready, void *ctx, struct imap_status *st, bool *delivered);
+
 enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t uid,
 				   body_ready_fn ready, void *ctx, struct imap_status *st)
+{
+	bool delivered = false;
+	enum imap_result rr = load_body(a, f, uid, ready, ctx, st, &delivered);
+
+	if (!delivered && worth_retrying(rr))
+		rr = load_body(a, f, uid, ready, ctx, st, &delivered);
+	return rr;
+}
+
+static enum imap_result load_body(struct account *a, struct folder *f, uint32_t uid,
+				  body_ready_fn ready, void *ctx, struct imap_status *st, bool *delivered)
 {
 	struct body_load bl = { a, f, uid, ready, ctx, false };
 	uint32_t uids[READAHEAD_MAX_MSGS + 1];
@@ -366,6 +386,7 @@ enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t
 	/* Another reader's read-ahead may have brought it meanwhile. */
 	b = bodycache_get(a->bodies, index_msg_ino(f, uid));
 	if (b) {
+		*delivered = true;
 		ready(ctx, b);
 		return IMAP_R_OK;
 	}
@@ -390,6 +411,7 @@ enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t
 		imap_status_set(st, IMAP_R_GONE, "the server returned no body for message %u", uid);
 		rr = IMAP_R_GONE;
 	}
+	*delivered = bl.delivered;
 	if (rr == IMAP_R_OK && a->ra_run >= 8)
 		rr = stream_on(a, f, uids, n, READAHEAD_MAX_MSGS + 1, st);
 	return rr;

@@ -27,6 +27,7 @@ void view_reset(struct view *v)
 	v->exists = 0;
 	v->uidvalidity = 0;
 	v->dirty = false;
+	v->stale = false;
 	v->rw = false;
 	seqmap_clear(&v->seq);
 }
@@ -67,6 +68,15 @@ bool view_on_untagged(struct imap_session *s, struct imap_response *r, void *ctx
 	uint32_t n;
 
 	(void)s;
+	if (r->kind == IMAP_RESP_UNTAGGED && r->cond == IMAP_COND_NO && v->f) {
+		/* Dovecot says "* NO Internal error" to a session whose mailbox
+		 * was deleted (and maybe re-created) under it: select it again,
+		 * which also shows a new UIDVALIDITY. */
+		log_info(LOG_CAT_IMAP, "%s: server reports a problem (%s); selecting it again",
+			 v->f->imap_name, r->text);
+		v->stale = true;
+		return true;
+	}
 	if (r->cond != IMAP_COND_NONE || !what)
 		return false;
 	if (imap_value_is(what, "EXISTS")) {
@@ -172,6 +182,13 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 
 	if (!v->f)
 		return IMAP_R_OK;
+	if (v->stale) {
+		struct folder *f = v->f;
+		bool rw = v->rw;
+
+		view_reset(v);
+		return view_open(v, f, rw, false, st);
+	}
 	if (!v->dirty && (v->exists > v->seq.n || (uidnext && uidnext != v->f->uidnext &&
 						     uidnext > seqmap_last(&v->seq) + 1))) {
 		rr = fetch_from(v, seqmap_last(&v->seq) + 1, &b, st);

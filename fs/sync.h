@@ -25,6 +25,7 @@ struct view {
 	uint32_t exists;           /* the last EXISTS */
 	uint32_t uidvalidity;      /* as SELECT said */
 	bool dirty;                /* an EXPUNGE we could not place: reload */
+	bool stale;                /* the server complained about the mailbox: select again */
 	bool rw;                   /* SELECT rather than EXAMINE */
 	bool quiet;                /* departures are our own doing: no announcement */
 };

@@ -60,7 +60,10 @@ static bool nap(struct watcher *w, long long ms)
 	return !atomic_load(&w->stop);
 }
 
-static bool changed(const struct view *v) { return v->dirty || v->exists != v->seq.n; }
+static bool changed(const struct view *v)
+{
+	return v->dirty || v->stale || v->exists != v->seq.n;
+}
 
 /* One IDLE command: until something changes, the re-issue time comes, or
  * the link dies.  IMAP_R_OK when the caller should catch up and go on. */

@@ -62,6 +62,7 @@ void imap_session_set_untagged(struct imap_session *s, imap_untagged_fn fn, void
 
 void imap_session_abort(struct imap_session *s)
 {
+	atomic_store(&s->aborted, true);
 	if (s->net)
 		net_abort(s->net);
 }
@@ -158,7 +159,7 @@ static void trace_bytes(const struct imap_session *s, const char *dir, const cha
 
 static void mark_broken(struct imap_session *s, enum imap_result r, const char *why)
 {
-	if (!s->broken)
+	if (!s->broken && !atomic_load(&s->aborted))
 		log_info(LOG_CAT_IMAP, "[%s] connection lost: %s", s->name, why);
 	s->broken = true;
 	s->broken_result = r;

@@ -3,6 +3,8 @@
 #ifndef INBOXFS_IMAP_SESSION_PRIV_H
 #define INBOXFS_IMAP_SESSION_PRIV_H
 
+#include <stdatomic.h>
+
 #include "imap/session.h"
 
 struct imap_session {
@@ -14,6 +16,7 @@ struct imap_session {
 	unsigned caps;
 	bool have_caps;
 	bool broken;
+	atomic_bool aborted;        /* imap_session_abort: going away on purpose */
 	enum imap_result broken_result;
 	char broken_text[200];
 	unsigned tag_counter;

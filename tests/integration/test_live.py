@@ -1,0 +1,242 @@
+"""The live mailbox (issue 4): IDLE makes mail that another client appends
+appear as files, with IN_CREATE for each and IN_CLOSE_WRITE on .newmail,
+seen by the real inotifywait; expunges elsewhere vanish with IN_DELETE;
+what arrived while unmounted is announced once at the next mount."""
+
+import itertools
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import dovecot as dovecot_mod  # noqa: E402
+import imapraw  # noqa: E402
+import inboxfs as ifs  # noqa: E402
+import inotify  # noqa: E402
+import mailgen  # noqa: E402
+
+# Dovecot pushes changes 0.5 s after they happen (a fixed delay in 2.3).
+EVENT_TIMEOUT = 10.0
+
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    dc = dovecot_mod.Dovecot()
+    yield dc
+    dc.stop()
+
+
+@pytest.fixture(scope="module")
+def dovecot_noidle():
+    caps = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT MULTIAPPEND UNSELECT CHILDREN "
+            "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH LIST-STATUS BINARY MOVE "
+            "LITERAL+ SPECIAL-USE")
+    dc = dovecot_mod.Dovecot(extra_config=["imap_capability = " + caps])
+    yield dc
+    dc.stop()
+
+
+class Live:
+    """A fresh user, a state directory of its own, an oracle client."""
+
+    def __init__(self, dc, tmp_path, n=3):
+        self.dc = dc
+        self.user = "live%d" % next(_users)
+        self.password = dc.add_user(self.user)
+        self.raw = dc.raw(user=self.user, password=self.password)
+        self.raw.create("Orders")
+        self.raw.append_many("INBOX", mailgen.bulk(n))
+        self.pwfile = ifs.write_password_file(str(tmp_path), self.password,
+                                              name="pw-" + self.user)
+        self.state_home = str(tmp_path / "state")
+        self.counter = 1000
+
+    def append(self, folder="INBOX", n=1):
+        msgs = list(mailgen.bulk(n, start=self.counter))
+        self.counter += n
+        self.raw.append_many(folder, msgs)
+        return [m[0] if isinstance(m[0], bytes) else m[0].encode() for m in msgs]
+
+    def uids(self, folder="INBOX"):
+        m = self.dc.connect(user=self.user, password=self.password)
+        try:
+            return set(imapraw.folder_state(m, folder))
+        finally:
+            m.logout()
+
+    def mount(self, mount, **options):
+        opts = {"cafile": self.dc.cafile, "password_file": self.pwfile}
+        opts.update(options)
+        return mount(self.dc.url(user=self.user), options=opts,
+                     env=ifs.clean_env({"XDG_STATE_HOME": self.state_home}))
+
+
+def eml_files(path):
+    return {n for n in os.listdir(path) if n.endswith(".eml")}
+
+
+def watch(path):
+    return inotify.Inotify(path).start()
+
+
+def test_append_raises_in_create_and_marker(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path)
+    m = live.mount(mount)
+    before = live.uids()
+    w = watch(m.path("INBOX"))
+    try:
+        body, = live.append()
+        new = live.uids() - before
+        assert len(new) == 1
+        name = "%d.eml" % new.pop()
+        assert w.wait_for(lambda evs: ("CREATE", name) in evs and
+                          any(n == ".newmail" and "CLOSE_WRITE" in e for e, n in evs),
+                          EVENT_TIMEOUT), w.events
+        with open(m.path("INBOX", name), "rb") as f:
+            data = f.read()
+        served = imapraw.fetch_body(dovecot.connect(user=live.user, password=live.password),
+                                    "INBOX", int(name.split(".")[0]))
+        assert data == served
+        with open(m.path("INBOX", ".newmail")) as f:
+            assert f.read().split() == [name]
+        assert abs(os.stat(m.path("INBOX", ".newmail")).st_mtime -
+                   os.stat(m.path("INBOX")).st_mtime) < 86400 * 365
+    finally:
+        w.stop()
+
+
+def test_burst_of_200_each_announced_once(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path)
+    m = live.mount(mount)
+    before = live.uids()
+    w = watch(m.path("INBOX"))
+    try:
+        live.append(n=200)
+        new = {"%d.eml" % u for u in live.uids() - before}
+        assert len(new) == 200
+        assert w.wait_for(lambda evs: new <= {n for e, n in evs if e == "CREATE"},
+                          EVENT_TIMEOUT * 3), "missing: %s" % (
+            sorted(new - set(w.named("CREATE")))[:10])
+        # The marker is rewritten after each batch's names are announced.
+        assert w.wait_for(lambda evs: any(n == ".newmail" and "CLOSE_WRITE" in e
+                                          for e, n in evs[-3:]), EVENT_TIMEOUT), w.events[-5:]
+        created = w.named("CREATE")
+        assert sorted(created) == sorted(new), "duplicates or strays"
+        assert new <= eml_files(m.path("INBOX"))
+    finally:
+        w.stop()
+
+
+def test_expunge_and_move_elsewhere_raise_in_delete(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path, n=4)
+    m = live.mount(mount)
+    uids = sorted(live.uids())
+    assert eml_files(m.path("INBOX")) == {"%d.eml" % u for u in uids}
+    w = watch(m.path("INBOX"))
+    try:
+        other = dovecot.connect(user=live.user, password=live.password)
+        other.select("INBOX")
+        other.uid("STORE", str(uids[0]), "+FLAGS", "(\\Deleted)")
+        other.uid("EXPUNGE", str(uids[0]))
+        other.uid("MOVE", str(uids[1]), "Orders")
+        other.logout()
+        gone = {"%d.eml" % uids[0], "%d.eml" % uids[1]}
+        assert w.wait_for(lambda evs: gone <= {n for e, n in evs if e == "DELETE"},
+                          EVENT_TIMEOUT), w.events
+        assert not gone & eml_files(m.path("INBOX"))
+        for name in gone:
+            assert not os.path.exists(m.path("INBOX", name))
+    finally:
+        w.stop()
+
+
+def test_mail_that_came_while_unmounted_is_announced_once(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path)
+    m = live.mount(mount)
+    assert ".newmail" in os.listdir(m.path("INBOX"))
+    m.unmount()
+    before = live.uids()
+    live.append(n=5)
+    new = {"%d.eml" % u for u in live.uids() - before}
+
+    m2 = live.mount(mount)
+    assert ifs.wait_until(lambda: set(open(m2.path("INBOX", ".newmail")).read().split()) == new,
+                          timeout=EVENT_TIMEOUT)
+    assert new <= eml_files(m2.path("INBOX"))
+    m2.unmount()
+
+    m3 = live.mount(mount)
+    # A message appended now is announced after any catch-up would have
+    # been: when it is, it must be the only announcement of this mount.
+    assert ifs.wait_until(lambda: "watching INBOX" in m3.stderr(), timeout=EVENT_TIMEOUT)
+    before = live.uids()
+    live.append()
+    last = "%d.eml" % (live.uids() - before).pop()
+    assert ifs.wait_until(lambda: open(m3.path("INBOX", ".newmail")).read().split() == [last],
+                          timeout=EVENT_TIMEOUT)
+    announcements = [l for l in m3.stderr().splitlines() if "announced" in l]
+    assert announcements == [announcements[0]] and "1 new message announced" in announcements[0]
+
+
+def test_uidvalidity_change_rebuilds_the_folder(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path)
+    live.append("Orders", n=3)
+    m = live.mount(mount, watch="Orders")
+    old = eml_files(m.path("Orders"))
+    assert len(old) == 3
+    live.raw.command('DELETE "Orders"')
+    live.raw.create("Orders")
+    live.append("Orders", n=2)
+    new = {"%d.eml" % u for u in live.uids("Orders")}
+    try:
+        eml_files(m.path("Orders"))
+    except OSError as e:
+        raise AssertionError("%s\n%s" % (e, m.stderr()))
+    assert ifs.wait_until(lambda: eml_files(m.path("Orders")) == new, timeout=EVENT_TIMEOUT), \
+        (eml_files(m.path("Orders")), m.stderr())
+    for name in old - new:
+        assert not os.path.exists(m.path("Orders", name))
+
+
+def test_polling_without_idle(dovecot_noidle, mount, tmp_path):
+    live = Live(dovecot_noidle, tmp_path)
+    m = live.mount(mount, poll_interval=1)
+    assert ifs.wait_until(lambda: "polling with NOOP" in m.stderr(), timeout=EVENT_TIMEOUT)
+    w = watch(m.path("INBOX"))
+    try:
+        before = live.uids()
+        live.append()
+        name = "%d.eml" % (live.uids() - before).pop()
+        assert w.wait_for(lambda evs: ("CREATE", name) in evs, EVENT_TIMEOUT), w.events
+    finally:
+        w.stop()
+
+
+def test_single_threaded_mode_shows_mail_without_events(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path)
+    m = mount(dovecot.url(user=live.user), args=["-s"],
+              options={"cafile": dovecot.cafile, "password_file": live.pwfile},
+              env=ifs.clean_env({"XDG_STATE_HOME": live.state_home}))
+    assert "without inotify events" in m.stderr()
+    before = live.uids()
+    live.append()
+    name = "%d.eml" % (live.uids() - before).pop()
+    assert ifs.wait_until(lambda: name in eml_files(m.path("INBOX")), timeout=EVENT_TIMEOUT)
+
+
+def test_watch_all_is_capped(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path)
+    for name in ("A", "B", "C"):
+        live.raw.create(name)
+    m = live.mount(mount, watch="all", watch_max=2)
+    log = m.stderr()
+    assert log.count("at most 2 folders are watched") >= 1, log
+    watched = [d for d in ("INBOX", "Orders", "A", "B", "C")
+               if ".newmail" in os.listdir(m.path(d))]
+    assert len(watched) == 2
