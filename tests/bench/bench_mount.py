@@ -3,7 +3,8 @@
 measured in the same run on the same machine.
 
     /usr/bin/python3 tests/bench/bench_mount.py [--list 10000,100000] [--cat 10000]
-                                                [--mv 1000] [--runs 3] [--bin build/inboxfs]
+                                                [--mv 1000] [--idle 100] [--runs 3]
+                                                [--bin build/inboxfs]
 
 Baselines:
   raw meta   a raw IMAP client over TLS: EXAMINE + UID FETCH 1:* (UID RFC822.SIZE
@@ -13,8 +14,11 @@ Baselines:
   raw bodies a raw pipelined client over TLS: UID FETCH n BODY.PEEK[] for every
              message, 64 commands in flight
   raw moves  UID MOVE of each message, one command at a time, as mv issues them
+  raw IDLE   a raw client in IDLE: APPEND's tagged OK to its "* N EXISTS", beside
+             APPEND's OK to inotifywait's IN_CREATE on the mount, for the same appends
 Goals: cold ls -l <= 1.5 x (raw meta + tmpfs ls); cat >= 50 % of raw MB/s (issue 2);
-mv *.eml >= 0.8 x the raw client's moves/s (issue 3).
+mv *.eml >= 0.8 x the raw client's moves/s (issue 3); IN_CREATE p50 within 20 ms and p99
+within 200 ms of the raw IDLE client's (issue 4).
 Each figure is measured --runs times; the table shows best and median.
 """
 
@@ -148,6 +152,77 @@ def raw_moves(dc, src, dst, n):
         c.logout()
 
 
+class RawIdler:
+    """A raw client in IDLE on INBOX, noting when each EXISTS arrives."""
+
+    def __init__(self, dc):
+        import threading
+        self.c = raw_client(dc)
+        self.c.select("INBOX", readonly=True)
+        self.c.send(b"I1 IDLE\r\n")
+        line = self.c.read_line()
+        assert line.startswith(b"+"), line
+        self.seen = {}   # EXISTS count -> time
+        self.c.sock.settimeout(None)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while True:
+            try:
+                line = self.c.read_line()
+            except Exception:
+                return
+            m = re.match(rb"\* (\d+) EXISTS", line)
+            if m:
+                self.seen.setdefault(int(m.group(1)), time.monotonic())
+
+    def close(self):
+        try:
+            self.c.sock.shutdown(2)
+        except OSError:
+            pass
+
+
+def idle_latency(binary, dc, mnt, n, gap):
+    """APPEND one message at a time; for each, the time from APPEND's tagged
+    OK to a raw IDLE client's EXISTS, and to inotifywait's IN_CREATE through
+    the mount, both watching the same appends."""
+    sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+    import inotify
+    raw_lat, fs_lat = [], []
+    appender = raw_client(dc)
+    exists = appender.select("INBOX").get("EXISTS", 0)
+    idler = RawIdler(dc)
+    with Mount(binary, dc, mnt):
+        os.listdir(os.path.join(mnt, "INBOX"))
+        w = inotify.Inotify(os.path.join(mnt, "INBOX"), events=("create",)).start()
+        try:
+            for i, msg in enumerate(mailgen.bulk(n, start=500000)):
+                before = len(w.events)
+                appender.append_many("INBOX", [msg])
+                t0 = time.monotonic()
+                exists += 1
+                assert w.wait_for(lambda evs: len(evs) > before, 10), "no IN_CREATE"
+                deadline = time.monotonic() + 10
+                while exists not in idler.seen and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                assert exists in idler.seen, "raw IDLE saw no EXISTS %d" % exists
+                raw_lat.append((idler.seen[exists] - t0) * 1000)
+                fs_lat.append((w.times[w.events[before]] - t0) * 1000)
+                time.sleep(gap)  # quiet between appends, as for the notes' figures
+        finally:
+            w.stop()
+    idler.close()
+    appender.logout()
+    return raw_lat, fs_lat
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
 def fmt_row(label, best, median, extra=""):
     return "%-44s %10.3f %10.3f  %s" % (label, best, median, extra)
 
@@ -157,6 +232,8 @@ def main():
     ap.add_argument("--list", default="10000,100000")
     ap.add_argument("--cat", type=int, default=10000)
     ap.add_argument("--mv", type=int, default=1000)
+    ap.add_argument("--idle", type=int, default=100)
+    ap.add_argument("--idle-gap", type=float, default=1.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "..", "build", "inboxfs"))
     args = ap.parse_args()
@@ -222,6 +299,18 @@ def main():
                                 statistics.median(fs_rate),
                                 "%.0f%% of raw (goal >= 50%%)" % (100 * ratio)))
             verdicts.append(("cat throughput", ratio >= 0.5))
+    if args.idle:
+        with dovecot.Dovecot() as dc:
+            raw_lat, fs_lat = idle_latency(binary, dc, mnt, args.idle, args.idle_gap)
+        rows.append("%-44s %10s %10s" % ("APPEND -> event latency (ms), %d appends" % args.idle,
+                                         "p50", "p99"))
+        rows.append(fmt_row("raw IDLE client sees EXISTS", pct(raw_lat, 50), pct(raw_lat, 99)))
+        d50, d99 = pct(fs_lat, 50) - pct(raw_lat, 50), pct(fs_lat, 99) - pct(raw_lat, 99)
+        rows.append(fmt_row("inboxfs: inotifywait sees IN_CREATE", pct(fs_lat, 50),
+                            pct(fs_lat, 99), "p50 +%.1f ms (goal <= 20), p99 +%.1f ms "
+                            "(goal <= 200)" % (d50, d99)))
+        verdicts.append(("IN_CREATE latency", d50 <= 20 and d99 <= 200))
+
     # mv: against Dovecot as it ships (mail_fsync = optimized: every MOVE
     # reaches the disk), which is what a user's server does; the test
     # config's mail_fsync = never would measure a server no one runs.

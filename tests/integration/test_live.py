@@ -213,7 +213,9 @@ def test_polling_without_idle(dovecot_noidle, mount, tmp_path):
         before = live.uids()
         live.append()
         name = "%d.eml" % (live.uids() - before).pop()
-        assert w.wait_for(lambda evs: ("CREATE", name) in evs, EVENT_TIMEOUT), w.events
+        assert w.wait_for(lambda evs: ("CREATE", name) in evs and
+                          any(n == ".newmail" and "CLOSE_WRITE" in e for e, n in evs),
+                          EVENT_TIMEOUT), w.events
     finally:
         w.stop()
 
@@ -240,3 +242,88 @@ def test_watch_all_is_capped(dovecot, mount, tmp_path):
     watched = [d for d in ("INBOX", "Orders", "A", "B", "C")
                if ".newmail" in os.listdir(m.path(d))]
     assert len(watched) == 2
+
+
+EXAMPLE = os.path.join(HERE, "..", "..", "examples", "process-new-mail.sh")
+
+
+class ExampleScript:
+    """examples/process-new-mail.sh with a handler that logs each file."""
+
+    def __init__(self, folder, tmp_path):
+        self.folder = folder
+        self.log = tmp_path / "handled"
+        self.handler = tmp_path / "handler.sh"
+        self.handler.write_text('#!/bin/sh\ncat "$1" > /dev/null || exit 1\n'
+                                'basename "$1" >> "%s"\n' % self.log)
+        self.handler.chmod(0o755)
+        self.env = ifs.clean_env({"XDG_STATE_HOME": str(tmp_path / "script-state")})
+        self.state_dir = tmp_path / "script-state" / "inboxfs-examples"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["bash", EXAMPLE, self.folder, str(self.handler)],
+                                     env=self.env, start_new_session=True)
+        # Ready once its state exists (first run) or it is watching.
+        assert ifs.wait_until(lambda: self.state_dir.is_dir() and any(self.state_dir.iterdir()),
+                              timeout=EVENT_TIMEOUT)
+
+    def stop(self):
+        import signal
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+
+    def handled(self):
+        return self.log.read_text().split() if self.log.exists() else []
+
+    def saved(self):
+        files = list(self.state_dir.glob("*.last")) if self.state_dir.is_dir() else []
+        return int(files[0].read_text() or 0) if files else 0
+
+    def wait_handled(self, names):
+        """Until the names were handled and recorded as done (stopping the
+        script between a handler and its record would repeat that one, as
+        the script's header says)."""
+        top = max(int(n.split(".")[0]) for n in names)
+        return ifs.wait_until(lambda: set(names) <= set(self.handled()) and self.saved() >= top,
+                              timeout=EVENT_TIMEOUT)
+
+
+def test_example_script_processes_each_message_once(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path)
+    m = live.mount(mount)
+    script = ExampleScript(m.path("INBOX"), tmp_path)
+    script.start()
+    expected = set()
+    try:
+        def arrive(n):
+            before = live.uids()
+            live.append(n=n)
+            names = {"%d.eml" % u for u in live.uids() - before}
+            expected.update(names)
+            return names
+
+        assert script.wait_handled(arrive(30)), script.handled()          # a burst
+        script.stop()                                                     # its own restart
+        names = arrive(3)
+        script.start()
+        assert script.wait_handled(names), script.handled()
+        mountpoint = m.mountpoint                                         # the mount's
+        # The script may be listing the folder this very moment: like an
+        # admin, retry the unmount while it says "busy".
+        assert ifs.wait_until(lambda: subprocess.run(["fusermount3", "-u", mountpoint],
+                                                     capture_output=True).returncode == 0,
+                              timeout=EVENT_TIMEOUT)
+        assert m.wait_exit(EVENT_TIMEOUT) == 0
+        names = arrive(4)
+        live_mount = mount(dovecot.url(user=live.user), mountpoint=mountpoint,
+                           options={"cafile": dovecot.cafile, "password_file": live.pwfile},
+                           env=ifs.clean_env({"XDG_STATE_HOME": live.state_home}))
+        assert script.wait_handled(names), script.handled()
+        assert live_mount.path("INBOX") == m.path("INBOX")
+    finally:
+        script.stop()
+    handled = script.handled()
+    assert sorted(handled) == sorted(set(handled)), "processed twice"
+    assert set(handled) == expected

@@ -21,6 +21,7 @@ class Inotify:
             self.argv += ["-e", e]
         self.argv.append(path)
         self.events = []
+        self.times = {}      # (event, name) -> time.monotonic() of its first report
         self.cond = threading.Condition()
         self.proc = None
 
@@ -41,8 +42,10 @@ class Inotify:
     def _read(self):
         for line in self.proc.stdout:
             ev, _, name = line.rstrip("\n").partition("|")
+            now = time.monotonic()
             with self.cond:
                 self.events.append((ev, name))
+                self.times.setdefault((ev, name), now)
                 self.cond.notify_all()
 
     def wait_for(self, predicate, timeout):
