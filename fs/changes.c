@@ -97,7 +97,25 @@ static enum imap_result copy_then_expunge(struct account *a, struct folder *from
 	return rr;
 }
 
+static enum imap_result move_message(struct account *a, struct folder *from, uint32_t uid,
+				     struct folder *to, uint32_t *new_uid, struct imap_status *st);
+
+/* Our own changes: the kernel tells inotify watchers about the user's rm
+ * and mv itself, so the expunges they cause are not announced again. */
+#define QUIETLY(a, call) ({ \
+	enum imap_result rr_; \
+	(a)->view.quiet = true; \
+	rr_ = (call); \
+	(a)->view.quiet = false; \
+	rr_; })
+
 enum imap_result change_move_message(struct account *a, struct folder *from, uint32_t uid,
+				     struct folder *to, uint32_t *new_uid, struct imap_status *st)
+{
+	return QUIETLY(a, move_message(a, from, uid, to, new_uid, st));
+}
+
+static enum imap_result move_message(struct account *a, struct folder *from, uint32_t uid,
 				     struct folder *to, uint32_t *new_uid, struct imap_status *st)
 {
 	struct imap_copyuid cu = { 0 };
@@ -161,7 +179,7 @@ enum imap_result change_delete_message(struct account *a, struct folder *f, uint
 	}
 	if (!may_expunge(a, st))
 		return st->result;
-	rr = flag_and_expunge(a, f, uid, st);
+	rr = QUIETLY(a, flag_and_expunge(a, f, uid, st));
 	if (rr == IMAP_R_OK)
 		log_info(LOG_CAT_FS, "deleted %s/%u.eml", f->imap_name, uid);
 	return rr;

@@ -327,3 +327,22 @@ def test_example_script_processes_each_message_once(dovecot, mount, tmp_path):
     handled = script.handled()
     assert sorted(handled) == sorted(set(handled)), "processed twice"
     assert set(handled) == expected
+
+
+def test_rm_in_a_watched_folder_raises_one_in_delete(dovecot, mount, tmp_path):
+    """The kernel reports the user's own rm; inboxfs must not announce the
+    expunge it caused a second time."""
+    live = Live(dovecot, tmp_path)
+    m = live.mount(mount)
+    victim = "%d.eml" % min(live.uids())
+    w = watch(m.path("INBOX"))
+    try:
+        os.unlink(m.path("INBOX", victim))
+        # A later arrival is announced after anything the rm could cause.
+        before = live.uids()
+        live.append()
+        name = "%d.eml" % (live.uids() - before).pop()
+        assert w.wait_for(lambda evs: ("CREATE", name) in evs, EVENT_TIMEOUT), w.events
+        assert w.named("DELETE") == [victim], w.events
+    finally:
+        w.stop()
