@@ -87,6 +87,8 @@ static enum imap_result idle_once(struct watcher *w, struct view *v)
 		if (rr == IMAP_R_TIMEOUT && now_ms() < reissue) {
 			log_info(LOG_CAT_IMAP, "%s: no word from the server for %u s: the connection "
 				 "is dead", w->f->imap_name, o->idle_timeout);
+			/* Not even a LOGOUT: it would wait for an answer that never comes. */
+			imap_session_abort(w->s);
 			return IMAP_R_TIMEOUT;
 		}
 		if (rr != IMAP_R_OK && rr != IMAP_R_TIMEOUT)
@@ -108,7 +110,7 @@ static enum imap_result poll_once(struct watcher *w)
 static void watch_connection(struct watcher *w)
 {
 	struct view v;
-	struct imap_status st;
+	struct imap_status st = { 0 };
 	enum imap_result rr;
 	bool idle = imap_session_caps(w->s) & CAP_IDLE;
 
@@ -124,7 +126,7 @@ static void watch_connection(struct watcher *w)
 			rr = view_catch_up(&v, 0, &st);
 	}
 	if (rr != IMAP_R_OK && !atomic_load(&w->stop))
-		log_info(LOG_CAT_IMAP, "watching %s: %s (%s)", w->f->imap_name, st.text,
+		log_info(LOG_CAT_IMAP, "stopped watching %s: %s; reconnecting", w->f->imap_name,
 			 imap_result_name(rr));
 	imap_session_set_untagged(w->s, NULL, NULL);
 	view_free(&v);

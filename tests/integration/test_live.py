@@ -346,3 +346,43 @@ def test_rm_in_a_watched_folder_raises_one_in_delete(dovecot, mount, tmp_path):
         assert w.named("DELETE") == [victim], w.events
     finally:
         w.stop()
+
+
+def test_idle_is_reissued(dovecot, mount, tmp_path):
+    live = Live(dovecot, tmp_path)
+    m = live.mount(mount, idle_interval=1, debug="imap")
+    # Each re-issue is a DONE then a new IDLE on the watcher's connection.
+    assert ifs.wait_until(lambda: m.stderr().count("C: DONE") >= 3, timeout=EVENT_TIMEOUT)
+    before = live.uids()
+    live.append()
+    name = "%d.eml" % (live.uids() - before).pop()
+    assert ifs.wait_until(lambda: name in eml_files(m.path("INBOX")), timeout=EVENT_TIMEOUT)
+
+
+def test_dead_link_is_noticed_and_mail_still_arrives(dovecot, mount, tmp_path):
+    """The connection goes silent without a FIN or RST: after idle_timeout
+    the watcher gives it up, reconnects, and new mail is announced."""
+    import faultproxy
+    live = Live(dovecot, tmp_path)
+    proxy = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    try:
+        m = mount(dovecot.url(user=live.user, tls=False, port=proxy.port),
+                  options={"tls": "none", "password_file": live.pwfile, "idle_timeout": 2},
+                  env=ifs.clean_env({"XDG_STATE_HOME": live.state_home}))
+        assert ifs.wait_until(lambda: "watching INBOX (IDLE)" in m.stderr(),
+                              timeout=EVENT_TIMEOUT)
+        proxy.blackhole()
+        assert ifs.wait_until(lambda: "the connection is dead" in m.stderr(), timeout=10)
+        assert ifs.wait_until(lambda: m.stderr().count("watching INBOX (IDLE)") >= 2,
+                              timeout=10)
+        w = watch(m.path("INBOX"))
+        try:
+            before = live.uids()
+            live.append()
+            name = "%d.eml" % (live.uids() - before).pop()
+            assert w.wait_for(lambda evs: ("CREATE", name) in evs, EVENT_TIMEOUT), \
+                (w.events, m.stderr())
+        finally:
+            w.stop()
+    finally:
+        proxy.stop()

@@ -6,6 +6,9 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
                                    # never delivered: both sides are closed
     ... p.port ... p.cuts (how many times it cut) ... p.stop()
 
+    p.blackhole()                  # the connections open now go silent both
+                                   # ways, sockets kept open (a dead NAT entry)
+
 Plaintext only (inboxfs with -o tls=none) when a pattern is to be seen.
 Each rule fires once; connections made afterwards are forwarded normally.
 """
@@ -29,12 +32,18 @@ class FaultProxy:
         self.client_bytes = bytearray()   # everything forwarded client -> server
         self._stop = False
         self._threads = []
+        self._conns = []       # [blackholed] flags of the open connections
 
     def start(self):
         t = threading.Thread(target=self._accept_loop, daemon=True)
         t.start()
         self._threads.append(t)
         return self
+
+    def blackhole(self):
+        with self.lock:
+            for c in self._conns:
+                c[0] = True
 
     def cut_before(self, pattern):
         with self.lock:
@@ -62,6 +71,9 @@ class FaultProxy:
     def _pump(self, client):
         server = socket.create_connection(self.upstream)
         socks = [client, server]
+        hole = [False]
+        with self.lock:
+            self._conns.append(hole)
         try:
             while not self._stop:
                 r, _, _ = select.select(socks, [], [], 0.5)
@@ -69,6 +81,8 @@ class FaultProxy:
                     data = s.recv(65536)
                     if not data:
                         return
+                    if hole[0]:
+                        continue  # swallowed: neither side hears anything
                     if s is client:
                         if self._armed_hit(data):
                             return  # the server never sees it
