@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "auth/sasl.h"
+#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "fs/notify.h"
@@ -53,29 +55,90 @@ struct imap_session *account_new_session(struct account *a, struct imap_status *
 	return s;
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_session(struct account *a, struct imap_session *s)
+{
+	pthread_mutex_lock(&a->conn_lock);
+	a->session = s;
+	pthread_mutex_unlock(&a->conn_lock);
+}
+
 static enum imap_result connect_session(struct account *a, struct imap_status *st)
 {
-	a->session = account_new_session(a, st);
-	if (!a->session)
+	struct imap_session *s = account_new_session(a, st);
+
+	if (!s)
 		return st->result;
+	set_session(a, s);
 	view_reset(&a->view);
 	a->view.s = a->session;
 	imap_session_set_untagged(a->session, view_on_untagged, &a->view);
 	return IMAP_R_OK;
 }
 
-/* A usable session, reconnecting once if the old one broke. */
+/* A usable session.  After a loss the next operation that needs the
+ * server reconnects at once; when that fails, operations fail at once
+ * (EIO, never a hang) until the backoff's next try is due. */
 static enum imap_result ensure_session(struct account *a, struct imap_status *st)
 {
-	if (a->session && imap_session_usable(a->session))
+	struct imap_session *old = a->session;
+	enum imap_result rr;
+	long long now = mono_ms();
+	long wait;
+
+	if (old && imap_session_usable(old))
 		return IMAP_R_OK;
-	if (a->session) {
-		imap_session_close(a->session);
-		a->session = NULL;
+	if (atomic_load(&a->shutting_down)) {
+		imap_status_set(st, IMAP_R_LOST, "unmounting");
+		return IMAP_R_LOST;
+	}
+	if (old) {
+		set_session(a, NULL);
+		imap_session_close(old);
 	}
 	view_reset(&a->view);
-	log_info(LOG_CAT_IMAP, "reconnecting to %s", a->url.host);
-	return connect_session(a, st);
+	if (now < a->next_try_ms) {
+		imap_status_set(st, IMAP_R_LOST, "server unreachable (%.150s); next try in %lld s",
+			       a->last_error, (a->next_try_ms - now + 999) / 1000);
+		return IMAP_R_LOST;
+	}
+	rr = connect_session(a, st);
+	if (rr == IMAP_R_OK) {
+		if (a->backoff.failures || old)
+			log_info(LOG_CAT_IMAP, "connected to %s again", a->url.host);
+		a->reconnects++;
+		backoff_reset(&a->backoff);
+		return IMAP_R_OK;
+	}
+	snprintf(a->last_error, sizeof(a->last_error), "%s", st->text);
+	wait = backoff_next(&a->backoff, rr == IMAP_R_LOGIN);
+	if (wait < 0) {
+		log_err(LOG_CAT_IMAP, "cannot reach %s after %u tries (%s): giving up "
+			"(reconnect_tries)", a->url.host, a->backoff.tries, st->text);
+		atomic_store(&a->give_up, true);
+		wait = 24L * 3600 * 1000;
+	} else {
+		log_info(LOG_CAT_IMAP, "cannot reach %s: %s; next try in %ld s", a->url.host,
+			 st->text, (wait + 999) / 1000);
+	}
+	a->next_try_ms = now + wait;
+	return rr;
+}
+
+void account_abort(struct account *a)
+{
+	atomic_store(&a->shutting_down, true);
+	pthread_mutex_lock(&a->conn_lock);
+	if (a->session)
+		imap_session_abort(a->session);
+	pthread_mutex_unlock(&a->conn_lock);
 }
 
 /* ---- the folder list ------------------------------------------------------ */
@@ -469,6 +532,8 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 	a->opt = opt;
 	pthread_mutex_init(&a->session_lock, NULL);
 	pthread_mutex_init(&a->index_lock, NULL);
+	pthread_mutex_init(&a->conn_lock, NULL);
+	backoff_init(&a->backoff, opt->reconnect_max, opt->reconnect_tries);
 	if (!opt->url) {
 		snprintf(err, errlen, "no server URL given (imaps://USER@HOST)");
 		return -1;
@@ -513,6 +578,7 @@ void account_close(struct account *a)
 	}
 	imap_session_close(a->session); /* logs out */
 	a->session = NULL;
+	pthread_mutex_destroy(&a->conn_lock);
 	view_free(&a->view);
 	index_free(a->index);
 	free(a->watched);

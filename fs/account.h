@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "auth/secret.h"
+#include "common/backoff.h"
 #include "fs/bodycache.h"
 #include "fs/index.h"
 #include "fs/options.h"
@@ -32,8 +33,17 @@ struct account {
 	 * to read it. */
 	pthread_mutex_t session_lock;
 	pthread_mutex_t index_lock;
-	struct imap_session *session;
+	struct imap_session *session; /* assigned under conn_lock too (account_abort) */
 	struct view view;          /* the session's selected folder */
+	pthread_mutex_t conn_lock;
+
+	/* Reconnecting (under session_lock) and health, for .inboxfs/status. */
+	struct backoff backoff;
+	long long next_try_ms;     /* no new connection before this (monotonic) */
+	unsigned reconnects;
+	char last_error[256];
+	atomic_bool shutting_down; /* unmounting: no more connections */
+	atomic_bool give_up;       /* reconnect_tries used up */
 
 	struct index *index;
 	char delim;                /* hierarchy delimiter (from LIST; 0 = flat) */
@@ -64,6 +74,9 @@ void account_flush_aliases(struct account *a, uint64_t dir_ino);
 /* An open was served from the body cache (read-ahead paid off). */
 void account_note_cache_hit(struct account *a);
 
+/* Unmounting: fail what waits for the server now, connect no more.
+ * Any thread, any time. */
+void account_abort(struct account *a);
 /* A new logged-in connection (for the IDLE watchers), or NULL and st. */
 struct imap_session *account_new_session(struct account *a, struct imap_status *st);
 /* Parse the URL, load the password, connect, log in, list the folders.

@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -123,6 +126,38 @@ static void choose_watched(struct account *a, const struct options *o)
 		a->state = state_open(a->url.user, a->url.host, a->url.port);
 }
 
+/* The loop's end (unmount, SIGTERM) must not wait for a request stuck on a
+ * silent server: once the session is over, fail such waits at once.  And
+ * when reconnect_tries ran out, end the session. */
+struct watchdog {
+	struct fuse_session *se;
+	struct account *a;
+	pthread_t thread;
+	atomic_bool done;
+};
+
+static void *watchdog_main(void *arg)
+{
+	struct watchdog *wd = arg;
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+
+	while (!atomic_load(&wd->done)) {
+		if (atomic_load(&wd->a->give_up) && !fuse_session_exited(wd->se))
+			fuse_session_exit(wd->se);
+		if (fuse_session_exited(wd->se)) {
+			atomic_store(&wd->a->shutting_down, true);
+			/* Someone is waiting for the server: do not let the unmount
+			 * wait with them.  (Idle: the session stays for LOGOUT.) */
+			if (pthread_mutex_trylock(&wd->a->session_lock) == 0)
+				pthread_mutex_unlock(&wd->a->session_lock);
+			else
+				account_abort(wd->a);
+		}
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
+}
+
 static int run_loop(struct fuse_session *se, const struct options *o)
 {
 	struct fuse_loop_config *cfg;
@@ -141,6 +176,7 @@ static int run_loop(struct fuse_session *se, const struct options *o)
 static int serve(struct account *a, struct fuse_args *args, const struct options *o)
 {
 	struct fuse_session *se;
+	struct watchdog wd = { 0 };
 	char root[PATH_MAX];
 	int r = 1;
 
@@ -172,9 +208,18 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 	else if (a->nwatched)
 		announcer_start(a, root);
 	a->watchers = watchers_start(a);
+	wd.se = se;
+	wd.a = a;
+	if (pthread_create(&wd.thread, NULL, watchdog_main, &wd) != 0)
+		wd.se = NULL;
 	/* The loop returns the signal that ended it (SIGTERM, SIGINT: a
 	 * clean exit) or -errno. */
-	r = run_loop(se, o) < 0;
+	r = run_loop(se, o) < 0 || atomic_load(&a->give_up);
+	atomic_store(&a->shutting_down, true);
+	if (wd.se) {
+		atomic_store(&wd.done, true);
+		pthread_join(wd.thread, NULL);
+	}
 	/* Order matters: nothing may touch the mount once the loop is gone,
 	 * and the announcer may be waiting for it: closing the session's
 	 * device (destroy, below) fails such a request, then it is joined. */

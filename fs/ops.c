@@ -280,6 +280,22 @@ static struct dir_snapshot *take_snapshot(struct folder *f)
 	return ds;
 }
 
+/* The server is out of reach (not: it refused). */
+static bool unreachable(const struct imap_status *st)
+{
+	return st->result == IMAP_R_LOST || st->result == IMAP_R_TIMEOUT ||
+	       st->result == IMAP_R_CONNECT || st->result == IMAP_R_TLS;
+}
+
+/* While the server is out of reach, a folder listed before is listed from
+ * the index as it was last known. */
+static int stale_listing(const struct folder *f, const struct imap_status *st)
+{
+	log_info(LOG_CAT_FS, "%s: listed from the cache: %s", f->imap_name ? f->imap_name : "/",
+		 st->text);
+	return 0;
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct account *a = req_account(req);
@@ -293,7 +309,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!f)
 		err = ENOENT;
 	else if (account_refresh_folder(a, f, &st) != IMAP_R_OK)
-		err = imap_errno(&st, f->imap_name);
+		err = unreachable(&st) && (f->loaded || !index_folder_selectable(f)) ?
+		      stale_listing(f, &st) : imap_errno(&st, f->imap_name);
 	pthread_mutex_unlock(&a->session_lock);
 	if (!err) {
 		account_flush_aliases(a, f->ino);

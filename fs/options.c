@@ -30,6 +30,8 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("poll_interval=%u", poll_interval),
 	OPT("idle_interval=%u", idle_interval),
 	OPT("idle_timeout=%u", idle_timeout),
+	OPT("reconnect_max=%u", reconnect_max),
+	OPT("reconnect_tries=%u", reconnect_tries),
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END
@@ -39,7 +41,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 static const char *const config_keys[] = {
 	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "max_message",
 	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
-	"idle_interval", "idle_timeout", NULL,
+	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", NULL,
 };
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -87,6 +89,8 @@ void options_usage(const char *prog)
 	       "    -o idle_interval=SECS  re-issue IDLE this often (default 1500)\n"
 	       "    -o idle_timeout=SECS   no word from the server this long: reconnect (300)\n"
 	       "    -o poll_interval=SECS  NOOP this often without IDLE (default 60)\n"
+	       "    -o reconnect_max=SECS  longest wait between reconnects (default 300)\n"
+	       "    -o reconnect_tries=N   give up after N failed tries (default: never)\n"
 	       "    -o ro                  read-only mount\n"
 	       "The password may also come from INBOXFS_PASSWORD.\n\n", prog, prog);
 }
@@ -279,6 +283,8 @@ static int finish(struct options *o)
 		o->idle_timeout = 300;
 	if (!o->watch_max)
 		o->watch_max = 20;
+	if (!o->reconnect_max)
+		o->reconnect_max = 300;
 	o->cache_mem_bytes = 64u << 20;
 	o->max_message_bytes = 512u << 20;
 	if (o->cache_mem && options_parse_size(o->cache_mem, &o->cache_mem_bytes) < 0) {

@@ -28,6 +28,8 @@ struct options {
 	size_t nwatch;
 	unsigned watch_max;   /* cap on IDLE connections for watch=all */
 	unsigned poll_interval, idle_interval, idle_timeout;  /* seconds */
+	unsigned reconnect_max;    /* longest wait between tries, seconds */
+	unsigned reconnect_tries;  /* 0: never give up */
 	int ro;
 	int show_help, show_version, foreground, singlethread, fuse_debug;
 	size_t cache_mem_bytes, max_message_bytes;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "fs/account.h"
 #include "fs/sync.h"
@@ -136,20 +137,26 @@ static void *watch_main(void *arg)
 {
 	struct watcher *w = arg;
 	struct imap_status st;
-	unsigned delay = 0;
+	struct backoff b;
+	long wait;
 
+	backoff_init(&b, w->a->opt->reconnect_max, w->a->opt->reconnect_tries);
 	while (!atomic_load(&w->stop)) {
 		struct imap_session *s = account_new_session(w->a, &st);
 
 		if (!s) {
-			/* A plain retry policy; the reconnect issue refines it. */
-			delay = delay ? (delay * 2 > 60 ? 60 : delay * 2) : 1;
-			log_info(LOG_CAT_IMAP, "watching %s: %s; retry in %u s", w->f->imap_name,
-				 st.text, delay);
-			nap(w, delay * 1000LL);
+			wait = backoff_next(&b, st.result == IMAP_R_LOGIN);
+			if (wait < 0) {
+				log_err(LOG_CAT_IMAP, "watching %s: giving up after %u tries (%s)",
+					w->f->imap_name, b.tries, st.text);
+				break;
+			}
+			log_info(LOG_CAT_IMAP, "watching %s: %s; next try in %ld s", w->f->imap_name,
+				 st.text, (wait + 999) / 1000);
+			nap(w, wait);
 			continue;
 		}
-		delay = 0;
+		backoff_reset(&b);
 		pthread_mutex_lock(&w->lock);
 		w->s = s;
 		pthread_mutex_unlock(&w->lock);

@@ -450,6 +450,34 @@ class Dovecot:
         except Exception:
             pass
 
+    def crash(self):
+        """kill -9 the master and everything it started, at once, keeping the
+        mail and the config: the server is simply gone (restart() brings it
+        back on the same data and ports)."""
+        if self.proc is None:
+            return
+        pids = [self.proc.pid] + _descendants(self.proc.pid)
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)
+        self.proc = None
+        # The children are ours too until they are reaped by init; wait
+        # until none of them holds a listening port.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (self._greets(self.imap_port) or
+                                               self._greets(self.imaps_port, tls=True)):
+            time.sleep(0.05)
+
+    def restart(self):
+        """Start the master again after crash(), on the same data and ports."""
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        self._start_master()
+
     def reload(self):
         """Re-read the config (e.g. after editing extra_config) via SIGHUP."""
         self._write_config()
