@@ -55,6 +55,14 @@ struct imap_session *account_new_session(struct account *a, struct imap_status *
 	return s;
 }
 
+enum imap_result account_connect(struct account *a, struct imap_session *s,
+				 struct imap_status *st)
+{
+	enum imap_result rr = imap_session_connect(s, st);
+
+	return rr == IMAP_R_OK ? login(a, s, st) : rr;
+}
+
 static long long mono_ms(void)
 {
 	struct timespec ts;
@@ -72,11 +80,22 @@ static void set_session(struct account *a, struct imap_session *s)
 
 static enum imap_result connect_session(struct account *a, struct imap_status *st)
 {
-	struct imap_session *s = account_new_session(a, st);
+	struct imap_session *s = imap_session_new(&a->scfg);
 
-	if (!s)
-		return st->result;
+	if (!s) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		return IMAP_R_NOMEM;
+	}
+	/* Published before any I/O, so that unmounting can abort a connect
+	 * that hangs. */
 	set_session(a, s);
+	if (atomic_load(&a->shutting_down))
+		imap_session_abort(s);
+	if (account_connect(a, s, st) != IMAP_R_OK) {
+		set_session(a, NULL);
+		imap_session_close(s);
+		return st->result;
+	}
 	view_reset(&a->view);
 	a->view.s = a->session;
 	imap_session_set_untagged(a->session, view_on_untagged, &a->view);

@@ -77,8 +77,11 @@ void account_note_cache_hit(struct account *a);
 /* Unmounting: fail what waits for the server now, connect no more.
  * Any thread, any time. */
 void account_abort(struct account *a);
-/* A new logged-in connection (for the IDLE watchers), or NULL and st. */
+/* A new logged-in connection, or NULL and st. */
 struct imap_session *account_new_session(struct account *a, struct imap_status *st);
+/* Connect and log in s (from imap_session_new with a->scfg). */
+enum imap_result account_connect(struct account *a, struct imap_session *s,
+				 struct imap_status *st);
 /* Parse the URL, load the password, connect, log in, list the folders.
  * On failure returns -1 with a one-line reason in err. */
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);

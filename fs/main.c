@@ -4,6 +4,7 @@
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,7 +282,12 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct options o;
-	int r = run(argc, argv, &o, &args);
+	int r;
+
+	/* A peer that went away must be an error from write(), never a
+	 * signal that kills the daemon (OpenSSL writes with plain write()). */
+	signal(SIGPIPE, SIG_IGN);
+	r = run(argc, argv, &o, &args);
 
 	fuse_opt_free_args(&args);
 	options_free(&o);

@@ -142,8 +142,24 @@ static void *watch_main(void *arg)
 
 	backoff_init(&b, w->a->opt->reconnect_max, w->a->opt->reconnect_tries);
 	while (!atomic_load(&w->stop)) {
-		struct imap_session *s = account_new_session(w->a, &st);
+		struct imap_session *s = imap_session_new(&w->a->scfg);
 
+		/* Published before any I/O: stopping aborts even a connect
+		 * that hangs on a silent server. */
+		pthread_mutex_lock(&w->lock);
+		w->s = s;
+		if (s && atomic_load(&w->stop))
+			imap_session_abort(s);
+		pthread_mutex_unlock(&w->lock);
+		if (s && account_connect(w->a, s, &st) != IMAP_R_OK) {
+			pthread_mutex_lock(&w->lock);
+			w->s = NULL;
+			pthread_mutex_unlock(&w->lock);
+			imap_session_close(s);
+			s = NULL;
+		} else if (!s) {
+			imap_status_set(&st, IMAP_R_NOMEM, "out of memory");
+		}
 		if (!s) {
 			wait = backoff_next(&b, st.result == IMAP_R_LOGIN);
 			if (wait < 0) {
@@ -157,9 +173,6 @@ static void *watch_main(void *arg)
 			continue;
 		}
 		backoff_reset(&b);
-		pthread_mutex_lock(&w->lock);
-		w->s = s;
-		pthread_mutex_unlock(&w->lock);
 		watch_connection(w);
 		pthread_mutex_lock(&w->lock);
 		w->s = NULL;

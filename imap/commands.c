@@ -94,19 +94,13 @@ static enum imap_result starttls(struct imap_session *s, struct imap_status *st)
 	return imap_capability(s, st);
 }
 
-struct imap_session *imap_session_open(const struct imap_session_config *cfg,
-				       struct imap_status *st)
+struct imap_session *imap_session_new(const struct imap_session_config *cfg)
 {
 	struct imap_session *s = calloc(1, sizeof(*s));
 	struct imap_parser_limits lim;
-	enum imap_result rr;
-	enum net_err e;
-	char msg[200];
 
-	if (!s) {
-		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+	if (!s)
 		return NULL;
-	}
 	snprintf(s->name, sizeof(s->name), "imap-%u", __atomic_add_fetch(&session_counter, 1,
 									 __ATOMIC_RELAXED));
 	s->cfg = *cfg;
@@ -114,28 +108,61 @@ struct imap_session *imap_session_open(const struct imap_session_config *cfg,
 	if (cfg->max_message)
 		lim.max_literal = cfg->max_message;
 	s->parser = imap_parser_new(&lim);
+	if (!s->parser) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+enum imap_result imap_session_connect(struct imap_session *s, struct imap_status *st)
+{
+	const struct imap_session_config *cfg = &s->cfg;
+	struct net_conn *net;
+	enum net_err e;
+	char msg[200];
+
 	imap_session_set_state(s, IMAP_ST_CONNECTING);
-	s->net = net_connect(cfg->host, cfg->port, cfg->timeout_ms, &e, msg, sizeof(msg));
-	if (!s->parser || !s->net) {
-		imap_status_set(st, s->parser ? IMAP_R_CONNECT : IMAP_R_NOMEM, "%s", msg);
+	net = net_connect(cfg->host, cfg->port, cfg->timeout_ms, &e, msg, sizeof(msg));
+	if (!net) {
+		imap_status_set(st, IMAP_R_CONNECT, "%s", msg);
 		goto fail;
 	}
+	__atomic_store_n(&s->net, net, __ATOMIC_SEQ_CST);
+	/* An abort that came while connecting found no socket to shut. */
+	if (atomic_load(&s->aborted))
+		net_abort(net);
 	if (cfg->implicit_tls && !cfg->no_tls && tls_handshake(s, st) != IMAP_R_OK)
 		goto fail;
 	if (read_greeting(s, st) != IMAP_R_OK)
 		goto fail;
 	if (!cfg->implicit_tls && !cfg->no_tls && starttls(s, st) != IMAP_R_OK)
 		goto fail;
-	if (!s->have_caps && (rr = imap_capability(s, st)) != IMAP_R_OK)
+	if (!s->have_caps && imap_capability(s, st) != IMAP_R_OK)
 		goto fail;
 	log_debug(LOG_CAT_IMAP, "[%s] connected to %s:%u%s", s->name, cfg->host, cfg->port,
 		  net_is_tls(s->net) ? " (TLS)" : " (plaintext)");
-	return s;
+	return IMAP_R_OK;
 fail:
 	imap_session_set_state(s, IMAP_ST_DISCONNECTED);
 	s->broken = true;
-	imap_session_close(s);
-	return NULL;
+	return st->result;
+}
+
+struct imap_session *imap_session_open(const struct imap_session_config *cfg,
+				       struct imap_status *st)
+{
+	struct imap_session *s = imap_session_new(cfg);
+
+	if (!s) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		return NULL;
+	}
+	if (imap_session_connect(s, st) != IMAP_R_OK) {
+		imap_session_close(s);
+		return NULL;
+	}
+	return s;
 }
 
 void imap_session_close(struct imap_session *s)

@@ -62,9 +62,12 @@ void imap_session_set_untagged(struct imap_session *s, imap_untagged_fn fn, void
 
 void imap_session_abort(struct imap_session *s)
 {
+	struct net_conn *net;
+
 	atomic_store(&s->aborted, true);
-	if (s->net)
-		net_abort(s->net);
+	net = __atomic_load_n(&s->net, __ATOMIC_SEQ_CST);
+	if (net)
+		net_abort(net);
 }
 
 void imap_status_set(struct imap_status *st, enum imap_result r, const char *fmt, ...)

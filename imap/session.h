@@ -88,6 +88,10 @@ struct imap_session_config {
  * learn the capabilities.  On failure returns NULL and fills st. */
 struct imap_session *imap_session_open(const struct imap_session_config *cfg,
 				       struct imap_status *st);
+/* The same in two steps, so that another thread can abort the session
+ * while it connects: a session with no I/O yet, then the connection. */
+struct imap_session *imap_session_new(const struct imap_session_config *cfg);
+enum imap_result imap_session_connect(struct imap_session *s, struct imap_status *st);
 void imap_session_close(struct imap_session *s); /* LOGOUT when possible, then free */
 void imap_session_abort(struct imap_session *s); /* thread-safe: wake and fail the owner */
 

@@ -30,6 +30,7 @@ class FaultProxy:
         self.rules = []        # patterns still armed
         self.cuts = 0
         self.client_bytes = bytearray()   # everything forwarded client -> server
+        self.swallowed = bytearray()      # client -> server bytes lost in a blackhole
         self._stop = False
         self._threads = []
         self._conns = []       # [blackholed] flags of the open connections
@@ -82,7 +83,10 @@ class FaultProxy:
                     if not data:
                         return
                     if hole[0]:
-                        continue  # swallowed: neither side hears anything
+                        if s is client:
+                            with self.lock:
+                                self.swallowed += data
+                        continue  # neither side hears anything
                     if s is client:
                         if self._armed_hit(data):
                             return  # the server never sees it

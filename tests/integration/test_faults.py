@@ -1,0 +1,193 @@
+"""Surviving faults (issue 5, first part): the server killed with kill -9
+and started again on the same data, a link that goes silent, unmount and
+SIGTERM while the server is gone.  Real Dovecot, real mount; the fault
+proxy (tests/lib/faultproxy.py) only where Dovecot cannot fail on demand."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import dovecot as dovecot_mod  # noqa: E402
+import faultproxy  # noqa: E402
+import imapraw  # noqa: E402
+import inboxfs as ifs  # noqa: E402
+import inotify  # noqa: E402
+import mailgen  # noqa: E402
+
+TIMEOUT = 3          # -o timeout: seconds one server operation may take
+EVENT_TIMEOUT = 15.0
+_users = itertools.count(1)
+
+
+@pytest.fixture
+def dovecot():
+    dc = dovecot_mod.Dovecot()
+    yield dc
+    dc.stop()
+
+
+class Account:
+    def __init__(self, dc, tmp_path, n=5):
+        self.dc = dc
+        self.user = "f%d" % next(_users)
+        self.password = dc.add_user(self.user)
+        c = dc.raw(user=self.user, password=self.password)
+        c.append_many("INBOX", mailgen.bulk(n))
+        c.logout()
+        self.pwfile = ifs.write_password_file(str(tmp_path), self.password,
+                                              name="pw-" + self.user)
+        self.env = ifs.clean_env({"XDG_STATE_HOME": str(tmp_path / "state")})
+
+    def options(self, **kw):
+        o = {"cafile": self.dc.cafile, "password_file": self.pwfile, "timeout": TIMEOUT,
+             "reconnect_max": 2}
+        o.update(kw)
+        return o
+
+    def append(self, n=1):
+        c = self.dc.raw(user=self.user, password=self.password)
+        before = set(self.uids(c))
+        c.append_many("INBOX", mailgen.bulk(n, start=7000 + len(before)))
+        new = set(self.uids(c)) - before
+        c.logout()
+        return {"%d.eml" % u for u in new}
+
+    @staticmethod
+    def uids(c):
+        c.select("INBOX", readonly=True)
+        r = c.command("UID SEARCH ALL")
+        return [int(x) for line in r.untagged for x in line[0].split()[2:]]
+
+
+def timed(fn, *args):
+    t = time.monotonic()
+    try:
+        return fn(*args), None, time.monotonic() - t
+    except OSError as e:
+        return None, e, time.monotonic() - t
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_server_crash_and_restart(dovecot, mount, tmp_path):
+    acc = Account(dovecot, tmp_path)
+    m = mount(dovecot.url(user=acc.user), options=acc.options(), env=acc.env)
+    names = sorted(n for n in os.listdir(m.path("INBOX")) if n.endswith(".eml"))
+    cached = read(m.path("INBOX", names[0]))
+    assert ifs.wait_until(lambda: "watching INBOX (IDLE)" in m.stderr(), timeout=EVENT_TIMEOUT)
+
+    dovecot.crash()
+    # Listings and cached bodies go on from the cache ...
+    assert sorted(n for n in os.listdir(m.path("INBOX")) if n.endswith(".eml")) == names
+    assert read(m.path("INBOX", names[0])) == cached
+    # ... and what needs the server fails with EIO, never a hang.
+    _, err, secs = timed(read, m.path("INBOX", names[-1]))
+    assert err is not None and err.errno == 5 and secs < TIMEOUT + 2, (err, secs)
+
+    dovecot.restart()
+    w = inotify.Inotify(m.path("INBOX")).start()
+    try:
+        # The watcher comes back by itself (backoff <= reconnect_max = 2 s) ...
+        assert ifs.wait_until(lambda: m.stderr().count("watching INBOX (IDLE)") >= 2,
+                              timeout=EVENT_TIMEOUT), m.stderr()
+        new = acc.append()
+        # ... and mail that arrives after the restart is announced.
+        assert w.wait_for(lambda evs: new <= {n for e, n in evs if e == "CREATE"},
+                          EVENT_TIMEOUT), (w.events, m.stderr())
+    finally:
+        w.stop()
+    # The file system's own connection is back too.
+    assert ifs.wait_until(lambda: timed(read, m.path("INBOX", names[-1]))[1] is None,
+                          timeout=EVENT_TIMEOUT)
+
+
+def test_mail_that_arrived_while_the_server_was_down_is_announced(dovecot, mount, tmp_path):
+    acc = Account(dovecot, tmp_path)
+    m = mount(dovecot.url(user=acc.user), options=acc.options(), env=acc.env)
+    assert ifs.wait_until(lambda: "watching INBOX (IDLE)" in m.stderr(), timeout=EVENT_TIMEOUT)
+    w = inotify.Inotify(m.path("INBOX")).start()
+    try:
+        dovecot.crash()
+        dovecot.restart()
+        new = acc.append(3)   # before the watcher is back: the catch-up must find them
+        assert w.wait_for(lambda evs: new <= {n for e, n in evs if e == "CREATE"},
+                          EVENT_TIMEOUT), (w.events, m.stderr())
+        assert sorted(w.named("CREATE")) == sorted(new)
+    finally:
+        w.stop()
+
+
+def test_silent_link_fails_reads_within_the_timeout(dovecot, mount, tmp_path):
+    acc = Account(dovecot, tmp_path)
+    proxy = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    try:
+        m = mount(dovecot.url(user=acc.user, tls=False, port=proxy.port),
+                  options=acc.options(tls="none"), env=acc.env)
+        names = sorted(n for n in os.listdir(m.path("INBOX")) if n.endswith(".eml"))
+        proxy.blackhole()
+        _, err, secs = timed(read, m.path("INBOX", names[-1]))
+        assert err is not None and secs < TIMEOUT + 2, (err, secs)
+        # The next read gets a new connection through the (working) proxy.
+        data, err, secs = timed(read, m.path("INBOX", names[-2]))
+        assert err is None and data, (err, m.stderr())
+    finally:
+        proxy.stop()
+
+
+def unmount_time(m):
+    t = time.monotonic()
+    r = subprocess.run(["fusermount3", "-u", m.mountpoint], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rc = m.wait_exit(10)
+    return rc, time.monotonic() - t
+
+
+def test_unmount_during_backoff_wait(dovecot, mount, tmp_path):
+    acc = Account(dovecot, tmp_path)
+    m = mount(dovecot.url(user=acc.user), options=acc.options(reconnect_max=60), env=acc.env)
+    os.listdir(m.path("INBOX"))
+    dovecot.crash()
+    # Let the watcher fail to reconnect and settle into a backoff wait.
+    assert ifs.wait_until(lambda: "next try in" in m.stderr(), timeout=EVENT_TIMEOUT)
+    rc, secs = unmount_time(m)
+    assert rc == 0 and secs < 2, (rc, secs, m.stderr())
+
+
+def test_sigterm_while_a_read_waits_for_a_silent_server(dovecot, mount, tmp_path):
+    """A cat blocked on a server that went silent: SIGTERM still ends the
+    daemon within 2 s, and the cat gets an error rather than hanging."""
+    acc = Account(dovecot, tmp_path)
+    proxy = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    try:
+        m = mount(dovecot.url(user=acc.user, tls=False, port=proxy.port),
+                  options=acc.options(tls="none", timeout=30), env=acc.env)
+        names = sorted(n for n in os.listdir(m.path("INBOX")) if n.endswith(".eml"))
+        proxy.blackhole()
+        result = {}
+        reader = threading.Thread(target=lambda: result.update(
+            r=timed(read, m.path("INBOX", names[-1]))))
+        reader.start()
+        # The read's FETCH went into the silent link: it is waiting now.
+        assert ifs.wait_until(lambda: b"BODY.PEEK" in proxy.swallowed, timeout=5)
+        t = time.monotonic()
+        m.signal(signal.SIGTERM)
+        rc = m.wait_exit(10)
+        secs = time.monotonic() - t
+        reader.join(10)
+        assert not reader.is_alive(), "the cat still hangs"
+        assert rc == 0 and secs < 2, (rc, secs, m.stderr())
+        assert result["r"][1] is not None, "the read should have failed"
+    finally:
+        proxy.stop()
