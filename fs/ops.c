@@ -19,6 +19,7 @@
 #include "fs/changes.h"
 #include "fs/errno_map.h"
 #include "fs/notify.h"
+#include "fs/status.h"
 
 /* Messages never change under one UIDVALIDITY, so the kernel may keep
  * their attributes long; changes are pushed by invalidations. */
@@ -116,6 +117,33 @@ static struct folder *marker_folder(struct account *a, fuse_ino_t ino)
 	return f && f->watched ? f : NULL;
 }
 
+/* .inboxfs/ and its status file: generated, never cached. */
+static void status_attr(uint64_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = time(NULL);
+	if (ino == STATUS_DIR_INO) {
+		st->st_mode = S_IFDIR | 0500;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | 0400;
+		st->st_nlink = 1;
+		st->st_size = 4096; /* read with direct I/O: the real length is what read gives */
+	}
+}
+
+static void status_entry(uint64_t ino, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ino;
+	e->entry_timeout = MSG_TIMEOUT;
+	status_attr(ino, &e->attr);
+}
+
 /* Requests the announcer thread makes on its own mount. */
 static bool from_announcer(fuse_req_t req)
 {
@@ -144,8 +172,16 @@ static int lookup_in_index(struct account *a, fuse_ino_t parent, const char *nam
 	uint32_t uid;
 
 	*dirp = dir;
+	if (parent == STATUS_DIR_INO && strcmp(name, STATUS_FILE_NAME) == 0) {
+		status_entry(STATUS_FILE_INO, e);
+		return 0;
+	}
 	if (!dir)
 		return ENOENT;
+	if (parent == ROOT_INO && strcmp(name, STATUS_DIR_NAME) == 0) {
+		status_entry(STATUS_DIR_INO, e);
+		return 0;
+	}
 	if ((child = index_child(dir, name))) {
 		dir_entry(a, child, e);
 		return 0;
@@ -227,6 +263,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	} else if ((f = marker_folder(a, ino))) {
 		marker_attr(a, f, &st);
 		timeout = 0;
+	} else if (ino == STATUS_DIR_INO || ino == STATUS_FILE_INO) {
+		status_attr(ino, &st);
+		timeout = 0;
 	} else {
 		err = ENOENT;
 	}
@@ -240,8 +279,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /* ---- directories: a snapshot taken at opendir --------------------------- */
 
 struct dir_snapshot {
-	struct folder *dir;       /* folders are never freed while mounted */
+	struct folder *dir;       /* folders are never freed while mounted; NULL: .inboxfs */
 	bool marker;              /* list .newmail (a watched folder) */
+	bool status;              /* list .inboxfs (the root) */
 	struct folder **subs;
 	size_t nsubs;
 	struct folder msgs_of;    /* copy of the message list (msgs, nmsgs, gen) */
@@ -264,6 +304,7 @@ static struct dir_snapshot *take_snapshot(struct folder *f)
 		return NULL;
 	ds->dir = f;
 	ds->marker = f->watched;
+	ds->status = f->parent == NULL;
 	ds->nsubs = f->nchildren;
 	ds->subs = malloc((f->nchildren + 1) * sizeof(*ds->subs));
 	ds->msgs_of.gen = f->gen;
@@ -304,6 +345,15 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct folder *f;
 	int err = 0;
 
+	if (ino == STATUS_DIR_INO) {
+		ds = calloc(1, sizeof(*ds)); /* dir NULL: the .inboxfs listing */
+		fi->fh = (uintptr_t)ds;
+		if (ds)
+			fuse_reply_open(req, fi);
+		else
+			fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	pthread_mutex_lock(&a->session_lock);
 	f = index_folder_by_ino(a->index, ino);
 	if (!f)
@@ -335,10 +385,24 @@ static bool snapshot_entry(struct account *a, struct dir_snapshot *ds, size_t i,
 	if (i < 2) {
 		snprintf(name, namelen, i == 0 ? "." : "..");
 		e->attr.st_mode = S_IFDIR;
-		e->attr.st_ino = i == 0 || !ds->dir->parent ? ds->dir->ino : ds->dir->parent->ino;
+		e->attr.st_ino = !ds->dir ? (i == 0 ? STATUS_DIR_INO : ROOT_INO) :
+				 i == 0 || !ds->dir->parent ? ds->dir->ino : ds->dir->parent->ino;
 		return true;
 	}
 	i -= 2;
+	if (!ds->dir) {
+		if (i > 0)
+			return false;
+		snprintf(name, namelen, STATUS_FILE_NAME);
+		status_entry(STATUS_FILE_INO, e);
+		return true;
+	}
+	if (ds->status && i == 0) {
+		snprintf(name, namelen, STATUS_DIR_NAME);
+		status_entry(STATUS_DIR_INO, e);
+		return true;
+	}
+	i -= ds->status;
 	if (ds->marker && i == 0) {
 		snprintf(name, namelen, MARKER_NAME);
 		marker_entry(a, ds->dir, e);
@@ -476,6 +540,27 @@ static void open_marker(fuse_req_t req, struct folder *f, struct fuse_file_info 
 	fuse_reply_open(req, fi);
 }
 
+static void open_status(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct body *copy;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	copy = calloc(1, sizeof(*copy));
+	if (copy)
+		copy->data = status_text(req_account(req), &copy->len);
+	if (!copy || !copy->data) {
+		free(copy);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)copy; /* key 0: not in the cache */
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -506,6 +591,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_unlock(&a->index_lock);
 	if (f) {
 		open_marker(req, f, fi);
+		return;
+	}
+	if (ino == STATUS_FILE_INO) {
+		open_status(req, fi);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {

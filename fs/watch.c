@@ -6,12 +6,15 @@
 #include "fs/watch.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/backoff.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "fs/account.h"
 #include "fs/sync.h"
@@ -26,6 +29,8 @@ struct watcher {
 	pthread_cond_t cond;
 	struct imap_session *s;
 	atomic_bool stop;
+	char state[160];          /* for .inboxfs/status (under lock) */
+	unsigned reconnects;
 };
 
 struct watchers {
@@ -59,6 +64,19 @@ static bool nap(struct watcher *w, long long ms)
 		;
 	pthread_mutex_unlock(&w->lock);
 	return !atomic_load(&w->stop);
+}
+
+static void set_state(struct watcher *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_state(struct watcher *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&w->lock);
+	va_start(ap, fmt);
+	vsnprintf(w->state, sizeof(w->state), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static bool changed(const struct view *v)
@@ -118,9 +136,11 @@ static void watch_connection(struct watcher *w)
 	view_init(&v, w->a, w->s);
 	imap_session_set_untagged(w->s, view_on_untagged, &v);
 	rr = view_open(&v, w->f, false, false, &st);
-	if (rr == IMAP_R_OK)
+	if (rr == IMAP_R_OK) {
 		log_info(LOG_CAT_IMAP, "watching %s (%s)", w->f->imap_name,
 			 idle ? "IDLE" : "polling with NOOP: the server has no IDLE");
+		set_state(w, "connected (%s)", idle ? "idle" : "polling");
+	}
 	while (rr == IMAP_R_OK && !atomic_load(&w->stop)) {
 		rr = idle ? idle_once(w, &v) : poll_once(w);
 		if (rr == IMAP_R_OK)
@@ -169,11 +189,14 @@ static void *watch_main(void *arg)
 			}
 			log_info(LOG_CAT_IMAP, "watching %s: %s; next try in %ld s", w->f->imap_name,
 				 st.text, (wait + 999) / 1000);
+			set_state(w, "disconnected: %.100s", st.text);
 			nap(w, wait);
 			continue;
 		}
 		backoff_reset(&b);
+		w->reconnects++;
 		watch_connection(w);
+		set_state(w, "disconnected");
 		pthread_mutex_lock(&w->lock);
 		w->s = NULL;
 		pthread_mutex_unlock(&w->lock);
@@ -204,6 +227,24 @@ struct watchers *watchers_start(struct account *a)
 		ws->n++;
 	}
 	return ws;
+}
+
+void watchers_describe(struct watchers *ws, struct buf *out)
+{
+	for (size_t i = 0; ws && i < ws->n; i++) {
+		struct watcher *w = &ws->w[i];
+		long long quiet;
+
+		pthread_mutex_lock(&w->lock);
+		quiet = w->s ? imap_session_quiet_ms(w->s) : -1;
+		buf_printf(out, "watch %s: %s\n", w->f->imap_name, w->state[0] ? w->state :
+			   "connecting");
+		if (quiet >= 0)
+			buf_printf(out, "watch %s last_contact: %lld s ago\n", w->f->imap_name,
+				   quiet / 1000);
+		buf_printf(out, "watch %s connections: %u\n", w->f->imap_name, w->reconnects);
+		pthread_mutex_unlock(&w->lock);
+	}
 }
 
 void watchers_stop(struct watchers *ws)

@@ -5,10 +5,13 @@
 #define INBOXFS_FS_WATCH_H
 
 struct account;
+struct buf;
 struct watchers;
 
 /* One thread per folder in a->watched. */
 struct watchers *watchers_start(struct account *a);
+/* One "watch FOLDER: state" line (and details) per watcher. */
+void watchers_describe(struct watchers *w, struct buf *out);
 /* Stop every watcher (wakes them out of IDLE or a backoff wait). */
 void watchers_stop(struct watchers *w);
 

@@ -99,6 +99,9 @@ enum imap_state imap_session_state(const struct imap_session *s);
 void imap_session_set_state(struct imap_session *s, enum imap_state st);
 unsigned imap_session_caps(const struct imap_session *s);
 bool imap_session_usable(const struct imap_session *s);
+/* Milliseconds since the server last sent anything (-1: never).  Any
+ * thread. */
+long long imap_session_quiet_ms(const struct imap_session *s);
 
 /* The handler for untagged data that no command claimed (EXISTS,
  * EXPUNGE, FETCH of flags...): the mailbox layer sets it. */

@@ -20,6 +20,7 @@ struct imap_session {
 	enum imap_result broken_result;
 	char broken_text[200];
 	unsigned tag_counter;
+	_Atomic long long last_rx_ms;  /* monotonic time of the last bytes read */
 	imap_untagged_fn untagged_fn;
 	void *untagged_ctx;
 	size_t rlen, roff;

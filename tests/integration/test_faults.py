@@ -88,6 +88,10 @@ def test_server_crash_and_restart(dovecot, mount, tmp_path):
     cached = read(m.path("INBOX", names[0]))
     assert ifs.wait_until(lambda: "watching INBOX (IDLE)" in m.stderr(), timeout=EVENT_TIMEOUT)
 
+    status = m.path(".inboxfs", "status")
+    assert "connection: connected" in open(status).read()
+    assert "watch INBOX: connected (idle)" in open(status).read()
+
     dovecot.crash()
     # Listings and cached bodies go on from the cache ...
     assert sorted(n for n in os.listdir(m.path("INBOX")) if n.endswith(".eml")) == names
@@ -95,6 +99,11 @@ def test_server_crash_and_restart(dovecot, mount, tmp_path):
     # ... and what needs the server fails with EIO, never a hang.
     _, err, secs = timed(read, m.path("INBOX", names[-1]))
     assert err is not None and err.errno == 5 and secs < TIMEOUT + 2, (err, secs)
+    # The health file says so, and why.
+    text = open(status).read()
+    assert "connection: disconnected" in text and "refused" in text, text
+    assert ifs.wait_until(lambda: "watch INBOX: disconnected" in open(status).read(),
+                          timeout=EVENT_TIMEOUT), open(status).read()
 
     dovecot.restart()
     w = inotify.Inotify(m.path("INBOX")).start()
@@ -111,6 +120,8 @@ def test_server_crash_and_restart(dovecot, mount, tmp_path):
     # The file system's own connection is back too.
     assert ifs.wait_until(lambda: timed(read, m.path("INBOX", names[-1]))[1] is None,
                           timeout=EVENT_TIMEOUT)
+    text = open(status).read()
+    assert "connection: connected" in text and "watch INBOX: connected" in text, text
 
 
 def test_mail_that_arrived_while_the_server_was_down_is_announced(dovecot, mount, tmp_path):

@@ -1,0 +1,54 @@
+#include "fs/status.h"
+
+#include <stdatomic.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "fs/account.h"
+#include "fs/watch.h"
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The file system's own connection. */
+static void describe_worker(struct account *a, struct buf *b)
+{
+	long long quiet = -1, wait;
+	bool up;
+
+	pthread_mutex_lock(&a->conn_lock);
+	up = a->session && imap_session_usable(a->session);
+	if (a->session)
+		quiet = imap_session_quiet_ms(a->session);
+	pthread_mutex_unlock(&a->conn_lock);
+	wait = a->next_try_ms - mono_ms();
+	if (up)
+		buf_printf(b, "connection: connected\n");
+	else if (atomic_load(&a->give_up))
+		buf_printf(b, "connection: given up (reconnect_tries)\n");
+	else if (wait > 0)
+		buf_printf(b, "connection: disconnected, next try in %lld s\n", (wait + 999) / 1000);
+	else
+		buf_printf(b, "connection: disconnected, connects when needed\n");
+	if (quiet >= 0)
+		buf_printf(b, "last_contact: %lld s ago\n", quiet / 1000);
+	buf_printf(b, "connections: %u\n", a->reconnects);
+	buf_printf(b, "last_error: %s\n", a->last_error[0] ? a->last_error : "none");
+}
+
+char *status_text(struct account *a, size_t *len)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "server: %s://%s@%s:%u\n", a->url.implicit_tls ? "imaps" : "imap",
+		   a->url.user, a->url.host, a->url.port);
+	describe_worker(a, &b);
+	watchers_describe(a->watchers, &b);
+	return buf_steal(&b, len);
+}
