@@ -202,3 +202,47 @@ def test_sigterm_while_a_read_waits_for_a_silent_server(dovecot, mount, tmp_path
         assert result["r"][1] is not None, "the read should have failed"
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["close", "reset"])
+def test_cut_in_the_middle_of_a_big_message(dovecot, mount, tmp_path, reset):
+    """The connection breaks while a 2 MB message is on its way: cat gets
+    every byte (the read is retried on a new connection) or fails with EIO,
+    never a short or wrong file."""
+    acc = Account(dovecot, tmp_path, n=0)
+    c = dovecot.raw(user=acc.user, password=acc.password)
+    c.append_many("INBOX", [(mailgen.large_message(size=2 << 20), [], 1700000000)])
+    c.logout()
+    proxy = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    try:
+        m = mount(dovecot.url(user=acc.user, tls=False, port=proxy.port),
+                  options=acc.options(tls="none"), env=acc.env)
+        name = [n for n in os.listdir(m.path("INBOX")) if n.endswith(".eml")][0]
+        m_oracle = dovecot.connect(user=acc.user, password=acc.password)
+        oracle = imapraw.fetch_body(m_oracle, "INBOX", int(name.split(".")[0]))
+        proxy.cut_after(1 << 20, reset=reset)   # half-way through the literal
+        data, err, secs = timed(read, m.path("INBOX", name))
+        assert proxy.cuts == 1
+        assert (err is None and data == oracle) or (err is not None and err.errno == 5), \
+            (err, len(data or b""), len(oracle))
+        assert secs < TIMEOUT + 2
+        assert read(m.path("INBOX", name)) == oracle    # and afterwards, all of it
+    finally:
+        proxy.stop()
+
+
+def test_reconnect_tries_gives_up_and_unmounts(dovecot, mount, tmp_path):
+    acc = Account(dovecot, tmp_path)
+    m = mount(dovecot.url(user=acc.user), options=acc.options(reconnect_tries=2),
+              env=acc.env)
+    names = sorted(n for n in os.listdir(m.path("INBOX")) if n.endswith(".eml"))
+    dovecot.crash()
+
+    def poke_until_gone():
+        timed(read, m.path("INBOX", names[-1]))   # each read needs the server
+        return m.proc.poll() is not None
+
+    assert ifs.wait_until(poke_until_gone, timeout=EVENT_TIMEOUT), m.stderr()
+    assert m.proc.returncode == 1
+    assert "giving up" in m.stderr()
+    assert ifs.wait_until(lambda: not ifs.is_mounted(m.mountpoint, None), timeout=5)

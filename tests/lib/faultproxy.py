@@ -6,6 +6,9 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
                                    # never delivered: both sides are closed
     ... p.port ... p.cuts (how many times it cut) ... p.stop()
 
+    p.cut_after(n, reset=False)    # the connections open now are cut once the
+                                   # server has sent n more bytes (mid-literal),
+                                   # with an RST instead of a FIN when reset
     p.blackhole()                  # the connections open now go silent both
                                    # ways, sockets kept open (a dead NAT entry)
 
@@ -15,6 +18,7 @@ Each rule fires once; connections made afterwards are forwarded normally.
 
 import select
 import socket
+import struct
 import threading
 
 
@@ -34,6 +38,7 @@ class FaultProxy:
         self._stop = False
         self._threads = []
         self._conns = []       # [blackholed] flags of the open connections
+        self._cut = None       # [bytes left, reset] for the server -> client stream
 
     def start(self):
         t = threading.Thread(target=self._accept_loop, daemon=True)
@@ -45,6 +50,10 @@ class FaultProxy:
         with self.lock:
             for c in self._conns:
                 c[0] = True
+
+    def cut_after(self, nbytes, reset=False):
+        with self.lock:
+            self._cut = [nbytes, reset]
 
     def cut_before(self, pattern):
         with self.lock:
@@ -68,6 +77,18 @@ class FaultProxy:
                     self.cuts += 1
                     return True
         return False
+
+    def _take_cut(self, n):
+        """(bytes to pass, reset) when this chunk crosses the cut, else None."""
+        with self.lock:
+            if self._cut is None:
+                return None
+            if n < self._cut[0]:
+                self._cut[0] -= n
+                return None
+            cut, self._cut = self._cut, None
+            self.cuts += 1
+            return cut
 
     def _pump(self, client):
         server = socket.create_connection(self.upstream)
@@ -94,6 +115,13 @@ class FaultProxy:
                             self.client_bytes += data
                         server.sendall(data)
                     else:
+                        cut = self._take_cut(len(data))
+                        if cut is not None:
+                            client.sendall(data[:cut[0]])
+                            if cut[1]:  # RST: linger 0, then close
+                                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                  struct.pack("ii", 1, 0))
+                            return
                         client.sendall(data)
         except OSError:
             return
