@@ -91,7 +91,11 @@ class FaultProxy:
             return cut
 
     def _pump(self, client):
-        server = socket.create_connection(self.upstream)
+        try:
+            server = socket.create_connection(self.upstream)
+        except OSError:  # the server is down: the client sees a close
+            client.close()
+            return
         socks = [client, server]
         hole = [False]
         with self.lock:
