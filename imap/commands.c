@@ -343,6 +343,10 @@ void imap_logout(struct imap_session *s)
 {
 	struct imap_status st;
 
+	/* A courtesy: never worth more than a second (the server may be gone
+	 * silent, and unmounting must not wait for it). */
+	if (s->cfg.timeout_ms > 1000)
+		s->cfg.timeout_ms = 1000;
 	imap_session_set_state(s, IMAP_ST_LOGOUT);
 	/* BYE then OK is the normal answer: BYE in LOGOUT state is expected. */
 	imap_simple(s, &st, NULL, NULL, "LOGOUT");

@@ -246,3 +246,47 @@ def test_reconnect_tries_gives_up_and_unmounts(dovecot, mount, tmp_path):
     assert m.proc.returncode == 1
     assert "giving up" in m.stderr()
     assert ifs.wait_until(lambda: not ifs.is_mounted(m.mountpoint, None), timeout=5)
+
+
+@pytest.mark.parametrize("fault", ["close", "reset", "blackhole", "delay"])
+def test_faults_during_idle_then_mail_is_announced(dovecot, mount, tmp_path, fault):
+    acc = Account(dovecot, tmp_path)
+    proxy = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    try:
+        m = mount(dovecot.url(user=acc.user, tls=False, port=proxy.port),
+                  options=acc.options(tls="none", idle_timeout=2), env=acc.env)
+        assert ifs.wait_until(lambda: "watching INBOX (IDLE)" in m.stderr(),
+                              timeout=EVENT_TIMEOUT)
+        w = inotify.Inotify(m.path("INBOX")).start()
+        try:
+            if fault in ("close", "reset"):
+                proxy.close_all(reset=fault == "reset")
+            elif fault == "blackhole":
+                proxy.blackhole()
+            else:
+                proxy.delay(0.3)
+            new = acc.append(2)      # during the fault (appended directly)
+            proxy.delay(0)
+            more = acc.append(1)     # and after it
+            assert w.wait_for(lambda evs: (new | more) <= {n for e, n in evs if e == "CREATE"},
+                              EVENT_TIMEOUT), (fault, w.events, m.stderr())
+        finally:
+            w.stop()
+    finally:
+        proxy.stop()
+
+
+def test_unmount_during_a_blackhole(dovecot, mount, tmp_path):
+    acc = Account(dovecot, tmp_path)
+    proxy = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    try:
+        m = mount(dovecot.url(user=acc.user, tls=False, port=proxy.port),
+                  options=acc.options(tls="none", timeout=30), env=acc.env)
+        os.listdir(m.path("INBOX"))
+        assert ifs.wait_until(lambda: "watching INBOX (IDLE)" in m.stderr(),
+                              timeout=EVENT_TIMEOUT)
+        proxy.blackhole()
+        rc, secs = unmount_time(m)
+        assert rc == 0 and secs < 2, (rc, secs, m.stderr())
+    finally:
+        proxy.stop()

@@ -9,6 +9,7 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
     p.cut_after(n, reset=False)    # the connections open now are cut once the
                                    # server has sent n more bytes (mid-literal),
                                    # with an RST instead of a FIN when reset
+    p.delay(seconds)               # every chunk is held this long (0: off)
     p.blackhole()                  # the connections open now go silent both
                                    # ways, sockets kept open (a dead NAT entry)
 
@@ -20,6 +21,7 @@ import select
 import socket
 import struct
 import threading
+import time
 
 
 class FaultProxy:
@@ -39,6 +41,9 @@ class FaultProxy:
         self._threads = []
         self._conns = []       # [blackholed] flags of the open connections
         self._cut = None       # [bytes left, reset] for the server -> client stream
+        self._delay = 0
+        self._kill = None
+        self._kill_gen = 0
 
     def start(self):
         t = threading.Thread(target=self._accept_loop, daemon=True)
@@ -50,6 +55,15 @@ class FaultProxy:
         with self.lock:
             for c in self._conns:
                 c[0] = True
+
+    def delay(self, seconds):
+        self._delay = seconds
+
+    def close_all(self, reset=False):
+        """Close (or reset) every open connection now, both sides."""
+        with self.lock:
+            self._kill = {"reset": reset, "gen": self._kill_gen + 1}
+            self._kill_gen += 1
 
     def cut_after(self, nbytes, reset=False):
         with self.lock:
@@ -98,15 +112,25 @@ class FaultProxy:
             return
         socks = [client, server]
         hole = [False]
+        born = self._kill_gen
         with self.lock:
             self._conns.append(hole)
         try:
             while not self._stop:
-                r, _, _ = select.select(socks, [], [], 0.5)
+                r, _, _ = select.select(socks, [], [], 0.05)
+                kill = self._kill
+                if kill and kill["gen"] > born:
+                    if kill["reset"]:
+                        for sk in socks:
+                            sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                          struct.pack("ii", 1, 0))
+                    return
                 for s in r:
                     data = s.recv(65536)
                     if not data:
                         return
+                    if self._delay:
+                        time.sleep(self._delay)  # the fault itself: a slow link
                     if hole[0]:
                         if s is client:
                             with self.lock:
