@@ -220,6 +220,13 @@ struct body *bodycache_put(struct bodycache *bc, uint64_t key, char *data, size_
 	return pin ? b : NULL;
 }
 
+void bodycache_pin(struct bodycache *bc, struct body *b)
+{
+	pthread_mutex_lock(&bc->lock);
+	b->refs++;
+	pthread_mutex_unlock(&bc->lock);
+}
+
 void bodycache_release(struct bodycache *bc, struct body *b)
 {
 	pthread_mutex_lock(&bc->lock);

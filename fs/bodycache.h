@@ -39,6 +39,8 @@ struct body *bodycache_wait(struct bodycache *bc, uint64_t key);
  * With pin, returns the pinned body, which eviction leaves alone even
  * when it alone is larger than the limit. */
 struct body *bodycache_put(struct bodycache *bc, uint64_t key, char *data, size_t len, bool pin);
+/* One more pin on a body the caller holds pinned already. */
+void bodycache_pin(struct bodycache *bc, struct body *b);
 void bodycache_release(struct bodycache *bc, struct body *b);
 size_t bodycache_bytes(struct bodycache *bc);
 

@@ -535,6 +535,7 @@ static void open_marker(fuse_req_t req, struct folder *f, struct fuse_file_info 
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	copy->refs = 1;
 	fi->fh = (uintptr_t)copy; /* key 0: not in the cache */
 	fi->direct_io = 1;
 	fuse_reply_open(req, fi);
@@ -556,6 +557,7 @@ static void open_status(fuse_req_t req, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	copy->refs = 1;
 	fi->fh = (uintptr_t)copy; /* key 0: not in the cache */
 	fi->direct_io = 1;
 	fuse_reply_open(req, fi);
@@ -629,9 +631,32 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, err ? err : EIO);
 }
 
+/* A file handle's bytes: a pinned cache body, or a private copy (key 0:
+ * .newmail, status) counted by its refs.  A read holds its own reference
+ * while its reply is written: the release may run on another thread as
+ * soon as the kernel has the data. */
+static void hold(struct account *a, struct body *b)
+{
+	if (b->key == 0)
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+	else
+		bodycache_pin(a->bodies, b);
+}
+
+static void put(struct account *a, struct body *b)
+{
+	if (b->key != 0) {
+		bodycache_release(a->bodies, b);
+	} else if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(b->data);
+		free(b);
+	}
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	struct account *a = req_account(req);
 	struct body *b = (struct body *)(uintptr_t)fi->fh;
 
 	(void)ino;
@@ -641,22 +666,16 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (size > b->len - (size_t)off)
 		size = b->len - (size_t)off;
+	hold(a, b);
 	fuse_reply_buf(req, b->data + off, size);
+	put(a, b);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct body *b = (struct body *)(uintptr_t)fi->fh;
-
 	(void)ino;
-	if (fi->fh == MARKER_WRITER) {
-		/* nothing held */
-	} else if (b->key == 0) {
-		free(b->data); /* a marker copy */
-		free(b);
-	} else {
-		bodycache_release(req_account(req)->bodies, b);
-	}
+	if (fi->fh != MARKER_WRITER)
+		put(req_account(req), (struct body *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
