@@ -66,10 +66,29 @@ except OSError:
 
 
 def _set_pdeathsig():
-    # Runs in the child between fork and exec (keep it tiny): if the thread
-    # that started Dovecot dies, the kernel sends SIGTERM to the master.
+    # Runs in the child between fork and exec (keep it tiny): a process
+    # group of its own (so that crash() can kill everything Dovecot starts,
+    # even children that outlive the master), and if the thread that started
+    # Dovecot dies, the kernel sends SIGTERM to the master.
+    os.setpgid(0, 0)
     if _LIBC is not None:
         _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _group_members(pgid):
+    """Live processes of a process group, from /proc."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(name))
+    return pids
 
 
 def _proc_children_map():
@@ -456,20 +475,22 @@ class Dovecot:
         back on the same data and ports)."""
         if self.proc is None:
             return
-        pids = [self.proc.pid] + _descendants(self.proc.pid)
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        pgid = self.proc.pid
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.proc.wait(10)
         self.proc = None
-        # The children are ours too until they are reaped by init; wait
-        # until none of them holds a listening port.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and (self._greets(self.imap_port) or
-                                               self._greets(self.imaps_port, tls=True)):
-            time.sleep(0.05)
+        # Until the last of them is gone, a child may still hold a listening
+        # socket, and a new master would refuse to start.
+        deadline = time.monotonic() + 10
+        while _group_members(pgid) and time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
 
     def restart(self):
         """Start the master again after crash(), on the same data and ports."""
