@@ -171,7 +171,7 @@ static void forget_all_names(struct account *a, struct folder *f)
 	}
 }
 
-void account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
+bool account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
 			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet)
 {
 	struct msg *old, *keep;
@@ -179,6 +179,15 @@ void account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidi
 	bool queued = false, departures = false;
 
 	pthread_mutex_lock(&a->index_lock);
+	/* A re-created mailbox gets a greater UIDVALIDITY (RFC 3501 §2.3.1.1):
+	 * a smaller one comes from a connection still looking at the deleted
+	 * mailbox, and must not undo what a newer look found. */
+	if (f->loaded && uidvalidity < f->uidvalidity) {
+		pthread_mutex_unlock(&a->index_lock);
+		log_debug(LOG_CAT_FS, "%s: ignoring a view of UIDVALIDITY %u (now %u)",
+			  f->imap_name, uidvalidity, f->uidvalidity);
+		return false;
+	}
 	if (!f->loaded || f->uidvalidity != uidvalidity) {
 		if (f->loaded) {
 			log_info(LOG_CAT_FS, "%s: UIDVALIDITY changed, rebuilding the folder",
@@ -198,7 +207,7 @@ void account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidi
 	if (!keep) {
 		pthread_mutex_unlock(&a->index_lock);
 		log_err(LOG_CAT_FS, "%s: out of memory", f->imap_name);
-		return;
+		return true;
 	}
 	while (i < nold || j < n) {
 		if (j == n || (i < nold && old[i].uid < msgs[j].uid)) {
@@ -249,6 +258,7 @@ void account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidi
 	pthread_mutex_unlock(&a->index_lock);
 	if (queued || departures)
 		wake(a);
+	return true;
 }
 
 int account_folder_uids(struct account *a, struct folder *f, struct imap_seqmap *out)

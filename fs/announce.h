@@ -32,8 +32,9 @@ void account_msgs_arrived(struct account *a, struct folder *f, const struct msg 
  * already told watchers). */
 void account_msg_departed(struct account *a, struct folder *f, uint32_t uid, bool quiet);
 /* The whole list as the server has it now (first load, reload,
- * UIDVALIDITY change): the index becomes exactly this. */
-void account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
+ * UIDVALIDITY change): the index becomes exactly this.  False (nothing
+ * done) for a view older than the index's UIDVALIDITY. */
+bool account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
 			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet);
 /* The UIDs the server should have: the index's plus the pending ones. */
 int account_folder_uids(struct account *a, struct folder *f, struct imap_seqmap *out);

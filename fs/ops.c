@@ -507,10 +507,29 @@ static void open_ready(void *ctx, struct body *b)
  * announcer's writes only raise the event (the text is set already). */
 #define MARKER_WRITER ((uint64_t)1)
 
+/* Open generated text (takes text; NULL: out of memory): a private copy
+ * per open, read with direct I/O since its length changes. */
+static void open_copy(fuse_req_t req, struct fuse_file_info *fi, char *text, size_t len)
+{
+	struct body *copy = text ? calloc(1, sizeof(*copy)) : NULL;
+
+	if (!copy) {
+		free(text);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	copy->data = text;
+	copy->len = len;
+	copy->refs = 1;
+	fi->fh = (uintptr_t)copy; /* key 0: not in the cache */
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
 static void open_marker(fuse_req_t req, struct folder *f, struct fuse_file_info *fi)
 {
 	struct account *a = req_account(req);
-	struct body *copy;
+	char *text;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		if (!from_announcer(req)) {
@@ -523,44 +542,25 @@ static void open_marker(fuse_req_t req, struct folder *f, struct fuse_file_info 
 		fuse_reply_open(req, fi);
 		return;
 	}
-	copy = calloc(1, sizeof(*copy));
 	pthread_mutex_lock(&a->index_lock);
-	if (copy && (copy->data = malloc(f->marker_len + 1))) {
-		memcpy(copy->data, f->marker ? f->marker : "", f->marker_len);
-		copy->len = f->marker_len;
-	}
+	text = malloc(f->marker_len + 1);
+	if (text)
+		memcpy(text, f->marker ? f->marker : "", f->marker_len);
 	pthread_mutex_unlock(&a->index_lock);
-	if (!copy || !copy->data) {
-		free(copy);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	copy->refs = 1;
-	fi->fh = (uintptr_t)copy; /* key 0: not in the cache */
-	fi->direct_io = 1;
-	fuse_reply_open(req, fi);
+	open_copy(req, fi, text, f->marker_len);
 }
 
 static void open_status(fuse_req_t req, struct fuse_file_info *fi)
 {
-	struct body *copy;
+	size_t len = 0;
+	char *text;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	copy = calloc(1, sizeof(*copy));
-	if (copy)
-		copy->data = status_text(req_account(req), &copy->len);
-	if (!copy || !copy->data) {
-		free(copy);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	copy->refs = 1;
-	fi->fh = (uintptr_t)copy; /* key 0: not in the cache */
-	fi->direct_io = 1;
-	fuse_reply_open(req, fi);
+	text = status_text(req_account(req), &len);
+	open_copy(req, fi, text, len);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

@@ -32,13 +32,24 @@ void view_reset(struct view *v)
 	seqmap_clear(&v->seq);
 }
 
+/* The view looks at the folder the index shows (not at a mailbox that
+ * was deleted and re-created since). */
+static bool current(const struct view *v)
+{
+	return v->f && v->uidvalidity == v->f->uidvalidity;
+}
+
 static void on_expunge(struct view *v, uint32_t seq)
 {
 	uint32_t uid = seqmap_expunge(&v->seq, seq);
 
 	if (v->exists)
 		v->exists--;
-	if (!uid || !v->f) {
+	if (!current(v)) {
+		v->stale = true; /* news of an older mailbox: look again */
+		return;
+	}
+	if (!uid) {
 		v->dirty = true; /* a number we cannot place: reload to be sure */
 		return;
 	}
@@ -50,7 +61,7 @@ static void on_flags(struct view *v, const struct imap_msg_meta *m)
 	uint32_t uid = m->uid ? m->uid : seqmap_uid(&v->seq, m->seq);
 	struct msg *msg;
 
-	if (!v->f || !uid || !m->has_flags)
+	if (!current(v) || !uid || !m->has_flags)
 		return;
 	pthread_mutex_lock(&v->a->index_lock);
 	msg = index_find_msg(v->f, uid);
@@ -167,8 +178,9 @@ static enum imap_result full_load(struct view *v, uint32_t uidvalidity, uint32_t
 	v->dirty = false;
 	if (v->exists)
 		rr = fetch_from(v, 1, &b, st);
-	if (rr == IMAP_R_OK)
-		account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.msgs, b.n, v->quiet);
+	if (rr == IMAP_R_OK &&
+	    !account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.msgs, b.n, v->quiet))
+		v->stale = true;
 	free(b.msgs);
 	if (rr == IMAP_R_OK)
 		log_debug(LOG_CAT_FS, "%s: %zu messages", v->f->imap_name, v->seq.n);
@@ -182,7 +194,7 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 
 	if (!v->f)
 		return IMAP_R_OK;
-	if (v->stale) {
+	if (v->stale || (v->f->loaded && !current(v))) {
 		struct folder *f = v->f;
 		bool rw = v->rw;
 
