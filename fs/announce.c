@@ -261,6 +261,16 @@ bool account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidi
 	return true;
 }
 
+size_t account_folder_count(struct account *a, struct folder *f)
+{
+	size_t n;
+
+	pthread_mutex_lock(&a->index_lock);
+	n = f->nmsgs + f->npending;
+	pthread_mutex_unlock(&a->index_lock);
+	return n;
+}
+
 int account_folder_uids(struct account *a, struct folder *f, struct imap_seqmap *out)
 {
 	size_t i = 0, j = 0;

@@ -212,8 +212,10 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 		if (uidnext)
 			v->f->uidnext = uidnext;
 	}
-	/* Counts still differ: something vanished while we were not looking. */
-	if (v->dirty || v->exists != v->seq.n)
+	/* Counts still differ: something vanished while we were not looking.
+	 * And the index must hold what this view sees: another connection's
+	 * look at a mailbox that was re-created under it may have emptied it. */
+	if (v->dirty || v->exists != v->seq.n || account_folder_count(v->a, v->f) != v->seq.n)
 		return full_load(v, v->uidvalidity, v->f->uidnext, st);
 	return IMAP_R_OK;
 }

@@ -187,7 +187,7 @@ def test_mail_that_came_while_unmounted_is_announced_once(dovecot, mount, tmp_pa
 def test_uidvalidity_change_rebuilds_the_folder(dovecot, mount, tmp_path):
     live = Live(dovecot, tmp_path)
     live.append("Orders", n=3)
-    m = live.mount(mount, watch="Orders")
+    m = live.mount(mount, watch="Orders", debug="fs")
     old = eml_files(m.path("Orders"))
     assert len(old) == 3
     live.raw.command('DELETE "Orders"')
@@ -198,8 +198,9 @@ def test_uidvalidity_change_rebuilds_the_folder(dovecot, mount, tmp_path):
         eml_files(m.path("Orders"))
     except OSError as e:
         raise AssertionError("%s\n%s" % (e, m.stderr()))
-    assert ifs.wait_until(lambda: eml_files(m.path("Orders")) == new, timeout=EVENT_TIMEOUT), \
-        (eml_files(m.path("Orders")), m.stderr())
+    if not ifs.wait_until(lambda: eml_files(m.path("Orders")) == new, timeout=EVENT_TIMEOUT):
+        pytest.fail("listed %s, want %s\n%s" % (sorted(eml_files(m.path("Orders"))),
+                                                 sorted(new), m.stderr()), pytrace=False)
     for name in old - new:
         assert not os.path.exists(m.path("Orders", name))
 

@@ -237,8 +237,16 @@ class Inboxfs:
         (exit code, problems list); a hang is killed and reported."""
         problems = []
         if is_mounted(self.mountpoint, None):
-            r = subprocess.run([FUSERMOUNT, "-u", self.mountpoint], stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=30)
+            # "busy" while some process is in the middle of a system call on
+            # the mount (inboxfs's own announcer writing .newmail, say): retry
+            # for a moment, as an admin would.
+            deadline = time.monotonic() + 3
+            while True:
+                r = subprocess.run([FUSERMOUNT, "-u", self.mountpoint], stdin=subprocess.DEVNULL,
+                                   capture_output=True, text=True, timeout=30)
+                if r.returncode == 0 or "busy" not in r.stderr or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             if r.returncode != 0:
                 problems.append("fusermount3 -u failed (%d): %s" % (r.returncode, r.stderr.strip()))
         rc = None
