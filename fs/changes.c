@@ -151,7 +151,7 @@ static enum imap_result move_message(struct account *a, struct folder *from, uin
 		index_note_moved(a->index, index_msg_ino(from, uid), index_msg_ino(to, *new_uid));
 		pthread_mutex_unlock(&a->index_lock);
 	}
-	log_info(LOG_CAT_FS, "moved %s/%u.eml to %s%s%.0u%s", from->imap_name, uid, to->imap_name,
+	log_debug(LOG_CAT_FS, "moved %s/%u.eml to %s%s%.0u%s", from->imap_name, uid, to->imap_name,
 		 cu.valid ? " (now " : "", cu.valid ? cu.dst_uid : 0, cu.valid ? ".eml)" : "");
 	return IMAP_R_OK;
 }
@@ -181,7 +181,7 @@ enum imap_result change_delete_message(struct account *a, struct folder *f, uint
 		return st->result;
 	rr = QUIETLY(a, flag_and_expunge(a, f, uid, st));
 	if (rr == IMAP_R_OK)
-		log_info(LOG_CAT_FS, "deleted %s/%u.eml", f->imap_name, uid);
+		log_debug(LOG_CAT_FS, "deleted %s/%u.eml", f->imap_name, uid);
 	return rr;
 }
 
