@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "auth/sasl.h"
+#include "common/clock.h"
 #include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -44,31 +45,12 @@ static enum imap_result login(struct account *a, struct imap_session *s, struct 
 	return rr;
 }
 
-struct imap_session *account_new_session(struct account *a, struct imap_status *st)
-{
-	struct imap_session *s = imap_session_open(&a->scfg, st);
-
-	if (s && login(a, s, st) != IMAP_R_OK) {
-		imap_session_close(s);
-		s = NULL;
-	}
-	return s;
-}
-
 enum imap_result account_connect(struct account *a, struct imap_session *s,
 				 struct imap_status *st)
 {
 	enum imap_result rr = imap_session_connect(s, st);
 
 	return rr == IMAP_R_OK ? login(a, s, st) : rr;
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void set_session(struct account *a, struct imap_session *s)
@@ -109,7 +91,7 @@ static enum imap_result ensure_session(struct account *a, struct imap_status *st
 {
 	struct imap_session *old = a->session;
 	enum imap_result rr;
-	long long now = mono_ms();
+	long long now = clock_ms();
 	long wait;
 
 	if (old && imap_session_usable(old))

@@ -77,8 +77,6 @@ void account_note_cache_hit(struct account *a);
 /* Unmounting: fail what waits for the server now, connect no more.
  * Any thread, any time. */
 void account_abort(struct account *a);
-/* A new logged-in connection, or NULL and st. */
-struct imap_session *account_new_session(struct account *a, struct imap_status *st);
 /* Connect and log in s (from imap_session_new with a->scfg). */
 enum imap_result account_connect(struct account *a, struct imap_session *s,
 				 struct imap_status *st);

@@ -3,17 +3,10 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "fs/account.h"
 #include "fs/watch.h"
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The file system's own connection. */
 static void describe_worker(struct account *a, struct buf *b)
@@ -26,7 +19,7 @@ static void describe_worker(struct account *a, struct buf *b)
 	if (a->session)
 		quiet = imap_session_quiet_ms(a->session);
 	pthread_mutex_unlock(&a->conn_lock);
-	wait = a->next_try_ms - mono_ms();
+	wait = a->next_try_ms - clock_ms();
 	if (up)
 		buf_printf(b, "connection: connected\n");
 	else if (atomic_load(&a->give_up))

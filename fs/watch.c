@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -37,14 +38,6 @@ struct watchers {
 	struct watcher *w;
 	size_t n;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sleep up to ms, or until stopped.  False when stopped. */
 static bool nap(struct watcher *w, long long ms)
@@ -89,7 +82,7 @@ static bool changed(const struct view *v)
 static enum imap_result idle_once(struct watcher *w, struct view *v)
 {
 	const struct options *o = w->a->opt;
-	long long reissue = now_ms() + (long long)o->idle_interval * 1000, left;
+	long long reissue = clock_ms() + (long long)o->idle_interval * 1000, left;
 	enum imap_result rr;
 	struct imap_status st;
 	char tag[16];
@@ -98,12 +91,12 @@ static enum imap_result idle_once(struct watcher *w, struct view *v)
 	if (rr != IMAP_R_OK)
 		return rr;
 	while (!atomic_load(&w->stop) && !changed(v)) {
-		left = reissue - now_ms();
+		left = reissue - clock_ms();
 		if (left <= 0)
 			break;
 		rr = imap_idle_wait(w->s, (int)(left < o->idle_timeout * 1000LL ? left :
 						o->idle_timeout * 1000LL));
-		if (rr == IMAP_R_TIMEOUT && now_ms() < reissue) {
+		if (rr == IMAP_R_TIMEOUT && clock_ms() < reissue) {
 			log_info(LOG_CAT_IMAP, "%s: no word from the server for %u s: the connection "
 				 "is dead", w->f->imap_name, o->idle_timeout);
 			/* Not even a LOGOUT: it would wait for an answer that never comes. */

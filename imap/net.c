@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 struct net_conn {
@@ -40,14 +41,6 @@ const char *net_err_name(enum net_err e)
 	return names[e];
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for `events` until the deadline.  0 ready, NET_ERR_TIMEOUT, or
  * NET_ERR_IO (aborted or poll failed). */
 static enum net_err wait_fd(struct net_conn *c, short events, long long deadline)
@@ -58,7 +51,7 @@ static enum net_err wait_fd(struct net_conn *c, short events, long long deadline
 	for (;;) {
 		if (atomic_load(&c->aborted))
 			return NET_ERR_IO;
-		left = (int)(deadline - now_ms());
+		left = (int)(deadline - clock_ms());
 		if (left <= 0)
 			return NET_ERR_TIMEOUT;
 		r = poll(&pfd, 1, left);
@@ -119,7 +112,7 @@ struct net_conn *net_connect(const char *host, unsigned port, int timeout_ms,
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res, *ai;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = clock_ms() + timeout_ms;
 	char portstr[8];
 	struct net_conn *c;
 	int fd = -1, err_no = 0, r;
@@ -220,7 +213,7 @@ static enum net_err describe_tls_failure(struct net_conn *c, const char *host, e
 enum net_err net_start_tls(struct net_conn *c, const char *host, const struct net_tls_config *tc,
 			   int timeout_ms, char *errmsg, size_t errlen)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = clock_ms() + timeout_ms;
 	enum net_err w;
 	int r;
 
@@ -315,7 +308,7 @@ static ssize_t plain_read(struct net_conn *c, void *buf, size_t len, long long d
 
 ssize_t net_read(struct net_conn *c, void *buf, size_t len, int timeout_ms, enum net_err *err)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = clock_ms() + timeout_ms;
 
 	*err = NET_OK;
 	if (atomic_load(&c->aborted)) {
@@ -359,7 +352,7 @@ static enum net_err write_some(struct net_conn *c, const char *p, size_t len, si
 
 enum net_err net_write_all(struct net_conn *c, const void *buf, size_t len, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = clock_ms() + timeout_ms;
 	const char *p = buf;
 	enum net_err e;
 	size_t done;

@@ -16,23 +16,16 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "imap/session_priv.h"
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 long long imap_session_quiet_ms(const struct imap_session *s)
 {
 	long long last = atomic_load(&s->last_rx_ms);
 
-	return last ? mono_ms() - last : -1;
+	return last ? clock_ms() - last : -1;
 }
 
 const char *imap_result_name(enum imap_result r)
@@ -258,7 +251,7 @@ enum imap_result imap_read_response_within(struct imap_session *s, struct imap_r
 		}
 		trace_bytes(s, "S:", s->rbuf, (size_t)n);
 		s->rlen = (size_t)n;
-		atomic_store(&s->last_rx_ms, mono_ms());
+		atomic_store(&s->last_rx_ms, clock_ms());
 	}
 }
 
