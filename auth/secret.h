@@ -16,6 +16,16 @@ struct secret_source {
 char *secret_load(const struct secret_source *src, char *err, size_t errlen);
 /* Read the first line of a file with the permission check. */
 char *secret_from_file(const char *path, char *err, size_t errlen);
+/* The first line of a secret file (what names it in errors). */
+char *secret_first_line(const char *path, const char *what, char *err, size_t errlen);
+/* A whole secret file (a private key), at most max-1 bytes, NUL-terminated;
+ * *len gets its length.  Wipe with OPENSSL_cleanse before freeing. */
+char *secret_whole_file(const char *path, const char *what, size_t max, size_t *len,
+			char *err, size_t errlen);
+/* Replace path's content by value + "\n" atomically (temporary file in the
+ * same directory, mode 0600, fsync, rename, fsync of the directory). */
+int secret_replace_file(const char *path, const char *what, const char *value,
+			char *err, size_t errlen);
 /* Run cmd and take the first line of its standard output. */
 char *secret_from_cmd(const char *cmd, char *err, size_t errlen);
 

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -10,6 +12,97 @@ static enum log_level cur_level = LOG_LVL_INFO;
 static unsigned cur_cats = ~0u;
 static bool to_syslog;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *secrets[LOG_SECRETS_MAX];
+static size_t next_secret;
+static pthread_mutex_t secret_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define SECRET_MIN 6
+#define REDACTED "<redacted>"
+
+static void wipe_free(char *s)
+{
+	if (!s)
+		return;
+	/* volatile: the compiler may not drop stores to memory about to be freed */
+	for (volatile char *p = s; *p; p++)
+		*p = 0;
+	free(s);
+}
+
+void log_add_secret(const char *secret)
+{
+	char *copy;
+
+	if (!secret || strlen(secret) < SECRET_MIN || !(copy = strdup(secret)))
+		return;
+	pthread_mutex_lock(&secret_lock);
+	for (size_t i = 0; i < LOG_SECRETS_MAX; i++)
+		if (secrets[i] && strcmp(secrets[i], copy) == 0) {
+			pthread_mutex_unlock(&secret_lock);
+			wipe_free(copy);
+			return;
+		}
+	wipe_free(secrets[next_secret]);
+	secrets[next_secret] = copy;
+	next_secret = (next_secret + 1) % LOG_SECRETS_MAX;
+	pthread_mutex_unlock(&secret_lock);
+}
+
+void log_forget_secret(const char *secret)
+{
+	if (!secret)
+		return;
+	pthread_mutex_lock(&secret_lock);
+	for (size_t i = 0; i < LOG_SECRETS_MAX; i++)
+		if (secrets[i] && strcmp(secrets[i], secret) == 0) {
+			wipe_free(secrets[i]);
+			secrets[i] = NULL;
+		}
+	pthread_mutex_unlock(&secret_lock);
+}
+
+/* A line cut short may end in the first part of a secret. */
+static void cut_partial(char *line, const char *secret)
+{
+	size_t len = strlen(line), sl = strlen(secret);
+
+	for (size_t k = sl - 1; k >= SECRET_MIN; k--)
+		if (k <= len && memcmp(line + len - k, secret, k) == 0) {
+			line[len - k] = '\0';
+			return;
+		}
+}
+
+static void redact_one(char *line, size_t cap, const char *secret, bool truncated)
+{
+	size_t sl = strlen(secret), rl = strlen(REDACTED);
+	char *from = line, *hit;
+
+	while ((hit = strstr(from, secret))) {
+		size_t tail = strlen(hit + sl);
+
+		if (rl <= sl || (size_t)(hit - line) + rl + tail < cap) {
+			memmove(hit + rl, hit + sl, tail + 1);
+			memcpy(hit, REDACTED, rl);
+			from = hit + rl; /* the marker itself is never searched */
+		} else {
+			*hit = '\0'; /* no room for the marker: cut the line */
+			break;
+		}
+	}
+	if (truncated)
+		cut_partial(line, secret);
+}
+
+void log_redact(char *line, size_t cap, bool truncated)
+{
+	pthread_mutex_lock(&secret_lock);
+	for (size_t i = 0; i < LOG_SECRETS_MAX; i++)
+		if (secrets[i])
+			redact_one(line, cap, secrets[i], truncated);
+	pthread_mutex_unlock(&secret_lock);
+}
 
 void log_set_level(enum log_level lvl) { cur_level = lvl; }
 void log_set_categories(unsigned mask) { cur_cats = mask; }
@@ -46,12 +139,14 @@ void log_msg(enum log_level lvl, enum log_cat cat, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
+	int n;
 
 	if (!log_enabled(lvl, cat))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	log_redact(line, sizeof(line), n >= (int)sizeof(line));
 	if (to_syslog) {
 		syslog(syslog_prio(lvl), "%s", line);
 		return;

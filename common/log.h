@@ -5,6 +5,7 @@
 #define INBOXFS_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_TRACE };
 
@@ -15,6 +16,17 @@ void log_set_level(enum log_level lvl);
 void log_set_categories(unsigned mask);
 void log_use_syslog(bool on);
 bool log_enabled(enum log_level lvl, enum log_cat cat);
+
+/* Secrets the process holds (password, client secret, tokens): any log
+ * line that would contain one shows <redacted> instead.  A second line of
+ * defence: callers never log secrets on purpose.  The newest LOG_SECRETS_MAX
+ * are kept; strings shorter than 6 bytes are not registered. */
+#define LOG_SECRETS_MAX 16
+void log_add_secret(const char *secret);
+void log_forget_secret(const char *secret);
+/* Replace every registered secret in line (in place; the line can only
+ * get shorter or stay within cap).  Exposed for the unit test. */
+void log_redact(char *line, size_t cap, bool truncated);
 
 void log_msg(enum log_level lvl, enum log_cat cat, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

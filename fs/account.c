@@ -7,7 +7,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "auth/sasl.h"
 #include "common/clock.h"
 #include "common/backoff.h"
 #include "common/buf.h"
@@ -25,32 +24,12 @@
 
 /* ---- connecting ----------------------------------------------------------- */
 
-static enum imap_result login(struct account *a, struct imap_session *s, struct imap_status *st)
-{
-	char err[256], *pw = secret_load(&a->secret, err, sizeof(err)), *b64;
-	enum imap_result rr;
-
-	if (!pw) {
-		imap_status_set(st, IMAP_R_CREDENTIALS, "%s", err);
-		return IMAP_R_CREDENTIALS;
-	}
-	if (imap_session_caps(s) & CAP_AUTH_PLAIN) {
-		b64 = sasl_plain(a->url.user, pw);
-		rr = b64 ? imap_authenticate(s, "PLAIN", b64, "*", st) : IMAP_R_NOMEM;
-		sasl_wipe(b64);
-	} else {
-		rr = imap_login(s, a->url.user, pw, st);
-	}
-	sasl_wipe(pw);
-	return rr;
-}
-
 enum imap_result account_connect(struct account *a, struct imap_session *s,
 				 struct imap_status *st)
 {
 	enum imap_result rr = imap_session_connect(s, st);
 
-	return rr == IMAP_R_OK ? login(a, s, st) : rr;
+	return rr == IMAP_R_OK ? login_run(&a->login, s, st) : rr;
 }
 
 static void set_session(struct account *a, struct imap_session *s)
@@ -102,6 +81,7 @@ static enum imap_result ensure_session(struct account *a, struct imap_status *st
 	}
 	if (old) {
 		set_session(a, NULL);
+		login_session_ended(&a->login, old);
 		imap_session_close(old);
 	}
 	view_reset(&a->view);
@@ -548,9 +528,8 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 	a->scfg.tls.cafile = opt->cafile;
 	a->scfg.timeout_ms = (int)opt->timeout * 1000;
 	a->scfg.max_message = opt->max_message_bytes;
-	a->secret.file = opt->password_file;
-	a->secret.cmd = opt->password_cmd;
-	a->secret.env = "INBOXFS_PASSWORD";
+	if (login_init(&a->login, opt, &a->url, err, errlen) < 0)
+		return -1;
 	view_init(&a->view, a, NULL);
 	a->index = index_new();
 	a->bodies = bodycache_new(opt->cache_mem_bytes);
@@ -585,6 +564,7 @@ void account_close(struct account *a)
 	free(a->watched);
 	state_close(a->state);
 	bodycache_free(a->bodies);
+	login_free(&a->login);
 	imap_url_free(&a->url);
 	pthread_mutex_destroy(&a->session_lock);
 	pthread_mutex_destroy(&a->index_lock);

@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "auth/secret.h"
 #include "common/backoff.h"
 #include "fs/bodycache.h"
 #include "fs/index.h"
+#include "fs/login.h"
 #include "fs/options.h"
 #include "fs/sync.h"
 #include "imap/session.h"
@@ -24,7 +24,7 @@ struct account {
 	const struct options *opt;
 	struct imap_url url;
 	struct imap_session_config scfg;
-	struct secret_source secret;
+	struct login login;
 
 	/* Lock order: session_lock, then index_lock.  session_lock is held
 	 * for a whole exchange with the server; index_lock only for moments,

@@ -202,6 +202,9 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 	if (!o->foreground)
 		log_use_syslog(true);
 	a->notifier = notifier_start(se);
+	if (login_start(&a->login) < 0)
+		log_err(LOG_CAT_AUTH, "cannot start renewing tokens in the background: each login "
+			"will ask for a token itself");
 	log_info(LOG_CAT_CORE, "mounted %s on %s", o->url, o->mountpoint);
 	if (a->nwatched && o->singlethread)
 		log_warn(LOG_CAT_CORE, "single-threaded (-s): new mail appears, but without inotify "

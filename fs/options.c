@@ -18,6 +18,17 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("password_file=%s", password_file),
 	OPT("password_cmd=%s", password_cmd),
 	OPT("cafile=%s", cafile),
+	OPT("auth=%s", auth),
+	OPT("oauth2_token_url=%s", oauth2_token_url),
+	OPT("oauth2_tenant=%s", oauth2_tenant),
+	OPT("oauth2_client_id=%s", oauth2_client_id),
+	OPT("oauth2_client_secret_file=%s", oauth2_client_secret_file),
+	OPT("oauth2_client_cert=%s", oauth2_client_cert),
+	OPT("oauth2_client_key=%s", oauth2_client_key),
+	OPT("oauth2_scope=%s", oauth2_scope),
+	OPT("oauth2_refresh_token_file=%s", oauth2_refresh_token_file),
+	OPT("oauth2_cafile=%s", oauth2_cafile),
+	OPT("token_cmd=%s", token_cmd),
 	OPT("tls=%s", tls),
 	OPT("config=%s", config),
 	OPT("debug=%s", debug),
@@ -41,7 +52,10 @@ static const struct fuse_opt inboxfs_opts[] = {
 static const char *const config_keys[] = {
 	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "max_message",
 	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
-	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", NULL,
+	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth",
+	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
+	"oauth2_client_cert", "oauth2_client_key", "oauth2_scope", "oauth2_refresh_token_file",
+	"oauth2_cafile", "token_cmd", NULL,
 };
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -77,6 +91,16 @@ void options_usage(const char *prog)
 	       "    -o password_file=PATH  first line is the password (mode 0600)\n"
 	       "    -o password_cmd=CMD    first line of CMD's output is the password\n"
 	       "    -o cafile=PATH         trust these CA certificates, not the system's\n"
+	       "    -o auth=MECH           plain, login, xoauth2 or oauthbearer (default: chosen)\n"
+	       "    -o oauth2_tenant=T     Microsoft tenant (Office 365 token endpoint and scope)\n"
+	       "    -o oauth2_token_url=URL  any other OAuth2 token endpoint\n"
+	       "    -o oauth2_client_id=ID\n"
+	       "    -o oauth2_client_secret_file=PATH  client-credentials grant (mode 0600)\n"
+	       "    -o oauth2_client_cert=PATH,oauth2_client_key=PATH  ... with a certificate\n"
+	       "    -o oauth2_refresh_token_file=PATH  refresh-token grant (rotation saved)\n"
+	       "    -o oauth2_scope=SCOPE  scope asked for\n"
+	       "    -o oauth2_cafile=PATH  CA certificates for the token endpoint\n"
+	       "    -o token_cmd=CMD       first line of CMD's output is the access token\n"
 	       "    -o tls=none            plaintext connection (tests only)\n"
 	       "    -o config=PATH         key = value lines (default ~/.config/inboxfs/config)\n"
 	       "    -o timeout=SECONDS     server operation timeout (default 30)\n"
@@ -225,6 +249,17 @@ void options_free(struct options *o)
 	free(o->password_file);
 	free(o->password_cmd);
 	free(o->cafile);
+	free(o->auth);
+	free(o->oauth2_token_url);
+	free(o->oauth2_tenant);
+	free(o->oauth2_client_id);
+	free(o->oauth2_client_secret_file);
+	free(o->oauth2_client_cert);
+	free(o->oauth2_client_key);
+	free(o->oauth2_scope);
+	free(o->oauth2_refresh_token_file);
+	free(o->oauth2_cafile);
+	free(o->token_cmd);
 	free(o->tls);
 	free(o->config);
 	free(o->debug);
@@ -307,6 +342,12 @@ static int finish(struct options *o)
 		return -1;
 	}
 	o->delete_to_trash = o->delete_mode && strcmp(o->delete_mode, "trash") == 0;
+	if (o->auth && strcmp(o->auth, "plain") && strcmp(o->auth, "login") &&
+	    strcmp(o->auth, "xoauth2") && strcmp(o->auth, "oauthbearer")) {
+		fprintf(stderr, "inboxfs: auth=%s: use plain, login, xoauth2 or oauthbearer\n",
+			o->auth);
+		return -1;
+	}
 	if (o->tls && strcmp(o->tls, "none") != 0) {
 		fprintf(stderr, "inboxfs: tls=%s: the only value is 'none' (TLS is on by default)\n",
 			o->tls);

@@ -16,6 +16,11 @@ struct options {
 	char *password_file;
 	char *password_cmd;
 	char *cafile;
+	char *auth;           /* plain|login|xoauth2|oauthbearer; NULL: chosen */
+	char *oauth2_token_url, *oauth2_tenant, *oauth2_client_id, *oauth2_client_secret_file;
+	char *oauth2_client_cert, *oauth2_client_key, *oauth2_scope, *oauth2_refresh_token_file;
+	char *oauth2_cafile;  /* CA file for the token endpoint (default: the system's) */
+	char *token_cmd;
 	char *tls;            /* "none" for plaintext; anything else is refused */
 	char *config;
 	char *debug;          /* categories for trace output: imap,fs,auth */

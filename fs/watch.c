@@ -193,6 +193,7 @@ static void *watch_main(void *arg)
 		pthread_mutex_lock(&w->lock);
 		w->s = NULL;
 		pthread_mutex_unlock(&w->lock);
+		login_session_ended(&w->a->login, s);
 		imap_session_close(s);
 	}
 	return NULL;

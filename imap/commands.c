@@ -189,22 +189,39 @@ enum imap_result imap_capability(struct imap_session *s, struct imap_status *st)
 	return rr;
 }
 
-static void log_challenge(struct imap_session *s, const char *b64)
+/* Decode a base64 server challenge into out (NUL-terminated, non-printable
+ * bytes replaced by '?').  Returns the length, or -1. */
+static int decode_challenge(const char *b64, char *out, size_t outlen)
 {
-	unsigned char out[512];
 	size_t len = strlen(b64);
+	unsigned char *raw;
 	int n;
 
-	if (len == 0 || len > 600)
-		return;
-	n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
-	if (n <= 0)
-		return;
-	for (int i = 0; i < n; i++)
-		if (out[i] < 0x20 || out[i] > 0x7e)
-			out[i] = '?';
-	out[n] = '\0';
-	log_info(LOG_CAT_AUTH, "[%s] server's authentication error: %s", s->name, (char *)out);
+	if (outlen == 0 || len == 0 || len % 4 || len / 4 * 3 >= outlen)
+		return -1;
+	raw = malloc(len / 4 * 3 + 1);
+	if (!raw)
+		return -1;
+	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+	if (n >= 0) {
+		/* EVP_DecodeBlock counts the padding as zero bytes */
+		while (len && b64[--len] == '=' && n > 0)
+			n--;
+		for (int i = 0; i < n; i++)
+			out[i] = raw[i] < 0x20 || raw[i] > 0x7e ? '?' : (char)raw[i];
+		out[n] = '\0';
+	}
+	free(raw);
+	return n;
+}
+
+/* A failure challenge carries the server's reason (XOAUTH2, OAUTHBEARER:
+ * base64 JSON such as {"status":"401","schemes":"bearer"}). */
+static void note_challenge(struct imap_session *s, const char *b64, char *out, size_t outlen)
+{
+	if (decode_challenge(b64, out, outlen) < 0)
+		snprintf(out, outlen, "(undecodable)");
+	log_info(LOG_CAT_AUTH, "[%s] server's authentication error: %s", s->name, out);
 }
 
 /* After the initial response: answer a failure challenge once, then read
@@ -214,6 +231,7 @@ static enum imap_result finish_authenticate(struct imap_session *s, const char *
 					    struct imap_status *st)
 {
 	bool sent_initial = initial == NULL, answered = false;
+	char challenge[256] = "";
 	struct imap_response *r;
 	enum imap_result rr;
 
@@ -232,7 +250,7 @@ static enum imap_result finish_authenticate(struct imap_session *s, const char *
 			} else if (answered) {
 				reply = "*"; /* a second challenge: abort the exchange */
 			} else {
-				log_challenge(s, r->text);
+				note_challenge(s, r->text, challenge, sizeof(challenge));
 				answered = true;
 			}
 			imap_response_free(r);
@@ -248,6 +266,12 @@ static enum imap_result finish_authenticate(struct imap_session *s, const char *
 			imap_response_free(r);
 			if (st->result == IMAP_R_NO || st->result == IMAP_R_BAD)
 				st->result = IMAP_R_LOGIN;
+			if (st->result == IMAP_R_LOGIN && *challenge) {
+				size_t n = strlen(st->text);
+
+				snprintf(st->text + n, sizeof(st->text) - n, " (server: %s)",
+					 challenge);
+			}
 			return st->result;
 		}
 		if (r->kind == IMAP_RESP_TAGGED) {

@@ -52,11 +52,15 @@ void imap_session_set_state(struct imap_session *s, enum imap_state st)
 		return;
 	log_debug(LOG_CAT_IMAP, "[%s] state %s -> %s", s->name, state_name(s->state),
 		  state_name(st));
+	if (st == IMAP_ST_AUTHENTICATED && s->state == IMAP_ST_NOT_AUTHENTICATED)
+		s->auth_ms = clock_ms();
 	s->state = st;
 }
 
 enum imap_state imap_session_state(const struct imap_session *s) { return s->state; }
 unsigned imap_session_caps(const struct imap_session *s) { return s->caps; }
+const char *imap_session_bye_text(const struct imap_session *s) { return s->bye_text; }
+long long imap_session_auth_ms(const struct imap_session *s) { return s->auth_ms; }
 
 bool imap_session_usable(const struct imap_session *s)
 {
@@ -290,6 +294,7 @@ static bool session_untagged(struct imap_session *s, struct imap_response *r)
 		if (s->state == IMAP_ST_LOGOUT)
 			return true; /* the normal answer to LOGOUT */
 		log_info(LOG_CAT_IMAP, "[%s] server said BYE: %s", s->name, r->text);
+		snprintf(s->bye_text, sizeof(s->bye_text), "%s", r->text);
 		mark_broken(s, IMAP_R_LOST, "server closed the session (BYE)");
 		return true;
 	}

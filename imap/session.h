@@ -99,6 +99,11 @@ enum imap_state imap_session_state(const struct imap_session *s);
 void imap_session_set_state(struct imap_session *s, enum imap_state st);
 unsigned imap_session_caps(const struct imap_session *s);
 bool imap_session_usable(const struct imap_session *s);
+/* The text of the server's BYE ("" if it sent none), and the monotonic
+ * time of the login (0 before): a session that ends with "BYE Session
+ * invalidated - AccessTokenExpired" tells which token died. */
+const char *imap_session_bye_text(const struct imap_session *s);
+long long imap_session_auth_ms(const struct imap_session *s);
 /* Milliseconds since the server last sent anything (-1: never).  Any
  * thread. */
 long long imap_session_quiet_ms(const struct imap_session *s);

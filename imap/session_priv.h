@@ -19,6 +19,8 @@ struct imap_session {
 	atomic_bool aborted;        /* imap_session_abort: going away on purpose */
 	enum imap_result broken_result;
 	char broken_text[200];
+	char bye_text[200];         /* what the server said with BYE, if it did */
+	long long auth_ms;          /* monotonic time of the login (0: not yet) */
 	unsigned tag_counter;
 	_Atomic long long last_rx_ms;  /* monotonic time of the last bytes read */
 	imap_untagged_fn untagged_fn;
