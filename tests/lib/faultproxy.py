@@ -12,6 +12,8 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
     p.delay(seconds)               # every chunk is held this long (0: off)
     p.blackhole()                  # the connections open now go silent both
                                    # ways, sockets kept open (a dead NAT entry)
+    p.close_all(say=b"* BYE ...\r\n")  # the connections open now get these
+                                   # bytes as if from the server, then close
 
 Plaintext only (inboxfs with -o tls=none) when a pattern is to be seen.
 Each rule fires once; connections made afterwards are forwarded normally.
@@ -59,10 +61,11 @@ class FaultProxy:
     def delay(self, seconds):
         self._delay = seconds
 
-    def close_all(self, reset=False):
-        """Close (or reset) every open connection now, both sides."""
+    def close_all(self, reset=False, say=None):
+        """Close (or reset) every open connection now, both sides, after
+        sending `say` to the client (a server's last words: BYE ...)."""
         with self.lock:
-            self._kill = {"reset": reset, "gen": self._kill_gen + 1}
+            self._kill = {"reset": reset, "gen": self._kill_gen + 1, "say": say}
             self._kill_gen += 1
 
     def cut_after(self, nbytes, reset=False):
@@ -120,6 +123,8 @@ class FaultProxy:
                 r, _, _ = select.select(socks, [], [], 0.05)
                 kill = self._kill
                 if kill and kill["gen"] > born:
+                    if kill.get("say"):
+                        client.sendall(kill["say"])
                     if kill["reset"]:
                         for sk in socks:
                             sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
