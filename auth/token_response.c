@@ -39,7 +39,7 @@ static int parse_error(long status, const cJSON *root, char *err, size_t errlen)
 	char c[64], d[DESCRIPTION_MAX + 1];
 
 	if (!code) {
-		snprintf(err, errlen, "HTTP %ld from the token endpoint without an OAuth2 error", status);
+		snprintf(err, errlen, "HTTP %ld without an OAuth2 error", status);
 		return -1;
 	}
 	first_line(c, sizeof(c), code, sizeof(c) - 1);
@@ -73,14 +73,14 @@ static int parse_success(const cJSON *root, struct token_response *out, char *er
 	const char *refresh = json_string(root, "refresh_token");
 
 	if (!tok) {
-		snprintf(err, errlen, "the token endpoint's answer has no access_token");
+		snprintf(err, errlen, "the answer has no access_token");
 		return -1;
 	}
 	if (type && strcasecmp(type, "bearer") != 0) {
 		char t[32];
 
 		first_line(t, sizeof(t), type, sizeof(t) - 1);
-		snprintf(err, errlen, "the token endpoint issued a '%s' token, not a Bearer token", t);
+		snprintf(err, errlen, "it issued a '%s' token, not a Bearer token", t);
 		return -1;
 	}
 	if (!sasl_is_bearer_token(tok)) {
@@ -115,8 +115,9 @@ int token_response_parse(long status, const char *content_type, const char *body
 
 		first_line(ct, sizeof(ct), content_type && *content_type ? content_type : "untyped",
 			   sizeof(ct) - 1);
-		snprintf(err, errlen, "HTTP %ld from the token endpoint with a %s body of %zu bytes "
-			 "that is not a JSON object", status, ct, len);
+		ct[strcspn(ct, "; ")] = '\0'; /* no "; charset=utf-8" */
+		snprintf(err, errlen, "HTTP %ld with a %s body of %zu bytes, not a JSON object",
+			 status, ct, len);
 		cJSON_Delete(root);
 		return -1;
 	}
