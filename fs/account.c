@@ -11,6 +11,7 @@
 #include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "fs/newfile.h"
 #include "fs/notify.h"
 #include "fs/state.h"
 #include "imap/commands.h"
@@ -57,6 +58,7 @@ static enum imap_result connect_session(struct account *a, struct imap_status *s
 		imap_session_close(s);
 		return st->result;
 	}
+	atomic_store(&a->server_caps, imap_session_caps(s));
 	view_reset(&a->view);
 	a->view.s = a->session;
 	imap_session_set_untagged(a->session, view_on_untagged, &a->view);
@@ -111,6 +113,11 @@ static enum imap_result ensure_session(struct account *a, struct imap_status *st
 	}
 	a->next_try_ms = now + wait;
 	return rr;
+}
+
+enum imap_result account_session(struct account *a, struct imap_status *st)
+{
+	return ensure_session(a, st);
 }
 
 void account_abort(struct account *a)
@@ -533,7 +540,8 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 	view_init(&a->view, a, NULL);
 	a->index = index_new();
 	a->bodies = bodycache_new(opt->cache_mem_bytes);
-	if (!a->index || !a->bodies) {
+	a->newfiles = newfiles_new(opt->max_message_bytes);
+	if (!a->index || !a->bodies || !a->newfiles) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -564,6 +572,7 @@ void account_close(struct account *a)
 	free(a->watched);
 	state_close(a->state);
 	bodycache_free(a->bodies);
+	newfiles_free(a->newfiles);
 	login_free(&a->login);
 	imap_url_free(&a->url);
 	pthread_mutex_destroy(&a->session_lock);

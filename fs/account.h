@@ -45,9 +45,12 @@ struct account {
 	atomic_bool shutting_down; /* unmounting: no more connections */
 	atomic_bool give_up;       /* reconnect_tries used up */
 
+	atomic_uint server_caps;   /* CAP_* after the last login: any thread may look */
+
 	struct index *index;
 	char delim;                /* hierarchy delimiter (from LIST; 0 = flat) */
 	struct bodycache *bodies;
+	struct newfiles *newfiles; /* files being written, appended when closed */
 	struct notifier *notifier; /* set once mounted */
 	struct announcer *announcer; /* set once mounted, when announcing */
 	struct state *state;       /* announced UIDs kept across mounts */
@@ -74,6 +77,9 @@ void account_flush_aliases(struct account *a, uint64_t dir_ino);
 /* An open was served from the body cache (read-ahead paid off). */
 void account_note_cache_hit(struct account *a);
 
+/* A logged-in session in a->session (reconnecting if needed), for
+ * commands that need no selected folder.  session_lock held. */
+enum imap_result account_session(struct account *a, struct imap_status *st);
 /* Unmounting: fail what waits for the server now, connect no more.
  * Any thread, any time. */
 void account_abort(struct account *a);

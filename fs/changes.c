@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "fs/announce.h"
 #include "fs/notify.h"
 #include "imap/commands.h"
 #include "imap/utf7.h"
@@ -273,7 +274,9 @@ enum imap_result change_create_folder(struct account *a, struct folder *parent, 
 		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
 		return IMAP_R_NOMEM;
 	}
-	rr = imap_create(a->session, full, st);
+	rr = account_session(a, st);
+	if (rr == IMAP_R_OK)
+		rr = imap_create(a->session, full, st);
 	if (rr == IMAP_R_OK) {
 		pthread_mutex_lock(&a->index_lock);
 		*out = index_new_folder(a->index, parent, name, full);
@@ -355,7 +358,9 @@ enum imap_result change_rename_folder(struct account *a, struct folder *f,
 		return st->result;
 	from = server_name(a, f);
 	to = child_server_name(a, newparent, newname);
-	rr = from && to ? leave_if_inside(a, f, st) : IMAP_R_NOMEM;
+	rr = from && to ? account_session(a, st) : IMAP_R_NOMEM;
+	if (rr == IMAP_R_OK)
+		rr = leave_if_inside(a, f, st);
 	if (rr == IMAP_R_OK && f->imap_name)
 		rr = imap_rename(a->session, from, to, st);
 	else if (rr == IMAP_R_OK)
@@ -377,4 +382,61 @@ enum imap_result change_rename_folder(struct account *a, struct folder *f,
 	free(from);
 	free(to);
 	return rr;
+}
+
+/* ---- flags and new messages ------------------------------------------------ */
+
+enum imap_result change_get_flags(struct account *a, struct folder *f, uint32_t uid,
+				  char *flags, size_t cap, uint64_t *modseq, struct imap_status *st)
+{
+	enum imap_result rr = account_refresh_folder(a, f, st);
+
+	if (rr != IMAP_R_OK)
+		return rr;
+	if (!(caps(a) & CAP_CONDSTORE))
+		modseq = NULL;
+	return imap_uid_get_flags(a->session, uid, flags, cap, modseq, st);
+}
+
+enum imap_result change_set_flags(struct account *a, struct folder *f, uint32_t uid,
+				  const char *flags, struct imap_status *st)
+{
+	enum imap_result rr = account_select_rw(a, f, st);
+
+	if (rr == IMAP_R_OK)
+		rr = imap_uid_set_flags(a->session, uid, flags, st);
+	if (rr == IMAP_R_OK)
+		log_debug(LOG_CAT_FS, "%s/%u: flags (%s)", f->imap_name, uid, flags);
+	return rr;
+}
+
+enum imap_result change_append(struct account *a, struct folder *f, const char *data, size_t len,
+			       int64_t date, uint32_t *uid, struct imap_status *st)
+{
+	struct imap_appenduid au;
+	enum imap_result rr;
+	struct msg m;
+
+	*uid = 0;
+	if (!index_folder_selectable(f)) {
+		imap_status_set(st, IMAP_R_UNSUPPORTED, "%s holds no messages (\\Noselect)", f->name);
+		return st->result;
+	}
+	rr = account_session(a, st);
+	if (rr == IMAP_R_OK)
+		rr = imap_append(a->session, f->imap_name, NULL, date, data, len, &au, st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	log_info(LOG_CAT_FS, "appended %zu bytes to %s as UID %u", len, f->imap_name,
+		 au.valid ? au.uid : 0);
+	if (!au.valid || !f->loaded || au.uidvalidity != f->uidvalidity)
+		return IMAP_R_OK; /* the next listing fetches it */
+	memset(&m, 0, sizeof(m));
+	m.uid = au.uid;
+	m.size = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	m.size_exact = len <= UINT32_MAX;
+	m.date = date;
+	account_msgs_arrived(a, f, &m, 1);
+	*uid = au.uid;
+	return IMAP_R_OK;
 }

@@ -6,6 +6,7 @@
 #ifndef INBOXFS_FS_CHANGES_H
 #define INBOXFS_FS_CHANGES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fs/account.h"
@@ -28,6 +29,17 @@ enum imap_result change_delete_folder(struct account *a, struct folder *f,
 enum imap_result change_rename_folder(struct account *a, struct folder *f,
 				      struct folder *newparent, const char *newname,
 				      struct imap_status *st);
+/* getfattr user.imap.flags: UID FETCH (FLAGS [MODSEQ]); modseq only where
+ * the server has CONDSTORE (else left 0). */
+enum imap_result change_get_flags(struct account *a, struct folder *f, uint32_t uid,
+				  char *flags, size_t cap, uint64_t *modseq, struct imap_status *st);
+/* setfattr user.imap.flags: UID STORE FLAGS, replacing them all. */
+enum imap_result change_set_flags(struct account *a, struct folder *f, uint32_t uid,
+				  const char *flags, struct imap_status *st);
+/* cp into a folder: APPEND with INTERNALDATE date (epoch seconds, UTC);
+ * *uid from APPENDUID (0 when the server did not say). */
+enum imap_result change_append(struct account *a, struct folder *f, const char *data, size_t len,
+			       int64_t date, uint32_t *uid, struct imap_status *st);
 /* A name typed at the shell may become a folder name: no delimiter, no
  * control characters, valid UTF-8, not a message file name. */
 bool change_valid_folder_name(const struct account *a, const char *name);

@@ -267,8 +267,12 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 		return 1;
 	}
 	/* Until the mount exists, a failure is one line on stderr and
-	 * nothing else: state changes would only add noise. */
-	log_set_level(LOG_LVL_WARN);
+	 * nothing else: state changes would only add noise.  Unless a trace
+	 * was asked for: then the login is traced too. */
+	if (o->debug)
+		setup_logging(o);
+	else
+		log_set_level(LOG_LVL_WARN);
 	if (account_open(&a, o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "inboxfs: %s\n", err);
 		r = 1;

@@ -18,8 +18,11 @@
 #include "fs/announce.h"
 #include "fs/changes.h"
 #include "fs/errno_map.h"
+#include "fs/newfile.h"
 #include "fs/notify.h"
+#include "fs/ops_append.h"
 #include "fs/status.h"
+#include "fs/xattr.h"
 
 /* Messages never change under one UIDVALIDITY, so the kernel may keep
  * their attributes long; changes are pushed by invalidations. */
@@ -228,6 +231,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	bool ann = from_announcer(req);
 
+	if (newmsg_lookup(req, parent, name))
+		return;
 	pthread_mutex_lock(&a->index_lock);
 	err = lookup_in_index(a, parent, name, ann, &dir, &e);
 	pthread_mutex_unlock(&a->index_lock);
@@ -254,6 +259,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int err = 0;
 
 	(void)fi;
+	if (is_newfile_ino(ino)) {
+		newmsg_getattr(req, ino);
+		return;
+	}
 	pthread_mutex_lock(&a->index_lock);
 	if ((f = index_folder_by_ino(a->index, ino))) {
 		dir_attr(a, f, &st);
@@ -566,9 +575,10 @@ static void open_status(fuse_req_t req, struct fuse_file_info *fi)
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)buf;
-	(void)off;
+	if (is_newfile_ino(ino)) {
+		newmsg_write(req, ino, buf, size, off);
+		return;
+	}
 	if (fi->fh != MARKER_WRITER) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -597,6 +607,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (ino == STATUS_FILE_INO) {
 		open_status(req, fi);
+		return;
+	}
+	if (is_newfile_ino(ino)) {
+		fuse_reply_err(req, EBUSY); /* being written by whoever created it */
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -671,9 +685,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	put(a, b);
 }
 
+/* A close: a new file is appended now, so that close() reports a refusal. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (is_newfile_ino(ino))
+		newmsg_flush(req, ino);
+	else
+		fuse_reply_err(req, 0);
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (is_newfile_ino(ino)) {
+		newmsg_release(req, ino);
+		return;
+	}
 	if (fi->fh != MARKER_WRITER)
 		put(req_account(req), (struct body *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
@@ -741,7 +768,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (refuse_if_ro(req, "rm", name))
+	if (refuse_if_ro(req, "rm", name) || newmsg_unlink(req, parent, name))
 		return;
 	pthread_mutex_lock(&a->index_lock);
 	dir = index_folder_by_ino(a->index, parent);
@@ -901,7 +928,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	struct account *a = req_account(req);
 
-	(void)attr;
+	if (is_newfile_ino(ino)) {
+		newmsg_setattr(req, ino, attr, to_set);
+		return;
+	}
 	if ((to_set & FUSE_SET_ATTR_SIZE) && (ino & MARKER_INO_BIT) && from_announcer(req)) {
 		op_getattr(req, ino, fi);
 		return;
@@ -942,15 +972,14 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, EEXIST);
 }
 
+/* cp into a folder: the file is appended as a message when closed. */
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	(void)parent;
 	(void)mode;
-	(void)fi;
 	if (refuse_if_ro(req, "create", name))
 		return;
-	fuse_reply_err(req, refuse("new files cannot be created in a mail folder", name, EPERM));
+	newmsg_create(req, parent, name, fi);
 }
 
 const struct fuse_lowlevel_ops inboxfs_ops = {
@@ -975,4 +1004,9 @@ const struct fuse_lowlevel_ops inboxfs_ops = {
 	.create = op_create,
 	.mknod = op_mknod,
 	.write = op_write,
+	.flush = op_flush,
+	.getxattr = xattr_get,
+	.setxattr = xattr_set,
+	.listxattr = xattr_list,
+	.removexattr = xattr_remove,
 };

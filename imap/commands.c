@@ -838,3 +838,190 @@ enum imap_result imap_rename(struct imap_session *s, const char *from, const cha
 		return st->result;
 	return imap_simple(s, st, NULL, NULL, "RENAME %s %s", qf, qt);
 }
+
+/* ---- flags (RFC 3501 §6.4.6-6.4.8, RFC 7162 §3.1.4 MODSEQ) ---------------- */
+
+enum imap_result imap_uid_set_flags(struct imap_session *s, uint32_t uid, const char *flags,
+				    struct imap_status *st)
+{
+	/* Not .SILENT: the FETCH the server answers with updates the view. */
+	return imap_simple(s, st, NULL, NULL, "UID STORE %u FLAGS (%s)", uid, flags);
+}
+
+struct flags_ctx {
+	uint32_t uid;
+	char *out;
+	size_t cap;
+	uint64_t *modseq;
+	bool found;
+};
+
+/* "(\\Seen $Label1)" -> "\\Seen $Label1"; atoms only (flags are atoms). */
+static void join_flags(const struct imap_value *list, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < list->n; i++) {
+		const struct imap_value *v = &list->items[i];
+
+		if (v->type != IV_ATOM || o + v->len + 2 > cap)
+			continue;
+		o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? " " : "", v->str);
+	}
+}
+
+static void take_flags_item(struct flags_ctx *fc, const struct imap_value *name,
+			    const struct imap_value *val)
+{
+	const struct imap_value *num = imap_list_item(val, 0);
+
+	if (imap_value_is(name, "FLAGS") && val->type == IV_LIST)
+		join_flags(val, fc->out, fc->cap);
+	else if (imap_value_is(name, "MODSEQ") && fc->modseq && num && num->type == IV_NUMBER)
+		*fc->modseq = num->num;
+}
+
+/* Returns false so that the mailbox view learns the flags too. */
+static bool on_flags(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct flags_ctx *fc = vctx;
+	const struct imap_value *items = imap_list_item(&r->data, 2);
+	struct imap_msg_meta m;
+
+	(void)s;
+	if (!imap_parse_fetch(r, &m) || m.uid != fc->uid)
+		return false;
+	fc->found = true;
+	for (size_t i = 0; i + 1 < items->n; i += 2)
+		take_flags_item(fc, &items->items[i], &items->items[i + 1]);
+	return false;
+}
+
+enum imap_result imap_uid_get_flags(struct imap_session *s, uint32_t uid, char *flags,
+				    size_t cap, uint64_t *modseq, struct imap_status *st)
+{
+	struct flags_ctx fc = { uid, flags, cap, modseq, false };
+	enum imap_result rr;
+
+	flags[0] = '\0';
+	if (modseq)
+		*modseq = 0;
+	rr = imap_simple(s, st, on_flags, &fc, "UID FETCH %u (UID FLAGS%s)", uid,
+			 modseq ? " MODSEQ" : "");
+	if (rr == IMAP_R_OK && !fc.found) {
+		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
+		return IMAP_R_GONE;
+	}
+	return rr;
+}
+
+/* ---- APPEND (RFC 3501 §6.3.11, RFC 7888 LITERAL+, RFC 4315 APPENDUID) ------ */
+
+static void format_date(int64_t date, char *out, size_t cap)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
+					   "Sep", "Oct", "Nov", "Dec" };
+	time_t t = (time_t)date;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, cap, " \"%2d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, mon[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Read until the tagged response; a continuation means "send the literal"
+ * (*cont set, returns IMAP_R_OK with st untouched). */
+static enum imap_result await_tag(struct imap_session *s, const char *tag, bool *cont,
+				  struct imap_status *st)
+{
+	struct imap_response *r;
+	enum imap_result rr;
+
+	for (;;) {
+		if ((rr = imap_read_response(s, &r)) != IMAP_R_OK) {
+			imap_status_set(st, rr, "%s", s->broken_text);
+			return rr;
+		}
+		if (r->kind == IMAP_RESP_CONTINUE && cont) {
+			imap_response_free(r);
+			*cont = true;
+			return IMAP_R_OK;
+		}
+		if (r->kind == IMAP_RESP_TAGGED) {
+			bool ours = strcmp(r->tag, tag) == 0;
+
+			if (ours)
+				imap_status_from_response(st, r);
+			imap_response_free(r);
+			if (!ours) {
+				imap_status_set(st, IMAP_R_PROTOCOL, "response to a tag never sent");
+				return IMAP_R_PROTOCOL;
+			}
+			return IMAP_R_OK;
+		}
+		if (r->kind == IMAP_RESP_UNTAGGED)
+			imap_session_dispatch(s, r, NULL, NULL);
+		imap_response_free(r);
+	}
+}
+
+static void parse_appenduid(const struct imap_status *st, struct imap_appenduid *au)
+{
+	unsigned long long v, u;
+	char *end;
+
+	memset(au, 0, sizeof(*au));
+	if (st->code != IMAP_CODE_APPENDUID)
+		return;
+	v = strtoull(st->code_args, &end, 10);
+	if (*end != ' ')
+		return;
+	u = strtoull(end + 1, &end, 10);
+	if (*end || v == 0 || u == 0 || v > UINT32_MAX || u > UINT32_MAX)
+		return;
+	au->valid = true;
+	au->uidvalidity = (uint32_t)v;
+	au->uid = (uint32_t)u;
+}
+
+enum imap_result imap_append(struct imap_session *s, const char *mailbox, const char *flags,
+			     int64_t date, const char *data, size_t len,
+			     struct imap_appenduid *au, struct imap_status *st)
+{
+	bool plus = (s->caps & CAP_LITERALPLUS) != 0, cont = false;
+	char q[1024], when[40] = "", tag[16];
+	enum imap_result rr;
+	struct buf line;
+
+	memset(au, 0, sizeof(*au));
+	if (!quote_mailbox(mailbox, q, sizeof(q), st))
+		return st->result;
+	if (date >= 0)
+		format_date(date, when, sizeof(when));
+	buf_init(&line);
+	if (buf_printf(&line, "APPEND %s%s%s%s%s {%zu%s}", q, flags && *flags ? " (" : "",
+		       flags && *flags ? flags : "", flags && *flags ? ")" : "", when, len,
+		       plus ? "+" : "") < 0) {
+		buf_free(&line);
+		return IMAP_R_NOMEM;
+	}
+	rr = imap_start_command(s, line.data, false, tag, sizeof(tag));
+	buf_free(&line);
+	if (rr == IMAP_R_OK && !plus) {
+		rr = await_tag(s, tag, &cont, st);
+		if (rr == IMAP_R_OK && !cont)
+			return st->result; /* refused before the bytes were sent */
+	}
+	if (rr == IMAP_R_OK)
+		rr = imap_send_literal(s, data, len);
+	if (rr == IMAP_R_OK)
+		rr = await_tag(s, tag, NULL, st);
+	if (rr != IMAP_R_OK) {
+		if (st->result == IMAP_R_OK)
+			imap_status_set(st, rr, "%s", imap_result_name(rr));
+		return rr;
+	}
+	parse_appenduid(st, au);
+	return st->result;
+}

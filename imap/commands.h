@@ -106,5 +106,27 @@ enum imap_result imap_create(struct imap_session *s, const char *mailbox, struct
 enum imap_result imap_delete(struct imap_session *s, const char *mailbox, struct imap_status *st);
 enum imap_result imap_rename(struct imap_session *s, const char *from, const char *to,
 			     struct imap_status *st);
+/* UID STORE <uid> FLAGS (<flags>): replace every flag. */
+enum imap_result imap_uid_set_flags(struct imap_session *s, uint32_t uid, const char *flags,
+				    struct imap_status *st);
+/* UID FETCH <uid> (FLAGS [MODSEQ]): the flags as the server names them,
+ * space-separated ("\Seen $Forwarded"), and the MODSEQ (RFC 7162) when
+ * modseq is not NULL.  IMAP_R_GONE when the message is not there. */
+enum imap_result imap_uid_get_flags(struct imap_session *s, uint32_t uid, char *flags,
+				    size_t cap, uint64_t *modseq, struct imap_status *st);
+
+/* Where an appended message went: APPENDUID (RFC 4315 §3). */
+struct imap_appenduid {
+	bool valid;
+	uint32_t uidvalidity;
+	uint32_t uid;
+};
+/* APPEND <mailbox> [(<flags>)] "<date>" {<len>} (RFC 3501 §6.3.11): the
+ * bytes as given; date < 0: the server's clock.  A synchronising literal
+ * unless the server has LITERAL+, so that a refusal (size, quota) comes
+ * before the bytes are sent. */
+enum imap_result imap_append(struct imap_session *s, const char *mailbox, const char *flags,
+			     int64_t date, const char *data, size_t len,
+			     struct imap_appenduid *au, struct imap_status *st);
 /* Parse "uidvalidity src dst" (one UID each side) into cu. */
 bool imap_parse_copyuid(const char *args, struct imap_copyuid *cu);

@@ -107,6 +107,7 @@ static enum imap_code code_from(const struct imap_value *code)
 		{ "UNAVAILABLE", IMAP_CODE_UNAVAILABLE }, { "EXPIRED", IMAP_CODE_EXPIRED },
 		{ "ALREADYEXISTS", IMAP_CODE_ALREADYEXISTS }, { "SERVERBUG", IMAP_CODE_SERVERBUG },
 		{ "COPYUID", IMAP_CODE_COPYUID }, { "READ-ONLY", IMAP_CODE_READONLY },
+		{ "APPENDUID", IMAP_CODE_APPENDUID },
 	};
 	const struct imap_value *first = imap_list_item(code, 0);
 
@@ -326,6 +327,24 @@ void imap_session_dispatch(struct imap_session *s, struct imap_response *r, imap
 			  r->data.items[r->data.n > 1 ? 1 : 0].str);
 }
 
+enum imap_result imap_send_literal(struct imap_session *s, const char *data, size_t len)
+{
+	enum net_err e;
+
+	if (s->broken)
+		return s->broken_result;
+	log_trace(LOG_CAT_IMAP, "[%s] C: <literal of %zu bytes>", s->name, len);
+	/* Sent from the caller's buffer: a message may be hundreds of MB. */
+	e = net_write_all(s->net, data, len, s->cfg.timeout_ms);
+	if (e == NET_OK)
+		e = net_write_all(s->net, "\r\n", 2, s->cfg.timeout_ms);
+	if (e != NET_OK) {
+		mark_broken(s, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_LOST, net_err_name(e));
+		return s->broken_result;
+	}
+	return IMAP_R_OK;
+}
+
 enum imap_result imap_start_command(struct imap_session *s, const char *line, bool secret,
 				    char *tag, size_t taglen)
 {
@@ -337,9 +356,13 @@ enum imap_result imap_start_command(struct imap_session *s, const char *line, bo
 	snprintf(tag, taglen, "A%u", ++s->tag_counter);
 	buf_init(&b);
 	if (secret) {
-		/* Keep the verb visible in the trace, never the arguments. */
+		/* Keep the verb visible in the trace, never the arguments
+		 * (but AUTHENTICATE's mechanism: it is no secret). */
 		const char *sp = strchr(line, ' ');
 		size_t verb = sp ? (size_t)(sp - line) : strlen(line);
+
+		if (sp && strncmp(line, "AUTHENTICATE ", 13) == 0)
+			verb += strcspn(sp + 1, " ") + 1;
 
 		log_trace(LOG_CAT_IMAP, "[%s] C: %s %.*s <credentials not shown>", s->name, tag,
 			  (int)verb, line);

@@ -39,7 +39,7 @@ enum imap_code {
 	IMAP_CODE_CANNOT, IMAP_CODE_NOPERM, IMAP_CODE_LIMIT, IMAP_CODE_INUSE,
 	IMAP_CODE_AUTHENTICATIONFAILED, IMAP_CODE_AUTHORIZATIONFAILED, IMAP_CODE_UNAVAILABLE,
 	IMAP_CODE_EXPIRED, IMAP_CODE_ALREADYEXISTS, IMAP_CODE_SERVERBUG, IMAP_CODE_COPYUID,
-	IMAP_CODE_READONLY, IMAP_CODE_OTHER,
+	IMAP_CODE_READONLY, IMAP_CODE_APPENDUID, IMAP_CODE_OTHER,
 };
 
 struct imap_status {
@@ -132,6 +132,9 @@ enum imap_result imap_simple(struct imap_session *s, struct imap_status *st, ima
 
 /* Send an arbitrary line (for SASL continuations).  Not traced when secret. */
 enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t len, bool secret);
+/* Send a literal's bytes (after its {N} line) and the CRLF that ends the
+ * command; traced as a byte count only. */
+enum imap_result imap_send_literal(struct imap_session *s, const char *data, size_t len);
 /* Read one response (blocking up to the timeout). */
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out);
 /* The same with its own timeout; with quiet_ok, no response at all within

@@ -4,7 +4,7 @@
 set -u
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config libfuse3-dev fuse3 libssl-dev
       libcurl4-openssl-dev libcjson-dev dovecot-imapd dovecot-core python3 python3-pytest
-      openssl inotify-tools util-linux procps"
+      openssl inotify-tools util-linux procps attr man-db"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,250 @@
+"""The Unix fit (issue 9): flags as extended attributes (real getfattr and
+setfattr), cp into a folder as APPEND, touch/chmod as harmless no-ops.
+Checked against what an independent client (imaplib) sees on Dovecot."""
+
+import errno
+import itertools
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import dovecot as dovecot_mod  # noqa: E402
+import imapraw  # noqa: E402
+import inboxfs as ifs  # noqa: E402
+import mailgen  # noqa: E402
+
+_users = itertools.count(1)
+
+# A quota that an APPEND can exceed: Dovecot's own refusal, not a fake's.
+QUOTA_CONFIG = [
+    "mail_plugins = $mail_plugins quota",
+    "protocol imap {\n  mail_plugins = $mail_plugins imap_quota\n}",
+    "plugin {\n  quota = count:User quota\n  quota_vsizes = yes\n"
+    "  quota_rule = *:storage=3M\n}",
+]
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    dc = dovecot_mod.Dovecot(extra_config=QUOTA_CONFIG)
+    yield dc
+    dc.stop()
+
+
+class Account:
+    """A fresh user with a few messages, an oracle client and a mount."""
+
+    def __init__(self, dc, tmp_path, mount, **options):
+        self.dc = dc
+        self.user = "unix%d" % next(_users)
+        self.password = dc.add_user(self.user)
+        raw = dc.raw(user=self.user, password=self.password)
+        raw.create("Drafts")
+        raw.append_many("INBOX", mailgen.bulk(3))
+        raw.close()
+        pw = ifs.write_password_file(str(tmp_path), self.password, name="pw-" + self.user)
+        opts = {"cafile": dc.cafile, "password_file": pw, "watch": "none"}
+        opts.update(options)
+        self.m = mount(dc.url(user=self.user), options=opts)
+
+    def imap(self):
+        return self.dc.connect(user=self.user, password=self.password)
+
+    def state(self, folder="INBOX"):
+        m = self.imap()
+        try:
+            return imapraw.folder_state(m, folder)
+        finally:
+            m.logout()
+
+    def path(self, *p):
+        return self.m.path(*p)
+
+
+@pytest.fixture
+def acct(dovecot, tmp_path, mount):
+    return Account(dovecot, tmp_path, mount)
+
+
+def getfattr(path, name):
+    r = subprocess.run(["getfattr", "--only-values", "-n", name, path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def setfattr(path, name, value):
+    r = subprocess.run(["setfattr", "-n", name, "-v", value, path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return r.returncode, r.stderr.decode()
+
+
+# ------------------------------------------------------------ flags as xattrs
+
+def test_flags_round_trip(acct):
+    uid = min(acct.state())
+    path = acct.path("INBOX", "%d.eml" % uid)
+    rc, err = setfattr(path, "user.imap.flags", r"\Seen \flagged $Label1")
+    assert rc == 0, err
+    flags = acct.state()[uid][2]
+    assert flags == {"\\Seen", "\\Flagged", "$Label1"}
+    rc, out, err = getfattr(path, "user.imap.flags")
+    assert rc == 0, err
+    assert set(out.split()) == {"\\Seen", "\\Flagged", "$Label1"}
+    # a change made by another client is what getfattr shows next
+    m = acct.imap()
+    m.select("INBOX")
+    m.uid("STORE", str(uid), "-FLAGS", "(\\Flagged)")
+    m.uid("STORE", str(uid), "+FLAGS", "(\\Answered)")
+    m.logout()
+    rc, out, err = getfattr(path, "user.imap.flags")
+    assert set(out.split()) == {"\\Seen", "\\Answered", "$Label1"}
+    # removing the attribute clears every flag
+    subprocess.run(["setfattr", "-x", "user.imap.flags", path], check=True)
+    assert acct.state()[uid][2] == frozenset()
+
+
+def test_read_only_attributes_and_listing(acct):
+    uid = min(acct.state())
+    size, date, _ = acct.state()[uid]
+    path = acct.path("INBOX", "%d.eml" % uid)
+    assert getfattr(path, "user.imap.uid")[1] == str(uid)
+    rc, out, _ = getfattr(path, "user.imap.internaldate")
+    assert rc == 0 and imapraw.parse_imap_date(out) == date
+    rc, out, _ = getfattr(path, "user.imap.modseq")  # Dovecot has CONDSTORE
+    assert rc == 0 and int(out) > 0
+    names = subprocess.run(["getfattr", "-d", "-m", "-", path], stdout=subprocess.PIPE,
+                           check=True).stdout.decode()
+    for n in ("user.imap.flags", "user.imap.uid", "user.imap.internaldate",
+              "user.imap.modseq"):
+        assert n in names
+    with pytest.raises(OSError) as e:
+        os.setxattr(path, "user.imap.uid", b"7")
+    assert e.value.errno == errno.EPERM
+    with pytest.raises(OSError) as e:
+        os.getxattr(path, "user.other")
+    assert e.value.errno == errno.ENODATA
+    with pytest.raises(OSError) as e:
+        os.setxattr(path, "user.other", b"x")
+    assert e.value.errno == errno.ENOTSUP
+    # folders have none
+    assert os.listxattr(acct.path("INBOX")) == []
+
+
+@pytest.mark.parametrize("value", [r"\Recent", r"\*", "a(b", 'x"y', "a\r\nA1 LOGOUT",
+                                   "caf\xe9"])
+def test_flags_that_cannot_be_sent_are_refused(acct, value):
+    uid = min(acct.state())
+    before = acct.state()[uid][2]
+    with pytest.raises(OSError) as e:
+        os.setxattr(acct.path("INBOX", "%d.eml" % uid), "user.imap.flags",
+                    value.encode("utf-8"))
+    assert e.value.errno == errno.EINVAL
+    assert acct.state()[uid][2] == before
+
+
+def test_touch_and_chmod_are_harmless(acct):
+    before = acct.state()
+    uid = min(before)
+    path = acct.path("INBOX", "%d.eml" % uid)
+    subprocess.run(["touch", path], check=True)
+    subprocess.run(["chmod", "644", path], check=True)
+    assert acct.state() == before
+    assert os.stat(path).st_mtime == before[uid][1]
+
+
+# ------------------------------------------------------------ cp -> APPEND
+
+def one_mb_message():
+    body = b"".join(b"%07d abcdefghijklmnopqrstuvwxyz0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n"
+                    % i for i in range(13000))
+    return (b"From: Carol <carol@example.org>\r\nTo: alice@example.org\r\n"
+            b"Subject: a megabyte\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+            b"Message-ID: <mb@example.org>\r\n\r\n" + body)
+
+
+def test_cp_appends_exactly_those_bytes(acct, tmp_path):
+    src = tmp_path / "big.eml"
+    src.write_bytes(one_mb_message())
+    os.utime(src, (1700000000, 1700000000))
+    before = acct.state("Drafts")
+    subprocess.run(["cp", "-p", str(src), acct.path("Drafts") + "/"], check=True)
+    after = acct.state("Drafts")
+    new = set(after) - set(before)
+    assert len(new) == 1
+    uid = new.pop()
+    assert after[uid][1] == 1700000000  # INTERNALDATE from the source's mtime
+    served = imapraw.fetch_body(acct.imap(), "Drafts", uid)
+    assert served == src.read_bytes()
+    names = set(os.listdir(acct.path("Drafts")))
+    assert "%d.eml" % uid in names and "big.eml" not in names
+    with open(acct.path("Drafts", "%d.eml" % uid), "rb") as f:
+        assert f.read() == src.read_bytes()
+    assert os.stat(acct.path("Drafts", "%d.eml" % uid)).st_mtime == 1700000000
+
+
+def test_shell_redirection_and_bare_lf_are_sent_as_written(acct):
+    data = b"Subject: bare\n\nline one\nline two\n"
+    before = acct.state("Drafts")
+    with open(acct.path("Drafts", "note"), "wb") as f:
+        f.write(data)
+    new = set(acct.state("Drafts")) - set(before)
+    assert len(new) == 1
+    served = imapraw.fetch_body(acct.imap(), "Drafts", new.pop())
+    # what the server keeps of a bare-LF message is its business; the
+    # text is all there, in order
+    assert served.replace(b"\r\n", b"\n") == data
+
+
+def test_refused_append_fails_cp_and_stores_nothing(acct, tmp_path):
+    """Over quota: Dovecot says NO [OVERQUOTA]; cp reports it, nothing is
+    half stored, the temporary name is gone."""
+    src = tmp_path / "huge.eml"
+    src.write_bytes(one_mb_message() * 4)  # 4 MB > the 3 MB quota
+    before = acct.state("Drafts")
+    r = subprocess.run(["cp", str(src), acct.path("Drafts") + "/"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert r.returncode != 0
+    assert b"quota" in r.stderr.lower(), r.stderr
+    assert acct.state("Drafts") == before
+    assert "huge.eml" not in os.listdir(acct.path("Drafts"))
+    assert "OVERQUOTA" in acct.m.stderr() or "uota" in acct.m.stderr()
+
+
+def test_what_is_not_a_message_is_refused(acct):
+    with pytest.raises(OSError) as e:
+        open(acct.path("Drafts", ".swp"), "wb").close()
+    assert e.value.errno == errno.EPERM
+    before = acct.state("Drafts")
+    # an empty file (touch) is no message: nothing is sent
+    subprocess.run(["touch", acct.path("Drafts", "empty")], check=True)
+    assert acct.state("Drafts") == before
+    # removed before it was closed: never appended
+    f = open(acct.path("Drafts", "draft"), "wb")
+    f.write(b"Subject: x\r\n\r\ny\r\n")
+    f.flush()
+    os.unlink(acct.path("Drafts", "draft"))
+    f.close()
+    assert acct.state("Drafts") == before
+
+
+def test_cp_on_a_read_only_mount(dovecot, tmp_path, mount):
+    a = Account(dovecot, tmp_path, mount, ro=True)
+    src = tmp_path / "m.eml"
+    src.write_bytes(b"Subject: x\r\n\r\ny\r\n")
+    r = subprocess.run(["cp", str(src), a.path("Drafts") + "/"], stderr=subprocess.PIPE)
+    assert r.returncode != 0 and b"Read-only" in r.stderr
+
+
+def test_protocol_trace_hides_the_password(dovecot, tmp_path, mount):
+    """-o debug=all: the IMAP dialogue is in the log, the password is not."""
+    a = Account(dovecot, tmp_path, mount, debug="all")
+    os.listdir(a.path("INBOX"))
+    log = a.m.stderr()
+    assert "C: A1 " in log and "S: " in log and "UID FETCH" in log
+    assert "AUTHENTICATE PLAIN <credentials not shown>" in log
+    assert a.password not in log
