@@ -256,9 +256,6 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 	}
 	if (o->show_help) {
 		options_usage(argv[0]);
-		printf("FUSE options:\n");
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
 		return 0;
 	}
 	if (!o->url || !o->mountpoint) {

@@ -85,38 +85,48 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 void options_usage(const char *prog)
 {
+	/* One screen: every option on one line; details in inboxfs(1). */
+	const char *slash = strrchr(prog, '/');
+
+	prog = slash ? slash + 1 : prog;
 	printf("usage: %s [options] imaps://USER@HOST[:PORT] MOUNTPOINT\n"
-	       "       %s [options] imap://USER@HOST[:PORT] MOUNTPOINT   (STARTTLS)\n\n"
-	       "inboxfs options:\n"
-	       "    -o password_file=PATH  first line is the password (mode 0600)\n"
-	       "    -o password_cmd=CMD    first line of CMD's output is the password\n"
-	       "    -o cafile=PATH         trust these CA certificates, not the system's\n"
-	       "    -o auth=MECH           plain, login, xoauth2 or oauthbearer (default: chosen)\n"
-	       "    -o oauth2_tenant=T     Microsoft tenant (Office 365 token endpoint and scope)\n"
-	       "    -o oauth2_token_url=URL  any other OAuth2 token endpoint\n"
-	       "    -o oauth2_client_id=ID\n"
-	       "    -o oauth2_client_secret_file=PATH  client-credentials grant (mode 0600)\n"
-	       "    -o oauth2_client_cert=PATH,oauth2_client_key=PATH  ... with a certificate\n"
-	       "    -o oauth2_refresh_token_file=PATH  refresh-token grant (rotation saved)\n"
-	       "    -o oauth2_scope=SCOPE  scope asked for\n"
-	       "    -o oauth2_cafile=PATH  CA certificates for the token endpoint\n"
-	       "    -o token_cmd=CMD       first line of CMD's output is the access token\n"
-	       "    -o tls=none            plaintext connection (tests only)\n"
-	       "    -o config=PATH         key = value lines (default ~/.config/inboxfs/config)\n"
-	       "    -o timeout=SECONDS     server operation timeout (default 30)\n"
-	       "    -o cache_mem=SIZE      message bodies kept in memory (default 64M)\n"
-	       "    -o max_message=SIZE    largest message read (default 512M)\n"
-	       "    -o debug=imap,fs,auth  trace these (secrets are never shown)\n"
-	       "    -o delete=trash        rm moves to the \\Trash folder (default: expunge)\n"
-	       "    -o expunge=unsafe      allow a bare EXPUNGE when the server lacks UIDPLUS\n"
-	       "    -o watch=FOLDER        IDLE on FOLDER (repeatable; 'all'; 'none'; default INBOX)\n"
-	       "    -o idle_interval=SECS  re-issue IDLE this often (default 1500)\n"
-	       "    -o idle_timeout=SECS   no word from the server this long: reconnect (300)\n"
-	       "    -o poll_interval=SECS  NOOP this often without IDLE (default 60)\n"
-	       "    -o reconnect_max=SECS  longest wait between reconnects (default 300)\n"
-	       "    -o reconnect_tries=N   give up after N failed tries (default: never)\n"
-	       "    -o ro                  read-only mount\n"
-	       "The password may also come from INBOXFS_PASSWORD.\n\n", prog, prog);
+	       "       %s [options] imap://USER@HOST[:PORT] MOUNTPOINT   (STARTTLS)\n"
+	       "       %s [options] ACCOUNT MOUNTPOINT      ([ACCOUNT] in the config file)\n"
+	       "Logging in:\n"
+	       "  -o password_file=PATH        first line is the password (mode 0600)\n"
+	       "  -o password_cmd=CMD          first line of CMD's output is the password\n"
+	       "  -o auth=MECH                 plain, login, xoauth2, oauthbearer (auto)\n"
+	       "  -o oauth2_tenant=TENANT      Office 365: Microsoft's token URL and IMAP scope\n"
+	       "  -o oauth2_token_url=URL      any other OAuth2 token endpoint (https)\n"
+	       "  -o oauth2_client_id=ID       the application's client id\n"
+	       "  -o oauth2_client_secret_file=PATH   client credentials with a secret\n"
+	       "  -o oauth2_client_cert=PATH   client credentials with a certificate, and\n"
+	       "  -o oauth2_client_key=PATH      its RSA key (mode 0600)\n"
+	       "  -o oauth2_refresh_token_file=PATH   refresh token (rotation is saved)\n"
+	       "  -o oauth2_scope=SCOPE        scope to ask for\n"
+	       "  -o oauth2_cafile=PATH        CA certificates for the token endpoint\n"
+	       "  -o token_cmd=CMD             first line of CMD's output is the access token\n"
+	       "  -o cafile=PATH               CA certificates for IMAP (default: the system's)\n"
+	       "  -o tls=none                  plaintext IMAP (tests only)\n"
+	       "Behaviour:\n"
+	       "  -o ro                        read-only mount\n"
+	       "  -o delete=trash              rm moves to \\Trash (default: expunge)\n"
+	       "  -o expunge=unsafe            allow a bare EXPUNGE (server without UIDPLUS)\n"
+	       "  -o watch=FOLDER              IDLE on FOLDER: repeatable, all, none (INBOX)\n"
+	       "  -o watch_max=N               most IDLE connections for watch=all (20)\n"
+	       "  -o cache_mem=SIZE            message bodies kept in memory (64M)\n"
+	       "  -o max_message=SIZE          largest message read or written (512M)\n"
+	       "  -o timeout=SECS              one server operation (30)\n"
+	       "  -o idle_interval=SECS        re-issue IDLE this often (1500)\n"
+	       "  -o idle_timeout=SECS         silent this long: the link is dead (300)\n"
+	       "  -o poll_interval=SECS        NOOP this often without IDLE (60)\n"
+	       "  -o reconnect_max=SECS        longest wait between reconnects (300)\n"
+	       "  -o reconnect_tries=N         give up after N failed tries (never)\n"
+	       "  -o config=PATH               key = value lines (~/.config/inboxfs/config)\n"
+	       "  -o debug=imap,fs,auth|all    trace (secrets are never shown)\n"
+	       "  -f  foreground   -d  FUSE debug   -s  single-threaded   -h  help   -V  version\n"
+	       "The password may also come from INBOXFS_PASSWORD.  See inboxfs(1).\n",
+	       prog, prog, prog);
 }
 
 int options_parse_size(const char *s, size_t *out)
@@ -187,39 +197,90 @@ static int add_option(struct fuse_args *args, const char *key, const char *val)
 	return r;
 }
 
-int options_read_config(const char *path, struct fuse_args *args, char *err, size_t errlen)
+/* One "key = value" line of a config file: 0, or -1 with err set. */
+static int config_line(char *s, const char *path, unsigned lineno, struct fuse_args *args,
+		       char **url, char *err, size_t errlen)
+{
+	char *eq = strchr(s, '='), *key, *val;
+
+	if (eq)
+		*eq = '\0';
+	key = trim(s);
+	val = eq ? trim(eq + 1) : "";
+	if (strcmp(key, "url") == 0) {
+		free(*url);
+		if (!(*url = strdup(val)))
+			return -1;
+		return 0;
+	}
+	if (!known_config_key(key)) {
+		snprintf(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
+		return -1;
+	}
+	if (strcmp(key, "ro") == 0) {
+		if (!*val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
+			return add_option(args, "ro", "");
+		return 0;
+	}
+	return add_option(args, key, val);
+}
+
+/* "[name]" starts an account's section: NULL when s is no section line. */
+static char *section_name(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || s[0] != '[' || s[n - 1] != ']')
+		return NULL;
+	s[n - 1] = '\0';
+	return trim(s + 1);
+}
+
+int options_read_account(const char *path, const char *account, struct fuse_args *args,
+			 char **url, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
-	char line[4096];
+	char line[4096], *sec;
 	unsigned lineno = 0;
+	bool mine = true, found = account == NULL;
 	int rc = 0;
 
+	*url = NULL;
 	if (!f) {
 		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *eq, *key, *val;
+		char *s = trim(line);
 
 		lineno++;
 		if (*s == '\0' || *s == '#')
 			continue;
-		eq = strchr(s, '=');
-		if (eq)
-			*eq = '\0';
-		key = trim(s);
-		val = eq ? trim(eq + 1) : "";
-		if (!known_config_key(key)) {
-			snprintf(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
-			rc = -1;
-		} else if (strcmp(key, "ro") == 0) {
-			if (!*val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
-				rc = add_option(args, "ro", "");
-		} else {
-			rc = add_option(args, key, val);
+		/* Keys before the first section apply to every account. */
+		if ((sec = section_name(s))) {
+			mine = account && strcmp(sec, account) == 0;
+			found |= mine;
+			continue;
 		}
+		if (mine)
+			rc = config_line(s, path, lineno, args, url, err, errlen);
 	}
 	fclose(f);
+	if (rc == 0 && !found) {
+		snprintf(err, errlen, "no account [%s] in %s", account, path);
+		rc = -1;
+	}
+	if (rc < 0 && !*err)
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
+int options_read_config(const char *path, struct fuse_args *args, char *err, size_t errlen)
+{
+	char *url = NULL;
+	int rc = options_read_account(path, NULL, args, &url, err, errlen);
+
+	free(url);
 	return rc;
 }
 
@@ -290,9 +351,13 @@ static int parse_pass(struct fuse_args *args, struct options *o)
 	return 0;
 }
 
-/* First pass only to find the config file; the second pass parses the
- * config's options followed by the command line's. */
-static int find_config(int argc, char **argv, char **path)
+/* The first argument names the server (imaps://...) or an account of the
+ * config file. */
+static bool is_url(const char *s) { return strstr(s, "://") != NULL; }
+
+/* First pass only to find the config file and the account; the second
+ * pass parses the config's options followed by the command line's. */
+static int find_config(int argc, char **argv, char **path, char **account)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options tmp = { 0 };
@@ -301,9 +366,27 @@ static int find_config(int argc, char **argv, char **path)
 	*path = r == 0 && tmp.config ? strdup(tmp.config) : NULL;
 	if (r == 0 && !*path)
 		*path = default_config_path();
+	*account = r == 0 && tmp.url && !is_url(tmp.url) ? strdup(tmp.url) : NULL;
 	options_free(&tmp);
 	fuse_opt_free_args(&args);
 	return r;
+}
+
+/* Mounting an account by name: its url replaces the name. */
+static int resolve_account(struct options *o, const char *config, char *account_url)
+{
+	if (!o->url || is_url(o->url)) {
+		free(account_url);
+		return 0;
+	}
+	if (!account_url) {
+		fprintf(stderr, "inboxfs: '%s' is neither a URL (imaps://USER@HOST) nor an account "
+			"with a url in %s\n", o->url, config ? config : "a config file (none found)");
+		return -1;
+	}
+	free(o->url);
+	o->url = account_url;
+	return 0;
 }
 
 static int finish(struct options *o)
@@ -358,28 +441,36 @@ static int finish(struct options *o)
 
 int options_parse(int argc, char **argv, struct options *o, struct fuse_args *out)
 {
-	char *config = NULL, err[512];
+	char *config = NULL, *account = NULL, *account_url = NULL, err[512] = "";
 	int i;
 
 	memset(o, 0, sizeof(*o));
-	if (find_config(argc, argv, &config) != 0)
+	if (find_config(argc, argv, &config, &account) != 0)
 		return -1;
 	if (fuse_opt_add_arg(out, argv[0]) != 0)
 		goto fail;
-	if (config && options_read_config(config, out, err, sizeof(err)) < 0) {
+	if (config && options_read_account(config, account, out, &account_url, err,
+					   sizeof(err)) < 0) {
 		fprintf(stderr, "inboxfs: %s\n", err);
 		goto fail;
 	}
 	for (i = 1; i < argc; i++)
 		if (fuse_opt_add_arg(out, argv[i]) != 0)
 			goto fail;
-	free(config);
 	if (parse_pass(out, o) != 0)
-		return -1;
+		goto fail;
+	i = resolve_account(o, config, account_url);
+	account_url = NULL; /* resolve_account took it */
+	if (i != 0)
+		goto fail;
+	free(config);
+	free(account);
 	if (o->show_help || o->show_version)
 		return 1;
 	return finish(o);
 fail:
+	free(account_url);
 	free(config);
+	free(account);
 	return -1;
 }

@@ -49,7 +49,12 @@ void options_free(struct options *opts);
 void options_usage(const char *prog);
 /* "64M", "1G", "4096" -> bytes.  -1 on a malformed size. */
 int options_parse_size(const char *s, size_t *out);
-/* Turn a config file into "-o key=value" arguments appended to args. */
+/* Turn a config file into "-o key=value" arguments appended to args: the
+ * keys before the first [section], then those of [account] (NULL: none).
+ * *url gets the url key's value (malloc'd, or NULL). */
+int options_read_account(const char *path, const char *account, struct fuse_args *args,
+			 char **url, char *err, size_t errlen);
+/* The same without an account. */
 int options_read_config(const char *path, struct fuse_args *args, char *err, size_t errlen);
 
 #endif

@@ -248,3 +248,102 @@ def test_protocol_trace_hides_the_password(dovecot, tmp_path, mount):
     assert "C: A1 " in log and "S: " in log and "UID FETCH" in log
     assert "AUTHENTICATE PLAIN <credentials not shown>" in log
     assert a.password not in log
+
+
+# ------------------------------------------------------------ config, fstab, help, man
+
+def write_config(tmp_path, dc, user, pwfile):
+    cfg = tmp_path / "config"
+    cfg.write_text("# inboxfs test config\ncafile = %s\nwatch = none\n\n"
+                   "[other]\nurl = imaps://nobody@localhost:1\n\n"
+                   "[work]\nurl = %s\npassword_file = %s\n" % (dc.cafile, dc.url(user=user),
+                                                             pwfile))
+    return str(cfg)
+
+
+def test_mount_an_account_of_the_config_file_by_name(dovecot, tmp_path, mount):
+    user = "cfg%d" % next(_users)
+    pw = dovecot.add_user(user)
+    pwfile = ifs.write_password_file(str(tmp_path), pw, name="pw-cfg")
+    cfg = write_config(tmp_path, dovecot, user, pwfile)
+    m = mount("work", options={"config": cfg})
+    assert "INBOX" in os.listdir(m.path())
+    # an account that is not there: one clear line, no mount
+    mp = str(tmp_path / "nomnt")
+    os.mkdir(mp)
+    import inboxfs as _ifs
+    r = _ifs.run_inboxfs(m.binary, ["-f", "-o", "config=" + cfg, "play", mp])
+    assert r.returncode == 1 and "no account [play] in " + cfg in r.stderr
+
+
+@pytest.fixture
+def installed(inboxfs_bin):
+    """inboxfs where mount(8) looks for it: mount.fuse3 runs it through
+    /bin/sh with PATH=/usr/local/sbin:/usr/local/bin:...  (meson install
+    puts it in /usr/local/bin; the test's link comes first and goes away)."""
+    link = "/usr/local/sbin/inboxfs"
+    if os.path.lexists(link):
+        pytest.skip("%s exists already: not replacing it" % link)
+    os.makedirs("/usr/local/sbin", exist_ok=True)
+    os.symlink(inboxfs_bin, link)
+    yield link
+    os.unlink(link)
+
+
+def test_mount_from_an_fstab_line(inboxfs_bin, installed, dovecot, tmp_path):
+    """mount -T FSTAB MOUNTPOINT: mount(8) -> mount.fuse3 -> inboxfs (from
+    PATH), daemonised, as an fstab line of type fuse.inboxfs would."""
+    user = "fstab%d" % next(_users)
+    pw = dovecot.add_user(user)
+    pwfile = ifs.write_password_file(str(tmp_path), pw, name="pw-fstab")
+    cfg = write_config(tmp_path, dovecot, user, pwfile)
+    for source, opts in (("work", "config=%s" % cfg),
+                         (dovecot.url(user=user),
+                          "cafile=%s,password_file=%s,watch=none" % (dovecot.cafile, pwfile))):
+        mp = tmp_path / ("mnt-%d" % len(source))
+        mp.mkdir()
+        fstab = tmp_path / "fstab"
+        fstab.write_text("%s %s fuse.inboxfs noauto,_netdev,%s 0 0\n" % (source, mp, opts))
+        r = subprocess.run(["mount", "-T", str(fstab), str(mp)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        try:
+            assert r.returncode == 0, r.stderr
+            assert ifs.is_mounted(str(mp))
+            assert "INBOX" in os.listdir(mp)
+        finally:
+            subprocess.run(["umount", str(mp)])
+            for pid in ifs.find_processes(inboxfs_bin, str(mp)):
+                assert ifs.wait_until(lambda: not os.path.exists("/proc/%d" % pid), 10), \
+                    "the daemon did not exit after umount"
+        assert not ifs.is_mounted(str(mp), None)
+
+
+def readme_options():
+    with open(os.path.join(HERE, "..", "..", "README.md")) as f:
+        text = f.read()
+    import re
+    names = set(re.findall(r"^\| `-o ([a-z0-9_]+)", text, re.M))
+    names |= set(re.findall(r",([a-z0-9_]+)=PATH` \|", text))  # oauth2_client_key
+    assert len(names) > 20
+    return names
+
+
+def test_help_fits_a_screen_and_lists_every_option(inboxfs_bin):
+    r = subprocess.run([inboxfs_bin, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert len(lines) <= 50 and max(len(l) for l in lines) <= 80
+    missing = [n for n in readme_options() if n not in r.stdout]
+    assert missing == []
+
+
+def test_man_page_renders_and_lists_every_option():
+    page = os.path.join(HERE, "..", "..", "doc", "inboxfs.1")
+    r = subprocess.run(["man", "--warnings", "-l", page], capture_output=True, text=True,
+                       env=dict(os.environ, MANWIDTH="200"),
+                       timeout=30)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    text = r.stdout
+    assert "NAME" in text and "inboxfs - mount an IMAP mailbox" in text
+    missing = [n for n in readme_options() if n not in text]
+    assert missing == []
