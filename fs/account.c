@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "fs/newfile.h"
 #include "fs/notify.h"
+#include "fs/pool.h"
 #include "fs/state.h"
 #include "imap/commands.h"
 #include "imap/utf7.h"
@@ -127,6 +128,7 @@ void account_abort(struct account *a)
 	if (a->session)
 		imap_session_abort(a->session);
 	pthread_mutex_unlock(&a->conn_lock);
+	pool_abort(a->readers);
 }
 
 /* ---- the folder list ------------------------------------------------------ */
@@ -353,8 +355,9 @@ static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint
  * first; the read-ahead follows in pipelined commands of a few UIDs.
  * Each UID is announced as pending, so that a reader who wants it waits
  * for it rather than for the whole batch. */
-static enum imap_result fetch_uids(struct account *a, struct folder *f, const uint32_t *uids,
-				   size_t n, struct body_load *bl, struct imap_status *st)
+static enum imap_result fetch_uids(struct account *a, struct imap_session *s, struct folder *f,
+				   const uint32_t *uids, size_t n, struct body_load *bl,
+				   struct imap_status *st)
 {
 	size_t ncmds = n > 1 ? 1 + (n - 1 + UIDS_PER_COMMAND - 1) / UIDS_PER_COMMAND : 1, i, k;
 	char **sets = calloc(ncmds, sizeof(*sets));
@@ -375,7 +378,7 @@ static enum imap_result fetch_uids(struct account *a, struct folder *f, const ui
 	}
 	for (k = 0; k < n; k++)
 		bodycache_mark_pending(a->bodies, index_msg_ino(f, uids[k]));
-	rr = imap_fetch_bodies(a->session, (const char *const *)sets, ncmds, on_body, bl, st);
+	rr = imap_fetch_bodies(s, (const char *const *)sets, ncmds, on_body, bl, st);
 	for (k = 0; k < n; k++)
 		bodycache_unmark_pending(a->bodies, index_msg_ino(f, uids[k]));
 out:
@@ -405,8 +408,19 @@ static enum imap_result stream_on(struct account *a, struct folder *f, uint32_t 
 		pthread_mutex_unlock(&a->index_lock);
 		if (n == 0)
 			break;
-		rr = fetch_uids(a, f, uids, n, &bl, st);
+		rr = fetch_uids(a, a->session, f, uids, n, &bl, st);
 	}
+	return rr;
+}
+
+enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s,
+				       struct folder *f, uint32_t uid, body_ready_fn ready,
+				       void *ctx, struct imap_status *st, bool *delivered)
+{
+	struct body_load bl = { a, f, uid, ready, ctx, false };
+	enum imap_result rr = fetch_uids(a, s, f, &uid, 1, &bl, st);
+
+	*delivered = bl.delivered;
 	return rr;
 }
 
@@ -457,7 +471,7 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 	}
 	log_debug(LOG_CAT_FS, "%s: fetching message %u and %zu more", f->imap_name, uid, n - 1);
 	atomic_store(&a->ra_hits, 0);
-	rr = fetch_uids(a, f, uids, n, &bl, st);
+	rr = fetch_uids(a, a->session, f, uids, n, &bl, st);
 	if (!bl.delivered && rr == IMAP_R_OK) {
 		imap_status_set(st, IMAP_R_GONE, "the server returned no body for message %u", uid);
 		rr = IMAP_R_GONE;
@@ -545,6 +559,11 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	a->readers = pool_new(a, opt->connections > 1 ? opt->connections - 1 : 0);
+	if (!a->readers) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if (connect_session(a, &st) != IMAP_R_OK || load_folders(a, &st) != IMAP_R_OK) {
 		if (st.result == IMAP_R_LOGIN)
 			snprintf(err, errlen, "login rejected: %s", st.text);
@@ -564,6 +583,7 @@ void account_close(struct account *a)
 		free(al->name);
 		free(al);
 	}
+	pool_free(a->readers);
 	imap_session_close(a->session); /* logs out */
 	a->session = NULL;
 	pthread_mutex_destroy(&a->conn_lock);

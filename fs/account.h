@@ -51,6 +51,7 @@ struct account {
 	char delim;                /* hierarchy delimiter (from LIST; 0 = flat) */
 	struct bodycache *bodies;
 	struct newfiles *newfiles; /* files being written, appended when closed */
+	struct pool *readers;      /* extra connections for parallel reads */
 	struct notifier *notifier; /* set once mounted */
 	struct announcer *announcer; /* set once mounted, when announcing */
 	struct state *state;       /* announced UIDs kept across mounts */
@@ -113,5 +114,9 @@ typedef void (*body_ready_fn)(void *ctx, struct body *b);
  * When ready was not called, the result says why the body is missing. */
 enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t uid,
 				   body_ready_fn ready, void *ctx, struct imap_status *st);
+/* Fetch just uid on s (a reader connection with f selected). */
+enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s,
+				       struct folder *f, uint32_t uid, body_ready_fn ready,
+				       void *ctx, struct imap_status *st, bool *delivered);
 
 #endif

@@ -21,6 +21,7 @@
 #include "fs/newfile.h"
 #include "fs/notify.h"
 #include "fs/ops_append.h"
+#include "fs/pool.h"
 #include "fs/status.h"
 #include "fs/xattr.h"
 
@@ -635,7 +636,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		open_ready(&o, b);
 		return;
 	}
-	pthread_mutex_lock(&a->session_lock);
+	if (pthread_mutex_trylock(&a->session_lock) != 0) {
+		/* The worker is busy (another reader's fetch, a scan's
+		 * read-ahead): a free reader connection serves this one. */
+		enum imap_result rr;
+
+		if (pool_load_body(a->readers, f, uid, open_ready, &o, &st, &rr)) {
+			if (rr != IMAP_R_OK && o.req) {
+				snprintf(what, sizeof(what), "%s/%u.eml", f->imap_name, uid);
+				fuse_reply_err(req, imap_errno(&st, what));
+			}
+			return;
+		}
+		pthread_mutex_lock(&a->session_lock);
+	}
 	if (account_load_body(a, f, uid, open_ready, &o, &st) != IMAP_R_OK && o.req) {
 		snprintf(what, sizeof(what), "%s/%u.eml", f->imap_name, uid);
 		err = imap_errno(&st, what);

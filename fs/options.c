@@ -43,6 +43,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("idle_timeout=%u", idle_timeout),
 	OPT("reconnect_max=%u", reconnect_max),
 	OPT("reconnect_tries=%u", reconnect_tries),
+	OPT("connections=%u", connections),
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END
@@ -52,7 +53,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 static const char *const config_keys[] = {
 	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "max_message",
 	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
-	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth",
+	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections",
 	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
 	"oauth2_client_cert", "oauth2_client_key", "oauth2_scope", "oauth2_refresh_token_file",
 	"oauth2_cafile", "token_cmd", NULL,
@@ -117,6 +118,7 @@ void options_usage(const char *prog)
 	       "  -o cache_mem=SIZE            message bodies kept in memory (64M)\n"
 	       "  -o max_message=SIZE          largest message read or written (512M)\n"
 	       "  -o timeout=SECS              one server operation (30)\n"
+	       "  -o connections=N             for reading in parallel (3; IDLE ones extra)\n"
 	       "  -o idle_interval=SECS        re-issue IDLE this often (1500)\n"
 	       "  -o idle_timeout=SECS         silent this long: the link is dead (300)\n"
 	       "  -o poll_interval=SECS        NOOP this often without IDLE (60)\n"
@@ -403,6 +405,12 @@ static int finish(struct options *o)
 		o->watch_max = 20;
 	if (!o->reconnect_max)
 		o->reconnect_max = 300;
+	if (!o->connections)
+		o->connections = 3;
+	if (o->connections > 16) {
+		fprintf(stderr, "inboxfs: connections=%u: at most 16\n", o->connections);
+		return -1;
+	}
 	o->cache_mem_bytes = 64u << 20;
 	o->max_message_bytes = 512u << 20;
 	if (o->cache_mem && options_parse_size(o->cache_mem, &o->cache_mem_bytes) < 0) {

@@ -35,6 +35,7 @@ struct options {
 	unsigned poll_interval, idle_interval, idle_timeout;  /* seconds */
 	unsigned reconnect_max;    /* longest wait between tries, seconds */
 	unsigned reconnect_tries;  /* 0: never give up */
+	unsigned connections;      /* worker + readers (default 3) */
 	int ro;
 	int show_help, show_version, foreground, singlethread, fuse_debug;
 	size_t cache_mem_bytes, max_message_bytes;
