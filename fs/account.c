@@ -12,7 +12,10 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "fs/newfile.h"
+#include "fs/announce.h"
+#include "fs/diskcache.h"
 #include "fs/notify.h"
+#include "fs/paths.h"
 #include "fs/pool.h"
 #include "fs/state.h"
 #include "imap/commands.h"
@@ -280,6 +283,7 @@ static void on_body(void *ctx, uint32_t uid, char *data, size_t len)
 {
 	struct body_load *bl = ctx;
 	uint64_t key = index_msg_ino(bl->f, uid);
+	uint32_t uidvalidity = 0;
 	struct msg *m;
 	struct body *b;
 	bool exact = false;
@@ -289,12 +293,14 @@ static void on_body(void *ctx, uint32_t uid, char *data, size_t len)
 	if (m) {
 		note_real_size(bl->a, bl->f, m, len);
 		exact = m->size_exact == 1;
+		uidvalidity = bl->f->uidvalidity;
 	}
 	pthread_mutex_unlock(&bl->a->index_lock);
 	if (!m) {
 		free(data);
 		return;
 	}
+	diskcache_put_body(bl->a->disk, bl->f->imap_name, uidvalidity, uid, data, len);
 	if (uid != bl->want || bl->delivered) {
 		/* Read-ahead: into the kernel's page cache too, when the size is
 		 * right (a store cannot shrink a file the kernel thinks larger). */
@@ -389,6 +395,75 @@ out:
 }
 
 void account_note_cache_hit(struct account *a) { atomic_fetch_add(&a->ra_hits, 1); }
+
+struct body *account_body_from_disk(struct account *a, struct folder *f, uint32_t uid)
+{
+	uint32_t uidvalidity;
+	size_t len = 0;
+	char *data;
+
+	if (!a->disk)
+		return NULL;
+	pthread_mutex_lock(&a->index_lock);
+	uidvalidity = f->uidvalidity;
+	pthread_mutex_unlock(&a->index_lock);
+	data = diskcache_get_body(a->disk, f->imap_name, uidvalidity, uid, &len);
+	if (!data)
+		return NULL;
+	return bodycache_put(a->bodies, index_msg_ino(f, uid), data, len, true);
+}
+
+/* ---- the folder lists on disk ---------------------------------------------- */
+
+typedef void (*folder_fn)(struct account *a, struct folder *f);
+
+static void each_folder(struct account *a, struct folder *f, folder_fn fn)
+{
+	if (f->imap_name && index_folder_selectable(f))
+		fn(a, f);
+	for (size_t i = 0; i < f->nchildren; i++)
+		each_folder(a, f->children[i], fn);
+}
+
+/* A folder as it was at the last unmount: listed at once; the first look
+ * at it (view_open) fetches what is new and reloads if anything went. */
+static void restore_folder(struct account *a, struct folder *f)
+{
+	uint32_t uidvalidity, uidnext;
+	size_t n;
+	struct msg *msgs = diskcache_load_folder(a->disk, f->imap_name, &uidvalidity, &uidnext, &n);
+
+	if (!msgs)
+		return;
+	account_folder_sync(a, f, uidvalidity, uidnext, msgs, n, true);
+	free(msgs);
+	log_debug(LOG_CAT_FS, "%s: %zu messages from the disk cache", f->imap_name, n);
+}
+
+static void save_folder(struct account *a, struct folder *f)
+{
+	if (f->loaded && !f->gone &&
+	    diskcache_save_folder(a->disk, f->imap_name, f->uidvalidity, f->uidnext, f->msgs,
+				  f->nmsgs) < 0)
+		log_warn(LOG_CAT_FS, "%s: cannot save the folder list to the disk cache",
+			 f->imap_name);
+}
+
+static int open_disk_cache(struct account *a, char *err, size_t errlen)
+{
+	char *id = paths_account_id(a->url.user, a->url.host, a->url.port);
+
+	if (!id) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	a->disk = diskcache_open(id, a->opt->cache_disk_bytes, err, errlen);
+	free(id);
+	if (!a->disk)
+		return *err ? -1 : 0;
+	each_folder(a, index_root(a->index), restore_folder);
+	return 0;
+}
 
 /* While the reader consumes what read-ahead brings, keep the stream
  * going instead of waiting for its next miss: fetch the next window
@@ -571,7 +646,7 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 			snprintf(err, errlen, "%s", st.text);
 		return -1;
 	}
-	return 0;
+	return open_disk_cache(a, err, errlen);
 }
 
 void account_close(struct account *a)
@@ -584,6 +659,9 @@ void account_close(struct account *a)
 		free(al);
 	}
 	pool_free(a->readers);
+	if (a->disk)
+		each_folder(a, index_root(a->index), save_folder);
+	diskcache_close(a->disk);
 	imap_session_close(a->session); /* logs out */
 	a->session = NULL;
 	pthread_mutex_destroy(&a->conn_lock);

@@ -52,6 +52,7 @@ struct account {
 	struct bodycache *bodies;
 	struct newfiles *newfiles; /* files being written, appended when closed */
 	struct pool *readers;      /* extra connections for parallel reads */
+	struct diskcache *disk;    /* NULL: no disk cache */
 	struct notifier *notifier; /* set once mounted */
 	struct announcer *announcer; /* set once mounted, when announcing */
 	struct state *state;       /* announced UIDs kept across mounts */
@@ -114,6 +115,8 @@ typedef void (*body_ready_fn)(void *ctx, struct body *b);
  * When ready was not called, the result says why the body is missing. */
 enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t uid,
 				   body_ready_fn ready, void *ctx, struct imap_status *st);
+/* A body from the disk cache, now in the memory cache too; NULL: not there. */
+struct body *account_body_from_disk(struct account *a, struct folder *f, uint32_t uid);
 /* Fetch just uid on s (a reader connection with f selected). */
 enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s,
 				       struct folder *f, uint32_t uid, body_ready_fn ready,

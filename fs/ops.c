@@ -631,6 +631,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* Cached, or on its way in a read-ahead: no session lock needed. */
 	b = bodycache_wait(a->bodies, ino);
+	if (!b)
+		b = account_body_from_disk(a, f, uid); /* also when the server is away */
 	if (b) {
 		account_note_cache_hit(a);
 		open_ready(&o, b);

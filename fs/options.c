@@ -33,6 +33,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("config=%s", config),
 	OPT("debug=%s", debug),
 	OPT("cache_mem=%s", cache_mem),
+	OPT("cache_disk=%s", cache_disk),
 	OPT("max_message=%s", max_message),
 	OPT("timeout=%u", timeout),
 	OPT("expunge=%s", expunge),
@@ -51,7 +52,8 @@ static const struct fuse_opt inboxfs_opts[] = {
 
 /* Keys a config file may set (the same as -o). */
 static const char *const config_keys[] = {
-	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "max_message",
+	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "cache_disk",
+	"max_message",
 	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
 	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections",
 	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
@@ -116,6 +118,7 @@ void options_usage(const char *prog)
 	       "  -o watch=FOLDER              IDLE on FOLDER: repeatable, all, none (INBOX)\n"
 	       "  -o watch_max=N               most IDLE connections for watch=all (20)\n"
 	       "  -o cache_mem=SIZE            message bodies kept in memory (64M)\n"
+	       "  -o cache_disk=SIZE           bodies and folder lists on disk (off)\n"
 	       "  -o max_message=SIZE          largest message read or written (512M)\n"
 	       "  -o timeout=SECS              one server operation (30)\n"
 	       "  -o connections=N             for reading in parallel (3; IDLE ones extra)\n"
@@ -327,6 +330,7 @@ void options_free(struct options *o)
 	free(o->config);
 	free(o->debug);
 	free(o->cache_mem);
+	free(o->cache_disk);
 	free(o->max_message);
 	free(o->expunge);
 	free(o->delete_mode);
@@ -415,6 +419,11 @@ static int finish(struct options *o)
 	o->max_message_bytes = 512u << 20;
 	if (o->cache_mem && options_parse_size(o->cache_mem, &o->cache_mem_bytes) < 0) {
 		fprintf(stderr, "inboxfs: bad cache_mem size '%s'\n", o->cache_mem);
+		return -1;
+	}
+	if (o->cache_disk && strcmp(o->cache_disk, "none") != 0 &&
+	    options_parse_size(o->cache_disk, &o->cache_disk_bytes) < 0) {
+		fprintf(stderr, "inboxfs: bad cache_disk size '%s'\n", o->cache_disk);
 		return -1;
 	}
 	if (o->max_message && options_parse_size(o->max_message, &o->max_message_bytes) < 0) {

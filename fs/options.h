@@ -25,6 +25,7 @@ struct options {
 	char *config;
 	char *debug;          /* categories for trace output: imap,fs,auth */
 	char *cache_mem;      /* size of the in-memory body cache */
+	char *cache_disk;     /* size of the disk cache; 0/none: off */
 	char *max_message;    /* the largest message read */
 	char *expunge;        /* "unsafe": allow a bare EXPUNGE without UIDPLUS */
 	char *delete_mode;    /* "trash": rm moves to the \Trash folder */
@@ -38,7 +39,7 @@ struct options {
 	unsigned connections;      /* worker + readers (default 3) */
 	int ro;
 	int show_help, show_version, foreground, singlethread, fuse_debug;
-	size_t cache_mem_bytes, max_message_bytes;
+	size_t cache_mem_bytes, max_message_bytes, cache_disk_bytes;
 	bool expunge_unsafe, delete_to_trash;
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "fs/paths.h"
 
 struct entry {
 	char *mailbox;
@@ -22,54 +23,6 @@ struct state {
 	struct entry *e;
 	size_t n;
 };
-
-static int mkdirs(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* user@host:port as a file name: anything but [A-Za-z0-9.@_-] becomes %XX. */
-static char *file_name(const char *user, const char *host, unsigned port)
-{
-	char raw[600], *out = malloc(3 * sizeof(raw) + 8), *o = out;
-
-	if (!out)
-		return NULL;
-	snprintf(raw, sizeof(raw), "%s@%s:%u", user, host, port);
-	for (const char *c = raw; *c; c++) {
-		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		    strchr(".@_-", *c))
-			*o++ = *c;
-		else
-			o += sprintf(o, "%%%02X", (unsigned char)*c);
-	}
-	strcpy(o, ".state");
-	return out;
-}
-
-static char *state_dir(void)
-{
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char *d = NULL;
-
-	if (xdg && *xdg == '/') {
-		if (asprintf(&d, "%s/inboxfs", xdg) < 0)
-			d = NULL;
-	} else if (asprintf(&d, "%s/.local/state/inboxfs", home && *home ? home : "/tmp") < 0) {
-		d = NULL;
-	}
-	return d;
-}
 
 static void add(struct state *st, const char *mailbox, uint32_t uidvalidity, uint32_t uid)
 {
@@ -108,15 +61,16 @@ static void load(struct state *st)
 struct state *state_open(const char *user, const char *host, unsigned port)
 {
 	struct state *st = calloc(1, sizeof(*st));
-	char *dir = state_dir(), *name = file_name(user, host, port);
+	char *dir = paths_xdg_dir("XDG_STATE_HOME", "/.local/state");
+	char *name = paths_account_id(user, host, port);
 
-	if (!st || !dir || !name || asprintf(&st->path, "%s/%s", dir, name) < 0) {
+	if (!st || !dir || !name || asprintf(&st->path, "%s/%s.state", dir, name) < 0) {
 		free(st);
 		free(dir);
 		free(name);
 		return NULL;
 	}
-	if (mkdirs(dir) < 0)
+	if (paths_mkdirs(dir) < 0)
 		log_warn(LOG_CAT_FS, "cannot create %s: %s", dir, strerror(errno));
 	free(dir);
 	free(name);
