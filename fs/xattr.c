@@ -91,6 +91,15 @@ static int read_flags(struct account *a, const struct target *t, char *out, size
 	return 0;
 }
 
+/* Only user.* attributes exist here.  ls -l asks every file for
+ * security.selinux (and capabilities): ENOTSUP makes it stop asking for
+ * the whole mount (coreutils caches "unsupported" per device), where
+ * ENODATA would cost a request per file. */
+static bool foreign_namespace(const char *name)
+{
+	return strncmp(name, "user.", 5) != 0;
+}
+
 void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct account *a = req_acct(req);
@@ -99,6 +108,10 @@ void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	struct target t;
 	int err = 0;
 
+	if (foreign_namespace(name)) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
 	if (!message_of(a, ino, &t)) {
 		fuse_reply_err(req, ENODATA);
 		return;

@@ -3,8 +3,9 @@
  *   user.imap.uid           read-only
  *   user.imap.internaldate  read-only, "25-Nov-2026 10:00:00 +0000" (UTC)
  *   user.imap.modseq        read-only, only where the server has CONDSTORE
- * Folders and the generated files have none.  Unknown names: ENODATA to
- * read or remove, ENOTSUP to set, as Linux file systems answer. */
+ * Folders and the generated files have none.  Unknown user.* names:
+ * ENODATA to read or remove, ENOTSUP to set, as Linux file systems answer;
+ * other namespaces (security.*, system.*, trusted.*) are not supported. */
 #ifndef INBOXFS_FS_XATTR_H
 #define INBOXFS_FS_XATTR_H
 

@@ -52,15 +52,18 @@ def run_shell(cmd):
 class Mount:
     """inboxfs mounted in the foreground; unmounted on exit."""
 
-    def __init__(self, binary, dc, mnt):
+    def __init__(self, binary, dc, mnt, options="", env=None):
         self.mnt = mnt
         pwfile = os.path.join(os.path.dirname(mnt), "pw")
         with open(pwfile, "w") as f:
             f.write(dc.password + "\n")
         os.chmod(pwfile, 0o600)
+        opts = "cafile=%s,password_file=%s" % (dc.cafile, pwfile)
+        if options:
+            opts += "," + options
         self.proc = subprocess.Popen(
-            [binary, "-f"] + os.environ.get("IBX_EXTRA", "").split() + ["-o", "cafile=%s,password_file=%s" % (dc.cafile, pwfile),
-             dc.url(), mnt], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [binary, "-f"] + os.environ.get("IBX_EXTRA", "").split() + ["-o", opts,
+             dc.url(), mnt], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + 20
         while not self.mounted():
             if self.proc.poll() is not None:
