@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "fs/account.h"
 #include "fs/announce.h"
@@ -187,6 +188,148 @@ static enum imap_result full_load(struct view *v, uint32_t uidvalidity, uint32_t
 	return rr;
 }
 
+/* ---- resynchronising a known folder by its UIDs ---------------------------- */
+
+struct collected {
+	struct msg *msgs;
+	size_t n, cap;
+	bool oom;
+};
+
+static void collect_meta(void *ctx, const struct imap_msg_meta *m)
+{
+	struct collected *c = ctx;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct msg *nm = realloc(c->msgs, cap * sizeof(*nm));
+
+		if (!nm) {
+			c->oom = true;
+			return;
+		}
+		c->msgs = nm;
+		c->cap = cap;
+	}
+	c->msgs[c->n++] = (struct msg){ .uid = m->uid, .flags = (uint8_t)m->flags,
+		.date = m->has_date ? m->internaldate : 0,
+		.size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size };
+}
+
+/* The metadata of the server's UIDs the index lacks, a few hundred ranges
+ * per command. */
+static enum imap_result fetch_missing(struct view *v, const struct imap_seqmap *server,
+				      const struct msg *known, size_t nknown,
+				      struct collected *got, struct imap_status *st)
+{
+	enum imap_result rr = IMAP_R_OK;
+	size_t i = 0, k = 0, ranges = 0;
+	struct buf set;
+
+	buf_init(&set);
+	while (rr == IMAP_R_OK && i < server->n) {
+		uint32_t lo = server->uids[i], hi = lo;
+
+		while (k < nknown && known[k].uid < lo)
+			k++;
+		if (k < nknown && known[k].uid == lo) {
+			i++;
+			continue;
+		}
+		while (i + 1 < server->n && server->uids[i + 1] == hi + 1 &&
+		       !(k < nknown && known[k].uid == hi + 1))
+			hi = server->uids[++i];
+		i++;
+		if (lo == hi)
+			buf_printf(&set, "%s%u", set.len ? "," : "", lo);
+		else
+			buf_printf(&set, "%s%u:%u", set.len ? "," : "", lo, hi);
+		if (++ranges == 500 || i == server->n) {
+			rr = imap_fetch_meta(v->s, set.data, collect_meta, got, st);
+			set.len = 0;
+			ranges = 0;
+		}
+	}
+	if (rr == IMAP_R_OK && set.len)
+		rr = imap_fetch_meta(v->s, set.data, collect_meta, got, st);
+	buf_free(&set);
+	if (rr == IMAP_R_OK && got->oom) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		rr = IMAP_R_NOMEM;
+	}
+	return rr;
+}
+
+/* What the index knew, in the server's order, plus what was fetched. */
+static struct msg *merge(const struct imap_seqmap *server, const struct msg *known,
+			 size_t nknown, const struct collected *got, size_t *n)
+{
+	struct msg *out = malloc((server->n + 1) * sizeof(*out));
+	size_t k = 0, g = 0;
+
+	*n = 0;
+	for (size_t i = 0; out && i < server->n; i++) {
+		uint32_t uid = server->uids[i];
+
+		while (k < nknown && known[k].uid < uid)
+			k++;
+		while (g < got->n && got->msgs[g].uid < uid)
+			g++;
+		if (k < nknown && known[k].uid == uid)
+			out[(*n)++] = known[k];
+		else if (g < got->n && got->msgs[g].uid == uid)
+			out[(*n)++] = got->msgs[g];
+		/* else: expunged between SEARCH and FETCH; the next look sees it */
+	}
+	return out;
+}
+
+/* Counts disagree with a folder we know (something was expunged while
+ * this connection was away, or an EXPUNGE could not be placed): ask for
+ * the UIDs (SEARCH: a few bytes each) instead of every message's
+ * metadata, and fetch only what is new. */
+static enum imap_result resync(struct view *v, struct imap_status *st)
+{
+	struct imap_seqmap server;
+	struct collected got = { 0 };
+	struct msg *known = NULL, *msgs = NULL;
+	size_t nknown = 0, n = 0;
+	uint32_t uidnext;
+	enum imap_result rr;
+
+	seqmap_init(&server);
+	rr = imap_uid_search_all(v->s, &server, st);
+	if (rr == IMAP_R_OK) {
+		pthread_mutex_lock(&v->a->index_lock);
+		nknown = v->f->nmsgs;
+		uidnext = v->f->uidnext;
+		known = malloc((nknown + 1) * sizeof(*known));
+		if (known && nknown)
+			memcpy(known, v->f->msgs, nknown * sizeof(*known));
+		pthread_mutex_unlock(&v->a->index_lock);
+		rr = known ? fetch_missing(v, &server, known, nknown, &got, st) : IMAP_R_NOMEM;
+	}
+	if (rr == IMAP_R_OK && !(msgs = merge(&server, known, nknown, &got, &n)))
+		rr = IMAP_R_NOMEM;
+	if (rr == IMAP_R_OK) {
+		if (!account_folder_sync(v->a, v->f, v->uidvalidity, uidnext, msgs, n, v->quiet))
+			v->stale = true;
+		seqmap_free(&v->seq);
+		v->seq = server; /* the server's numbering, now ours */
+		seqmap_init(&server);
+		v->dirty = false;
+		log_debug(LOG_CAT_FS, "%s: resynchronised: %zu messages, %zu fetched",
+			  v->f->imap_name, n, got.n);
+	} else if (rr == IMAP_R_NOMEM) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+	}
+	seqmap_free(&server);
+	free(known);
+	free(msgs);
+	free(got.msgs);
+	return rr;
+}
+
 enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_status *st)
 {
 	struct meta_batch b = { 0 };
@@ -216,7 +359,8 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 	 * And the index must hold what this view sees: another connection's
 	 * look at a mailbox that was re-created under it may have emptied it. */
 	if (v->dirty || v->exists != v->seq.n || account_folder_count(v->a, v->f) != v->seq.n)
-		return full_load(v, v->uidvalidity, v->f->uidnext, st);
+		return v->f->loaded && v->f->uidvalidity == v->uidvalidity ?
+		       resync(v, st) : full_load(v, v->uidvalidity, v->f->uidnext, st);
 	return IMAP_R_OK;
 }
 

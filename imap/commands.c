@@ -1025,3 +1025,123 @@ enum imap_result imap_append(struct imap_session *s, const char *mailbox, const 
 	parse_appenduid(st, au);
 	return st->result;
 }
+
+/* ---- UID SEARCH ALL (RFC 3501 §6.4.4, RFC 4731 ESEARCH) -------------------- */
+
+#define SEARCH_MAX_UIDS (16u << 20) /* more than any mailbox; bounds a hostile set */
+
+struct search_ctx {
+	uint32_t *uids;
+	size_t n, cap;
+	bool bad;
+};
+
+static bool add_uid(struct search_ctx *sc, uint32_t uid)
+{
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 1024;
+		uint32_t *nu;
+
+		if (cap > SEARCH_MAX_UIDS || !(nu = realloc(sc->uids, cap * sizeof(*nu))))
+			return false;
+		sc->uids = nu;
+		sc->cap = cap;
+	}
+	sc->uids[sc->n++] = uid;
+	return true;
+}
+
+/* "1:3,7,9:10" -> 1 2 3 7 9 10.  False on anything else. */
+static bool add_set(struct search_ctx *sc, const char *set)
+{
+	while (*set) {
+		char *end;
+		unsigned long long lo = strtoull(set, &end, 10), hi = lo;
+
+		if (end == set || lo == 0 || lo > UINT32_MAX)
+			return false;
+		if (*end == ':') {
+			set = end + 1;
+			hi = strtoull(set, &end, 10);
+			if (end == set || hi == 0 || hi > UINT32_MAX)
+				return false;
+			if (hi < lo) {
+				unsigned long long t = lo;
+
+				lo = hi;
+				hi = t;
+			}
+		}
+		if (hi - lo >= SEARCH_MAX_UIDS)
+			return false;
+		for (unsigned long long u = lo; u <= hi; u++)
+			if (!add_uid(sc, (uint32_t)u))
+				return false;
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return false;
+		set = end;
+	}
+	return true;
+}
+
+static bool on_search(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct search_ctx *sc = vctx;
+	const struct imap_value *first = imap_list_item(&r->data, 0);
+
+	(void)s;
+	if (r->cond != IMAP_COND_NONE || !first)
+		return false;
+	if (imap_value_is(first, "SEARCH")) {
+		for (size_t i = 1; i < r->data.n; i++) {
+			uint32_t uid;
+
+			if (!imap_value_u32(&r->data.items[i], &uid) || !add_uid(sc, uid))
+				sc->bad = true;
+		}
+		return true;
+	}
+	if (!imap_value_is(first, "ESEARCH"))
+		return false;
+	/* ESEARCH (TAG "A5") UID ALL 1:3,7 */
+	for (size_t i = 1; i + 1 < r->data.n; i++)
+		if (imap_value_is(&r->data.items[i], "ALL") &&
+		    (r->data.items[i + 1].type == IV_ATOM || r->data.items[i + 1].type == IV_NUMBER) &&
+		    !add_set(sc, r->data.items[i + 1].str))
+			sc->bad = true;
+	return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+enum imap_result imap_uid_search_all(struct imap_session *s, struct imap_seqmap *out,
+				     struct imap_status *st)
+{
+	struct search_ctx sc = { 0 };
+	enum imap_result rr;
+
+	seqmap_clear(out);
+	rr = imap_simple(s, st, on_search, &sc, (s->caps & CAP_ESEARCH) ?
+			 "UID SEARCH RETURN (ALL) ALL" : "UID SEARCH ALL");
+	if (rr == IMAP_R_OK && sc.bad) {
+		imap_status_set(st, IMAP_R_PROTOCOL, "unusable SEARCH result");
+		rr = IMAP_R_PROTOCOL;
+	}
+	/* RFC 3501 promises no order: sort, and drop repeats. */
+	if (rr == IMAP_R_OK && sc.n)
+		qsort(sc.uids, sc.n, sizeof(*sc.uids), cmp_u32);
+	for (size_t i = 0; rr == IMAP_R_OK && i < sc.n; i++)
+		if ((i == 0 || sc.uids[i] != sc.uids[i - 1]) && seqmap_append(out, sc.uids[i]) < 0) {
+			imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+			rr = IMAP_R_NOMEM;
+		}
+	free(sc.uids);
+	return rr;
+}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/seqmap.h"
 #include "imap/session.h"
 
 /* SASL exchange (RFC 4422, RFC 3501 §6.2.2, RFC 4959 SASL-IR).
@@ -114,6 +115,12 @@ enum imap_result imap_uid_set_flags(struct imap_session *s, uint32_t uid, const 
  * modseq is not NULL.  IMAP_R_GONE when the message is not there. */
 enum imap_result imap_uid_get_flags(struct imap_session *s, uint32_t uid, char *flags,
 				    size_t cap, uint64_t *modseq, struct imap_status *st);
+
+/* Every UID of the selected mailbox, ascending, into out (cleared first):
+ * UID SEARCH RETURN (ALL) ALL where ESEARCH is offered (RFC 4731: a
+ * compact set), else UID SEARCH ALL. */
+enum imap_result imap_uid_search_all(struct imap_session *s, struct imap_seqmap *out,
+				     struct imap_status *st);
 
 /* Where an appended message went: APPENDUID (RFC 4315 §3). */
 struct imap_appenduid {

@@ -66,7 +66,7 @@ enum {
 	CAP_MOVE = 1u << 9, CAP_CONDSTORE = 1u << 10, CAP_QRESYNC = 1u << 11,
 	CAP_ENABLE = 1u << 12, CAP_SPECIAL_USE = 1u << 13, CAP_NAMESPACE = 1u << 14,
 	CAP_AUTH_PLAIN = 1u << 16, CAP_AUTH_LOGIN = 1u << 17, CAP_AUTH_XOAUTH2 = 1u << 18,
-	CAP_AUTH_OAUTHBEARER = 1u << 19, CAP_UNSELECT = 1u << 20,
+	CAP_AUTH_OAUTHBEARER = 1u << 19, CAP_UNSELECT = 1u << 20, CAP_ESEARCH = 1u << 21,
 };
 
 struct imap_session;

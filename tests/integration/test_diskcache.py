@@ -91,6 +91,9 @@ def test_remount_lists_from_the_cache_and_catches_up(dovecot, tmp_path, mount):
     for uid, (size, date, _) in c.state().items():
         st = os.stat(m.path("INBOX", "%d.eml" % uid))
         assert (st.st_size, st.st_mtime) == (size, date)
+    # brought up to date by UIDs (SEARCH), not by fetching every message again
+    log = m.stderr()
+    assert "UID SEARCH" in log and "UID FETCH 1:*" not in log
 
 
 def test_cached_messages_stay_readable_while_the_server_is_down(dovecot, tmp_path, mount):
