@@ -34,7 +34,13 @@ enum imap_result account_connect(struct account *a, struct imap_session *s,
 {
 	enum imap_result rr = imap_session_connect(s, st);
 
-	return rr == IMAP_R_OK ? login_run(&a->login, s, st) : rr;
+	if (rr == IMAP_R_OK)
+		rr = login_run(&a->login, s, st);
+	/* After the login: RFC 4978 allows it before, but then a failed
+	 * login's challenge would be compressed too, for nothing. */
+	if (rr == IMAP_R_OK && a->opt->compress && (imap_session_caps(s) & CAP_COMPRESS_DEFLATE))
+		rr = imap_compress(s, st);
+	return rr;
 }
 
 static void set_session(struct account *a, struct imap_session *s)

@@ -45,6 +45,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("reconnect_max=%u", reconnect_max),
 	OPT("reconnect_tries=%u", reconnect_tries),
 	OPT("connections=%u", connections),
+	OPT("compress=%s", compress_opt),
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END
@@ -55,7 +56,7 @@ static const char *const config_keys[] = {
 	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "cache_disk",
 	"max_message",
 	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
-	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections",
+	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections", "compress",
 	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
 	"oauth2_client_cert", "oauth2_client_key", "oauth2_scope", "oauth2_refresh_token_file",
 	"oauth2_cafile", "token_cmd", NULL,
@@ -122,6 +123,7 @@ void options_usage(const char *prog)
 	       "  -o max_message=SIZE          largest message read or written (512M)\n"
 	       "  -o timeout=SECS              one server operation (30)\n"
 	       "  -o connections=N             for reading in parallel (3; IDLE ones extra)\n"
+	       "  -o compress=yes              COMPRESS=DEFLATE where offered (no)\n"
 	       "  -o idle_interval=SECS        re-issue IDLE this often (1500)\n"
 	       "  -o idle_timeout=SECS         silent this long: the link is dead (300)\n"
 	       "  -o poll_interval=SECS        NOOP this often without IDLE (60)\n"
@@ -331,6 +333,7 @@ void options_free(struct options *o)
 	free(o->debug);
 	free(o->cache_mem);
 	free(o->cache_disk);
+	free(o->compress_opt);
 	free(o->max_message);
 	free(o->expunge);
 	free(o->delete_mode);
@@ -411,6 +414,11 @@ static int finish(struct options *o)
 		o->reconnect_max = 300;
 	if (!o->connections)
 		o->connections = 3;
+	if (o->compress_opt && strcmp(o->compress_opt, "yes") && strcmp(o->compress_opt, "no")) {
+		fprintf(stderr, "inboxfs: compress=%s: use yes or no\n", o->compress_opt);
+		return -1;
+	}
+	o->compress = o->compress_opt && strcmp(o->compress_opt, "yes") == 0;
 	if (o->connections > 16) {
 		fprintf(stderr, "inboxfs: connections=%u: at most 16\n", o->connections);
 		return -1;

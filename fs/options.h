@@ -37,6 +37,8 @@ struct options {
 	unsigned reconnect_max;    /* longest wait between tries, seconds */
 	unsigned reconnect_tries;  /* 0: never give up */
 	unsigned connections;      /* worker + readers (default 3) */
+	char *compress_opt;        /* "yes"/"no" */
+	bool compress;
 	int ro;
 	int show_help, show_version, foreground, singlethread, fuse_debug;
 	size_t cache_mem_bytes, max_message_bytes, cache_disk_bytes;

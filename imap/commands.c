@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "imap/net.h"
 #include "imap/session_priv.h"
 
 static unsigned session_counter;
@@ -1144,4 +1145,22 @@ enum imap_result imap_uid_search_all(struct imap_session *s, struct imap_seqmap 
 		}
 	free(sc.uids);
 	return rr;
+}
+
+/* ---- COMPRESS (RFC 4978) ---------------------------------------------------- */
+
+enum imap_result imap_compress(struct imap_session *s, struct imap_status *st)
+{
+	enum imap_result rr = imap_simple(s, st, NULL, NULL, "COMPRESS DEFLATE");
+
+	if (rr != IMAP_R_OK)
+		return rr;
+	/* What was read past the OK is the start of the compressed stream. */
+	if (net_start_compress(s->net, s->rbuf + s->roff, s->rlen - s->roff) < 0) {
+		imap_status_set(st, IMAP_R_NOMEM, "cannot start compression");
+		return IMAP_R_NOMEM;
+	}
+	s->rlen = s->roff = 0;
+	log_debug(LOG_CAT_IMAP, "[%s] compression on (COMPRESS=DEFLATE)", s->name);
+	return IMAP_R_OK;
 }

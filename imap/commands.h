@@ -116,6 +116,10 @@ enum imap_result imap_uid_set_flags(struct imap_session *s, uint32_t uid, const 
 enum imap_result imap_uid_get_flags(struct imap_session *s, uint32_t uid, char *flags,
 				    size_t cap, uint64_t *modseq, struct imap_status *st);
 
+/* COMPRESS DEFLATE (RFC 4978): from its OK on, both directions are
+ * compressed. */
+enum imap_result imap_compress(struct imap_session *s, struct imap_status *st);
+
 /* Every UID of the selected mailbox, ascending, into out (cleared first):
  * UID SEARCH RETURN (ALL) ALL where ESEARCH is offered (RFC 4731: a
  * compact set), else UID SEARCH ALL. */

@@ -24,11 +24,13 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "imap/compress.h"
 
 struct net_conn {
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
+	struct zlayer *z;     /* COMPRESS=DEFLATE, once started */
 	atomic_bool aborted;
 };
 
@@ -306,6 +308,39 @@ static ssize_t plain_read(struct net_conn *c, void *buf, size_t len, long long d
 	}
 }
 
+static ssize_t raw_read(struct net_conn *c, void *buf, size_t len, long long deadline,
+			enum net_err *err)
+{
+	return c->ssl ? tls_read(c, buf, len, deadline, err) : plain_read(c, buf, len, deadline, err);
+}
+
+/* Inflate what has come; read more only when nothing is left to inflate. */
+static ssize_t z_read(struct net_conn *c, void *buf, size_t len, long long deadline,
+		      enum net_err *err)
+{
+	char raw[16384];
+	ssize_t n;
+	long got;
+
+	for (;;) {
+		got = zlayer_inflate(c->z, buf, len);
+		if (got > 0)
+			return got;
+		if (got < 0) {
+			log_warn(LOG_CAT_IMAP, "the server's compressed stream is corrupt");
+			*err = NET_ERR_IO;
+			return -1;
+		}
+		n = raw_read(c, raw, sizeof(raw), deadline, err);
+		if (n < 0)
+			return -1;
+		if (zlayer_feed(c->z, raw, (size_t)n) < 0) {
+			*err = NET_ERR_IO;
+			return -1;
+		}
+	}
+}
+
 ssize_t net_read(struct net_conn *c, void *buf, size_t len, int timeout_ms, enum net_err *err)
 {
 	long long deadline = clock_ms() + timeout_ms;
@@ -315,8 +350,17 @@ ssize_t net_read(struct net_conn *c, void *buf, size_t len, int timeout_ms, enum
 		*err = NET_ERR_IO;
 		return -1;
 	}
-	return c->ssl ? tls_read(c, buf, len, deadline, err) : plain_read(c, buf, len, deadline, err);
+	return c->z ? z_read(c, buf, len, deadline, err) : raw_read(c, buf, len, deadline, err);
 }
+
+int net_start_compress(struct net_conn *c, const void *already, size_t len)
+{
+	if (!(c->z = zlayer_new()))
+		return -1;
+	return len ? zlayer_feed(c->z, already, len) : 0;
+}
+
+bool net_is_compressed(const struct net_conn *c) { return c->z != NULL; }
 
 static enum net_err write_some(struct net_conn *c, const char *p, size_t len, size_t *done,
 			       long long deadline)
@@ -357,6 +401,8 @@ enum net_err net_write_all(struct net_conn *c, const void *buf, size_t len, int 
 	enum net_err e;
 	size_t done;
 
+	if (c->z && len && zlayer_deflate(c->z, buf, len, &p, &len) < 0)
+		return NET_ERR_IO;
 	while (len > 0) {
 		if (atomic_load(&c->aborted))
 			return NET_ERR_IO;
@@ -389,6 +435,7 @@ void net_close(struct net_conn *c)
 		SSL_free(c->ssl);
 	}
 	SSL_CTX_free(c->ctx);
+	zlayer_free(c->z);
 	close(c->fd);
 	free(c);
 }

@@ -37,6 +37,10 @@ enum net_err net_start_tls(struct net_conn *c, const char *host, const struct ne
 /* Read at most len bytes: >0 bytes read, or -1 with *err set. */
 ssize_t net_read(struct net_conn *c, void *buf, size_t len, int timeout_ms, enum net_err *err);
 enum net_err net_write_all(struct net_conn *c, const void *buf, size_t len, int timeout_ms);
+/* From now on both directions are compressed (RFC 4978); `already` holds
+ * bytes read past the server's OK, which are compressed already. */
+int net_start_compress(struct net_conn *c, const void *already, size_t len);
+bool net_is_compressed(const struct net_conn *c);
 /* Wake any thread blocked on c and make further I/O fail (thread-safe). */
 void net_abort(struct net_conn *c);
 bool net_is_tls(const struct net_conn *c);
