@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/buf.h"
 #include "fs/account.h"
+#include "fs/diskcache.h"
 #include "fs/watch.h"
 
 /* The file system's own connection. */
@@ -34,6 +35,23 @@ static void describe_worker(struct account *a, struct buf *b)
 	buf_printf(b, "last_error: %s\n", a->last_error[0] ? a->last_error : "none");
 }
 
+static void describe_caches(struct account *a, struct buf *b)
+{
+	long left;
+	unsigned got;
+
+	buf_printf(b, "readers: %u\n", a->opt->connections - 1);
+	if (a->disk)
+		buf_printf(b, "disk_cache: %zu of %zu bytes\n", diskcache_used(a->disk),
+			   a->opt->cache_disk_bytes);
+	else
+		buf_printf(b, "disk_cache: off\n");
+	if (a->login.oauth) {
+		oauth2_stats(a->login.oauth, &left, &got);
+		buf_printf(b, "oauth2: %u tokens obtained, current one valid %ld s more\n", got, left);
+	}
+}
+
 char *status_text(struct account *a, size_t *len)
 {
 	struct buf b;
@@ -42,6 +60,7 @@ char *status_text(struct account *a, size_t *len)
 	buf_printf(&b, "server: %s://%s@%s:%u\n", a->url.implicit_tls ? "imaps" : "imap",
 		   a->url.user, a->url.host, a->url.port);
 	describe_worker(a, &b);
+	describe_caches(a, &b);
 	watchers_describe(a->watchers, &b);
 	return buf_steal(&b, len);
 }
