@@ -111,19 +111,54 @@ bool view_on_untagged(struct imap_session *s, struct imap_response *r, void *ctx
 
 /* ---- fetching message lists ---------------------------------------------- */
 
-struct meta_batch {
-	struct view *v;
-	uint32_t min_uid;   /* "N:*" also returns the last message when N > UIDNEXT */
+/* A growing list of messages, as FETCH responses bring them. */
+struct collected {
 	struct msg *msgs;
 	size_t n, cap;
 	bool oom;
 };
 
+static void push_msg(struct collected *c, const struct msg *m)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct msg *nm = realloc(c->msgs, cap * sizeof(*nm));
+
+		if (!nm) {
+			c->oom = true;
+			return;
+		}
+		c->msgs = nm;
+		c->cap = cap;
+	}
+	c->msgs[c->n++] = *m;
+}
+
+static struct msg msg_of(const struct imap_msg_meta *m)
+{
+	return (struct msg){ .uid = m->uid, .flags = (uint8_t)m->flags,
+			     .date = m->has_date ? m->internaldate : 0,
+			     .size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size };
+}
+
+static void collect_meta(void *ctx, const struct imap_msg_meta *m)
+{
+	struct msg msg = msg_of(m);
+
+	push_msg(ctx, &msg);
+}
+
+
+struct meta_batch {
+	struct view *v;
+	uint32_t min_uid;   /* "N:*" also returns the last message when N > UIDNEXT */
+	struct collected got;
+};
+
 static void on_meta(void *ctx, const struct imap_msg_meta *m)
 {
 	struct meta_batch *b = ctx;
-	struct msg msg = { .uid = m->uid, .date = m->has_date ? m->internaldate : 0,
-			   .flags = (uint8_t)m->flags };
+	struct msg msg = msg_of(m);
 
 	if (m->uid < b->min_uid)
 		return;
@@ -136,19 +171,7 @@ static void on_meta(void *ctx, const struct imap_msg_meta *m)
 	if (m->size > UINT32_MAX)
 		log_warn(LOG_CAT_IMAP, "message %u in %s claims RFC822.SIZE %llu; shown as 4 GiB "
 			 "until read", m->uid, b->v->f->imap_name, (unsigned long long)m->size);
-	msg.size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size;
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct msg *nm = realloc(b->msgs, cap * sizeof(*nm));
-
-		if (!nm) {
-			b->oom = true;
-			return;
-		}
-		b->msgs = nm;
-		b->cap = cap;
-	}
-	b->msgs[b->n++] = msg;
+	push_msg(&b->got, &msg);
 }
 
 static enum imap_result fetch_from(struct view *v, uint32_t first, struct meta_batch *b,
@@ -162,7 +185,7 @@ static enum imap_result fetch_from(struct view *v, uint32_t first, struct meta_b
 	b->min_uid = first;
 	snprintf(set, sizeof(set), "%u:*", first);
 	rr = imap_fetch_meta(v->s, set, on_meta, b, st);
-	if (rr == IMAP_R_OK && b->oom) {
+	if (rr == IMAP_R_OK && b->got.oom) {
 		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
 		rr = IMAP_R_NOMEM;
 	}
@@ -180,41 +203,15 @@ static enum imap_result full_load(struct view *v, uint32_t uidvalidity, uint32_t
 	if (v->exists)
 		rr = fetch_from(v, 1, &b, st);
 	if (rr == IMAP_R_OK &&
-	    !account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.msgs, b.n, v->quiet))
+	    !account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.got.msgs, b.got.n, v->quiet))
 		v->stale = true;
-	free(b.msgs);
+	free(b.got.msgs);
 	if (rr == IMAP_R_OK)
 		log_debug(LOG_CAT_FS, "%s: %zu messages", v->f->imap_name, v->seq.n);
 	return rr;
 }
 
 /* ---- resynchronising a known folder by its UIDs ---------------------------- */
-
-struct collected {
-	struct msg *msgs;
-	size_t n, cap;
-	bool oom;
-};
-
-static void collect_meta(void *ctx, const struct imap_msg_meta *m)
-{
-	struct collected *c = ctx;
-
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct msg *nm = realloc(c->msgs, cap * sizeof(*nm));
-
-		if (!nm) {
-			c->oom = true;
-			return;
-		}
-		c->msgs = nm;
-		c->cap = cap;
-	}
-	c->msgs[c->n++] = (struct msg){ .uid = m->uid, .flags = (uint8_t)m->flags,
-		.date = m->has_date ? m->internaldate : 0,
-		.size = m->size > UINT32_MAX ? UINT32_MAX : (uint32_t)m->size };
-}
 
 /* The metadata of the server's UIDs the index lacks, a few hundred ranges
  * per command. */
@@ -347,9 +344,9 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 	if (!v->dirty && (v->exists > v->seq.n || (uidnext && uidnext != v->f->uidnext &&
 						     uidnext > seqmap_last(&v->seq) + 1))) {
 		rr = fetch_from(v, seqmap_last(&v->seq) + 1, &b, st);
-		if (rr == IMAP_R_OK && b.n)
-			account_msgs_arrived(v->a, v->f, b.msgs, b.n);
-		free(b.msgs);
+		if (rr == IMAP_R_OK && b.got.n)
+			account_msgs_arrived(v->a, v->f, b.got.msgs, b.got.n);
+		free(b.got.msgs);
 		if (rr != IMAP_R_OK)
 			return rr;
 		if (uidnext)
