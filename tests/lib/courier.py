@@ -28,7 +28,6 @@ last process of the namespace.
 - The capabilities are Debian's default IMAP_CAPABILITY (no MOVE).
 """
 
-import crypt
 import os
 import subprocess
 import sys
@@ -82,6 +81,12 @@ IMAP_TLS=1 IMAP_TLS_REQUIRED=0 IMAP_STARTTLS=NO exec $TCPD {imaps} \\
 """
 
 
+def _sha512_crypt(password):
+    """$6$ crypt(3) hash (Python's crypt module is going away)."""
+    return subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password.encode(),
+                          capture_output=True, check=True).stdout.decode().strip()
+
+
 class Courier(privserver.PrivateServer):
     name = "courier"
     separator = "."
@@ -128,7 +133,7 @@ class Courier(privserver.PrivateServer):
         self.users[name] = password
         info = "".join("%s\tuid=%d|gid=%d|home=%s|mail=%s/Maildir\n" % (
             u, self.mail_uid, self.mail_gid, self.home(u), self.home(u)) for u in self.users)
-        shadow = "".join("%s\tsystempw=%s\n" % (u, crypt.crypt(pw, crypt.mksalt(crypt.METHOD_SHA512)))
+        shadow = "".join("%s\tsystempw=%s\n" % (u, _sha512_crypt(pw))
                          for u, pw in self.users.items())
         etc = os.path.join(self.dir, "etc")
         for base, text in (("userdb", info), ("userdbshadow", shadow)):

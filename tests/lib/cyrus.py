@@ -16,8 +16,9 @@ nothing under /etc or /var is read or written.
 - cyrus_user is nobody: the spool and config directory belong to it.
 - Namespace: altnamespace + unixhierarchysep, so folders are "Archive",
   "Archive/2023" beside INBOX, as on Dovecot.
-- idled runs, so IDLE hears of new mail at once (without it imapd polls
-  every imapidlepoll seconds).
+- IDLE: imapd looks at the mailbox every imapidlepoll = 1 s.  (With idled
+  running, the notifications never reached an idling imapd here, and Cyrus
+  logs only to syslog, which these machines lack; so no idled.)
 """
 
 import os
@@ -54,6 +55,7 @@ idlesocket: {d}/sock/idle
 notifysocket: {d}/sock/notify
 lmtpsocket: {d}/sock/lmtp
 syslog_prefix: inboxfs-cyrus
+imapidlepoll: 1
 """
 
 CYRUS_CONF = """\
@@ -68,7 +70,6 @@ SERVICES {{
 EVENTS {{
 }}
 DAEMON {{
-  idled cmd="{bin}/idled -C {d}/imapd.conf"
 }}
 """
 
