@@ -4,15 +4,19 @@
 set -u
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config libfuse3-dev fuse3 libssl-dev
       libcurl4-openssl-dev libcjson-dev dovecot-imapd dovecot-core python3 python3-pytest
-      openssl inotify-tools util-linux procps attr man-db"
+      openssl inotify-tools util-linux procps attr man-db file"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -n "$missing" ]; then
 echo "install-deps.sh: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 # (the system Dovecot that dovecot-core would start is left alone: the
 # tests and the demo run their own on free ports)
 # shellcheck disable=SC2086  # one word per package
-apt-get update -qq && apt-get install -y -qq $missing >/dev/null
+apt-get update -qq && apt-get install -y -qq $missing >/dev/null || exit 1
+fi
+# Cyrus and Courier for the multi-server tests: unpacked privately (they
+# conflict with dovecot-imapd), see the script.
+bash "$(dirname "${BASH_SOURCE[0]}")/install-test-servers.sh" >/dev/null

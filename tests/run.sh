@@ -11,7 +11,9 @@
 #   3. clang build (-Werror, ASan+UBSan): unit tests, and each libFuzzer target
 #      (response parser, modified UTF-7) for 20 s on its seed corpus
 # and ends with one line "N passed, N failed".  Set INBOXFS_QUICK=1 to run
-# only the first configuration.
+# only the first configuration.  The integration suite's core tests
+# (test_servers.py) run against Dovecot, Cyrus and Courier;
+# INBOXFS_SERVERS=dovecot (or any comma-separated subset) picks fewer.
 set -u
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"

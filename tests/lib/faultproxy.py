@@ -14,6 +14,9 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
                                    # ways, sockets kept open (a dead NAT entry)
     p.close_all(say=b"* BYE ...\r\n")  # the connections open now get these
                                    # bytes as if from the server, then close
+    p.server_filter = fn           # fn(state, data) -> data for every chunk
+                                   # server -> client (state: a dict per
+                                   # connection), to add what a server says
 
 Plaintext only (inboxfs with -o tls=none) when a pattern is to be seen.
 Each rule fires once; connections made afterwards are forwarded normally.
@@ -46,6 +49,7 @@ class FaultProxy:
         self._delay = 0
         self._kill = None
         self._kill_gen = 0
+        self.server_filter = None
 
     def start(self):
         t = threading.Thread(target=self._accept_loop, daemon=True)
@@ -115,6 +119,7 @@ class FaultProxy:
             return
         socks = [client, server]
         hole = [False]
+        fstate = {}
         born = self._kill_gen
         with self.lock:
             self._conns.append(hole)
@@ -148,6 +153,8 @@ class FaultProxy:
                             self.client_bytes += data
                         server.sendall(data)
                     else:
+                        if self.server_filter is not None:
+                            data = self.server_filter(fstate, data)
                         cut = self._take_cut(len(data))
                         if cut is not None:
                             client.sendall(data[:cut[0]])
