@@ -52,7 +52,7 @@ def run_shell(cmd):
 class Mount:
     """inboxfs mounted in the foreground; unmounted on exit."""
 
-    def __init__(self, binary, dc, mnt, options="", env=None):
+    def __init__(self, binary, dc, mnt, options="", env=None, port=None):
         self.mnt = mnt
         pwfile = os.path.join(os.path.dirname(mnt), "pw")
         with open(pwfile, "w") as f:
@@ -63,7 +63,8 @@ class Mount:
             opts += "," + options
         self.proc = subprocess.Popen(
             [binary, "-f"] + os.environ.get("IBX_EXTRA", "").split() + ["-o", opts,
-             dc.url(), mnt], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+             dc.url(port=port) if port else dc.url(), mnt], stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + 20
         while not self.mounted():
             if self.proc.poll() is not None:
