@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import dovecot as dovecot_mod  # noqa: E402
+import connectproxy  # noqa: E402
 import faultproxy  # noqa: E402
 import imapraw  # noqa: E402
 import inboxfs as ifs  # noqa: E402
@@ -96,11 +97,11 @@ def endpoint_back_to_normal(auth):
 @pytest.fixture
 def omount(auth, mount):
     """Mount alice's account with OAuth2 options (+ debug=all, cafiles)."""
-    def factory(url=None, **options):
+    def factory(url=None, env=None, **options):
         opts = {"cafile": auth.dc.cafile, "oauth2_cafile": auth.ts.cafile,
                 "debug": "all"}
         opts.update(options)
-        m = mount(url or auth.dc.url(), options=opts)
+        m = mount(url or auth.dc.url(), options=opts, env=env)
         LOGS.append(m.stderr_path)
         return m
     return factory
@@ -232,6 +233,19 @@ def test_token_cmd(auth, omount, tmp_path):
     check_mount_reads(auth, m)
     seen = [i for i in auth.ts.introspections if i.token == token]
     assert seen and all(i.active for i in seen)
+
+
+def test_token_requests_use_the_https_proxy_variable(auth, omount):
+    """https_proxy, as libcurl reads it: the token request is tunnelled."""
+    proxy = connectproxy.ConnectProxy().start()
+    try:
+        n = len(auth.ts.token_requests())
+        m = omount(env=ifs.clean_env({"https_proxy": proxy.url}), **client_credentials(auth))
+        check_mount_reads(auth, m)
+        assert len(auth.ts.token_requests()) > n
+        assert "localhost:%d" % auth.ts.port in proxy.targets
+    finally:
+        proxy.stop()
 
 
 # ------------------------------------------------------------ expiry and renewal
