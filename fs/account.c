@@ -40,6 +40,9 @@ enum imap_result account_connect(struct account *a, struct imap_session *s,
 	 * login's challenge would be compressed too, for nothing. */
 	if (rr == IMAP_R_OK && a->opt->compress && (imap_session_caps(s) & CAP_COMPRESS_DEFLATE))
 		rr = imap_compress(s, st);
+	/* Expunges by UID, and what vanished while away told at SELECT. */
+	if (rr == IMAP_R_OK)
+		rr = imap_enable_qresync(s, st);
 	return rr;
 }
 
@@ -436,12 +439,17 @@ static void each_folder(struct account *a, struct folder *f, folder_fn fn)
 static void restore_folder(struct account *a, struct folder *f)
 {
 	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;
 	size_t n;
-	struct msg *msgs = diskcache_load_folder(a->disk, f->imap_name, &uidvalidity, &uidnext, &n);
+	struct msg *msgs = diskcache_load_folder(a->disk, f->imap_name, &uidvalidity, &uidnext,
+						 &modseq, &n);
 
 	if (!msgs)
 		return;
 	account_folder_sync(a, f, uidvalidity, uidnext, msgs, n, true);
+	pthread_mutex_lock(&a->index_lock);
+	f->highestmodseq = modseq;
+	pthread_mutex_unlock(&a->index_lock);
 	free(msgs);
 	log_debug(LOG_CAT_FS, "%s: %zu messages from the disk cache", f->imap_name, n);
 }
@@ -449,8 +457,8 @@ static void restore_folder(struct account *a, struct folder *f)
 static void save_folder(struct account *a, struct folder *f)
 {
 	if (f->loaded && !f->gone &&
-	    diskcache_save_folder(a->disk, f->imap_name, f->uidvalidity, f->uidnext, f->msgs,
-				  f->nmsgs) < 0)
+	    diskcache_save_folder(a->disk, f->imap_name, f->uidvalidity, f->uidnext,
+				  f->highestmodseq, f->msgs, f->nmsgs) < 0)
 		log_warn(LOG_CAT_FS, "%s: cannot save the folder list to the disk cache",
 			 f->imap_name);
 }

@@ -1,5 +1,6 @@
 /* The disk cache (see diskcache.h).  Files:
- *   DIR/<folder hash>/index               "IFSI1\n", uidvalidity, uidnext, n, n msgs, SHA-256
+ *   DIR/<folder hash>/index               "IFSI2\n", uidvalidity, uidnext, modseq, n,
+ *                                          n msgs, SHA-256
  *   DIR/<folder hash>/<uidvalidity>/<uid>  "IFSB1\n", length, SHA-256, the bytes */
 #include "fs/diskcache.h"
 
@@ -21,7 +22,7 @@
 #include "fs/paths.h"
 
 #define BODY_MAGIC "IFSB1\n"
-#define INDEX_MAGIC "IFSI1\n"
+#define INDEX_MAGIC "IFSI2\n"
 #define MAGIC_LEN 6
 #define HASH_LEN 32
 #define BODY_HEAD (MAGIC_LEN + 8 + HASH_LEN)
@@ -333,13 +334,15 @@ void diskcache_put_body(struct diskcache *dc, const char *mailbox, uint32_t uidv
 struct index_head {
 	char magic[MAGIC_LEN];
 	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;
 	uint64_t n;
 };
 
 int diskcache_save_folder(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
-			  uint32_t uidnext, const struct msg *msgs, size_t n)
+			  uint32_t uidnext, uint64_t modseq, const struct msg *msgs, size_t n)
 {
-	struct index_head h = { .uidvalidity = uidvalidity, .uidnext = uidnext, .n = n };
+	struct index_head h = { .uidvalidity = uidvalidity, .uidnext = uidnext, .modseq = modseq,
+				.n = n };
 	size_t len = n * sizeof(*msgs);
 	char *fd, *path = NULL, *body;
 	int rc = -1;
@@ -369,7 +372,8 @@ int diskcache_save_folder(struct diskcache *dc, const char *mailbox, uint32_t ui
 }
 
 struct msg *diskcache_load_folder(struct diskcache *dc, const char *mailbox,
-				  uint32_t *uidvalidity, uint32_t *uidnext, size_t *n)
+				  uint32_t *uidvalidity, uint32_t *uidnext, uint64_t *modseq,
+				  size_t *n)
 {
 	unsigned char hash[HASH_LEN];
 	struct index_head h;
@@ -393,6 +397,7 @@ struct msg *diskcache_load_folder(struct diskcache *dc, const char *mailbox,
 			memcpy(out, buf + sizeof(h), h.n * sizeof(*out));
 			*uidvalidity = h.uidvalidity;
 			*uidnext = h.uidnext;
+			*modseq = h.modseq;
 			*n = h.n;
 			/* The index relies on ascending UIDs: check, not trust. */
 			for (size_t i = 0; out && i < h.n; i++)

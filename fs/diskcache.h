@@ -30,10 +30,11 @@ void diskcache_put_body(struct diskcache *dc, const char *mailbox, uint32_t uidv
 
 /* A folder's message list as last known. */
 int diskcache_save_folder(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
-			  uint32_t uidnext, const struct msg *msgs, size_t n);
+			  uint32_t uidnext, uint64_t modseq, const struct msg *msgs, size_t n);
 /* malloc'd array (n may be 0: then a non-NULL empty array) or NULL. */
 struct msg *diskcache_load_folder(struct diskcache *dc, const char *mailbox,
-				  uint32_t *uidvalidity, uint32_t *uidnext, size_t *n);
+				  uint32_t *uidvalidity, uint32_t *uidnext, uint64_t *modseq,
+				  size_t *n);
 /* For .inboxfs/status. */
 size_t diskcache_used(struct diskcache *dc);
 

@@ -268,6 +268,7 @@ void index_folder_reset(struct index *ix, struct folder *f, uint32_t uidvalidity
 {
 	f->nmsgs = 0;
 	f->uidnext = 0;
+	f->highestmodseq = 0;
 	f->loaded = false;
 	if (f->gen && f->uidvalidity == uidvalidity)
 		return;

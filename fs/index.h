@@ -39,6 +39,7 @@ struct folder {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint32_t gen;            /* generation of this (folder, uidvalidity) */
+	uint64_t highestmodseq;  /* as of the last look that made the list whole (QRESYNC) */
 	struct msg *msgs;        /* ascending UID */
 	size_t nmsgs, cap;
 

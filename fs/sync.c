@@ -57,6 +57,33 @@ static void on_expunge(struct view *v, uint32_t seq)
 	account_msg_departed(v->a, v->f, uid, v->quiet);
 }
 
+/* VANISHED [(EARLIER)] uid-set (RFC 7162 §3.2.10): expunges by UID, once
+ * QRESYNC is enabled.  EARLIER ones happened before this session looked. */
+static void on_vanished(struct view *v, const struct imap_response *r)
+{
+	const struct imap_value *set = imap_list_item(&r->data, r->data.n - 1);
+	bool earlier = r->data.n == 3;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+
+	if (!set || (set->type != IV_ATOM && set->type != IV_NUMBER) ||
+	    imap_uid_set_expand(set->str, &uids, &n) < 0) {
+		v->dirty = true; /* cannot place it: resynchronise */
+		return;
+	}
+	if (!current(v)) {
+		v->stale = true;
+		free(uids);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (seqmap_remove_uid(&v->seq, uids[i]) && !earlier && v->exists)
+			v->exists--;
+		account_msg_departed(v->a, v->f, uids[i], v->quiet);
+	}
+	free(uids);
+}
+
 static void on_flags(struct view *v, const struct imap_msg_meta *m)
 {
 	uint32_t uid = m->uid ? m->uid : seqmap_uid(&v->seq, m->seq);
@@ -87,6 +114,11 @@ bool view_on_untagged(struct imap_session *s, struct imap_response *r, void *ctx
 		log_info(LOG_CAT_IMAP, "%s: server reports a problem (%s); selecting it again",
 			 v->f->imap_name, r->text);
 		v->stale = true;
+		return true;
+	}
+	if (r->cond == IMAP_COND_NONE && imap_value_is(num, "VANISHED") && r->data.n >= 2) {
+		if (v->f)
+			on_vanished(v, r);
 		return true;
 	}
 	if (r->cond != IMAP_COND_NONE || !what)
@@ -361,10 +393,24 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 	return IMAP_R_OK;
 }
 
+/* The list is whole as of info's HIGHESTMODSEQ: remember it for the next
+ * QRESYNC select. */
+static enum imap_result note_modseq(struct view *v, const struct imap_select_info *info,
+				    enum imap_result rr)
+{
+	if (rr == IMAP_R_OK && current(v) && !v->dirty && !v->stale) {
+		pthread_mutex_lock(&v->a->index_lock);
+		v->f->highestmodseq = info->highestmodseq;
+		pthread_mutex_unlock(&v->a->index_lock);
+	}
+	return rr;
+}
+
 enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 			   struct imap_status *st)
 {
 	struct imap_select_info info;
+	struct imap_qresync qr;
 	enum imap_result rr;
 
 	if (v->f == f && f->loaded && (v->rw || !rw)) {
@@ -372,7 +418,18 @@ enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 		return rr == IMAP_R_OK ? view_catch_up(v, 0, st) : rr;
 	}
 	view_reset(v);
-	rr = imap_select(v->s, f->imap_name, !rw, &info, st);
+	/* A folder known from before (this mount or the disk cache): the
+	 * server says what vanished since, rather than being asked. */
+	pthread_mutex_lock(&v->a->index_lock);
+	qr.uidvalidity = f->uidvalidity;
+	qr.modseq = f->loaded ? f->highestmodseq : 0;
+	pthread_mutex_unlock(&v->a->index_lock);
+	if (qr.modseq && imap_session_qresync(v->s)) {
+		v->f = f; /* VANISHED (EARLIER) arrives during the SELECT */
+		v->uidvalidity = qr.uidvalidity;
+	}
+	rr = imap_select(v->s, f->imap_name, !rw, qr.modseq ? &qr : NULL, &info, st);
+	v->f = NULL;
 	if (rr != IMAP_R_OK)
 		return rr;
 	v->f = f;
@@ -380,7 +437,7 @@ enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 	v->exists = info.exists;
 	v->uidvalidity = info.uidvalidity;
 	if (!f->loaded || f->uidvalidity != info.uidvalidity)
-		return full_load(v, info.uidvalidity, info.uidnext, st);
+		return note_modseq(v, &info, full_load(v, info.uidvalidity, info.uidnext, st));
 	/* A folder we know: assume the server has what the index has (the
 	 * numbering follows), fetch what UIDNEXT says is new, and reload if
 	 * the count then disagrees (something was expunged meanwhile). */
@@ -388,5 +445,5 @@ enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
 		return IMAP_R_NOMEM;
 	}
-	return view_catch_up(v, info.uidnext, st);
+	return note_modseq(v, &info, view_catch_up(v, info.uidnext, st));
 }

@@ -448,6 +448,9 @@ static bool on_select(struct imap_session *s, struct imap_response *r, void *vct
 			info->uidvalidity = v;
 		else if (imap_value_is(first, "UIDNEXT") && imap_value_u32(imap_list_item(&r->code, 1), &v))
 			info->uidnext = v;
+		else if (imap_value_is(first, "HIGHESTMODSEQ") && imap_list_item(&r->code, 1) &&
+			 imap_list_item(&r->code, 1)->type == IV_NUMBER)
+			info->highestmodseq = imap_list_item(&r->code, 1)->num;
 		return first && (imap_value_is(first, "UIDVALIDITY") || imap_value_is(first, "UIDNEXT") ||
 				 imap_value_is(first, "PERMANENTFLAGS") || imap_value_is(first, "UNSEEN") ||
 				 imap_value_is(first, "HIGHESTMODSEQ") || imap_value_is(first, "NOMODSEQ"));
@@ -463,9 +466,10 @@ static bool on_select(struct imap_session *s, struct imap_response *r, void *vct
 }
 
 enum imap_result imap_select(struct imap_session *s, const char *mailbox, bool readonly,
-			     struct imap_select_info *info, struct imap_status *st)
+			     const struct imap_qresync *qr, struct imap_select_info *info,
+			     struct imap_status *st)
 {
-	char q[1024];
+	char q[1024], param[80] = "";
 	enum imap_result rr;
 
 	memset(info, 0, sizeof(*info));
@@ -475,7 +479,11 @@ enum imap_result imap_select(struct imap_session *s, const char *mailbox, bool r
 	}
 	if (s->state == IMAP_ST_SELECTED)
 		imap_session_set_state(s, IMAP_ST_AUTHENTICATED);
-	rr = imap_simple(s, st, on_select, info, "%s %s", readonly ? "EXAMINE" : "SELECT", q);
+	if (qr && s->qresync)
+		snprintf(param, sizeof(param), " (QRESYNC (%u %llu))", qr->uidvalidity,
+			 (unsigned long long)qr->modseq);
+	rr = imap_simple(s, st, on_select, info, "%s %s%s", readonly ? "EXAMINE" : "SELECT", q,
+			 param);
 	if (rr != IMAP_R_OK)
 		return rr;
 	info->readonly = readonly || st->code == IMAP_CODE_READONLY;
@@ -1163,4 +1171,43 @@ enum imap_result imap_compress(struct imap_session *s, struct imap_status *st)
 	s->rlen = s->roff = 0;
 	log_debug(LOG_CAT_IMAP, "[%s] compression on (COMPRESS=DEFLATE)", s->name);
 	return IMAP_R_OK;
+}
+
+/* ---- QRESYNC (RFC 7162 §3.2, RFC 5161 ENABLE) --------------------------------- */
+
+static bool on_enabled(struct imap_session *s, struct imap_response *r, void *ctx)
+{
+	(void)ctx;
+	if (r->cond != IMAP_COND_NONE || !imap_value_is(imap_list_item(&r->data, 0), "ENABLED"))
+		return false;
+	for (size_t i = 1; i < r->data.n; i++)
+		if (imap_value_is(&r->data.items[i], "QRESYNC"))
+			s->qresync = true;
+	return true;
+}
+
+enum imap_result imap_enable_qresync(struct imap_session *s, struct imap_status *st)
+{
+	enum imap_result rr;
+
+	if (!(s->caps & CAP_QRESYNC) || !(s->caps & CAP_ENABLE))
+		return IMAP_R_OK;
+	rr = imap_simple(s, st, on_enabled, NULL, "ENABLE QRESYNC");
+	/* A refusal (NO/BAD) only means: no QRESYNC here. */
+	return rr == IMAP_R_NO || rr == IMAP_R_BAD ? IMAP_R_OK : rr;
+}
+
+bool imap_session_qresync(const struct imap_session *s) { return s->qresync; }
+
+int imap_uid_set_expand(const char *set, uint32_t **uids, size_t *n)
+{
+	struct search_ctx sc = { 0 };
+
+	if (!add_set(&sc, set)) {
+		free(sc.uids);
+		return -1;
+	}
+	*uids = sc.uids;
+	*n = sc.n;
+	return 0;
 }

@@ -42,10 +42,27 @@ struct imap_select_info {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint32_t exists;
+	uint64_t highestmodseq;   /* 0: the server keeps none (no CONDSTORE) */
 	bool readonly;
 };
+/* What the client knew of a mailbox, for a QRESYNC select (RFC 7162
+ * §3.2.5): the server then reports what vanished since (VANISHED
+ * (EARLIER)) and which flags changed, instead of the client asking. */
+struct imap_qresync {
+	uint32_t uidvalidity;
+	uint64_t modseq;
+};
+/* SELECT/EXAMINE; qr (NULL: none) only once QRESYNC is enabled. */
 enum imap_result imap_select(struct imap_session *s, const char *mailbox, bool readonly,
-			     struct imap_select_info *info, struct imap_status *st);
+			     const struct imap_qresync *qr, struct imap_select_info *info,
+			     struct imap_status *st);
+/* ENABLE QRESYNC (RFC 7162 §3.2.3): from then on the server reports
+ * expunges as VANISHED with UIDs.  IMAP_R_OK whether or not it agreed;
+ * imap_session_qresync() tells. */
+enum imap_result imap_enable_qresync(struct imap_session *s, struct imap_status *st);
+bool imap_session_qresync(const struct imap_session *s);
+/* "1:3,7" -> {1,2,3,7} (malloc'd, as given, at most 16 Mi UIDs).  0/-1. */
+int imap_uid_set_expand(const char *set, uint32_t **uids, size_t *n);
 
 /* System flags as bits. */
 enum {

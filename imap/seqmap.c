@@ -44,6 +44,23 @@ uint32_t seqmap_expunge(struct imap_seqmap *m, uint32_t seq)
 	return uid;
 }
 
+uint32_t seqmap_remove_uid(struct imap_seqmap *m, uint32_t uid)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) { /* ascending: binary search */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == m->n || m->uids[lo] != uid)
+		return 0;
+	return seqmap_expunge(m, (uint32_t)lo + 1) ? (uint32_t)lo + 1 : 0;
+}
+
 uint32_t seqmap_last(const struct imap_seqmap *m) { return m->n ? m->uids[m->n - 1] : 0; }
 
 uint32_t seqmap_uid(const struct imap_seqmap *m, uint32_t seq)

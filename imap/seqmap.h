@@ -21,6 +21,9 @@ void seqmap_clear(struct imap_seqmap *m);
 int seqmap_append(struct imap_seqmap *m, uint32_t uid);
 /* EXPUNGE seq: returns the UID it named, or 0 when seq is out of range. */
 uint32_t seqmap_expunge(struct imap_seqmap *m, uint32_t seq);
+/* A message that vanished (RFC 7162 VANISHED names UIDs): its sequence
+ * number, now gone, or 0 when the map does not hold uid. */
+uint32_t seqmap_remove_uid(struct imap_seqmap *m, uint32_t uid);
 /* The highest UID, 0 when empty. */
 uint32_t seqmap_last(const struct imap_seqmap *m);
 /* The UID at seq, 0 when out of range. */

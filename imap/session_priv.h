@@ -15,6 +15,7 @@ struct imap_session {
 	enum imap_state state;
 	unsigned caps;
 	bool have_caps;
+	bool qresync;               /* ENABLEd: expunges come as VANISHED */
 	bool broken;
 	atomic_bool aborted;        /* imap_session_abort: going away on purpose */
 	enum imap_result broken_result;

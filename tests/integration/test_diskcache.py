@@ -25,6 +25,19 @@ def dovecot():
     dc.stop()
 
 
+# Dovecot's capabilities after login, without CONDSTORE and QRESYNC: the
+# remount then finds expunges by UID SEARCH.
+NO_QRESYNC = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT LITERAL+ UIDPLUS "
+              "MOVE UNSELECT CHILDREN NAMESPACE ESEARCH SPECIAL-USE")
+
+
+@pytest.fixture(scope="module")
+def dovecot_plain():
+    dc = dovecot_mod.Dovecot(extra_config=["imap_capability = " + NO_QRESYNC])
+    yield dc
+    dc.stop()
+
+
 class Cached:
     def __init__(self, dc, tmp_path, mount):
         self.dc, self.mount_fn = dc, mount
@@ -66,7 +79,9 @@ def listing(m):
     return sorted(n for n in os.listdir(m.path("INBOX")) if n.endswith(".eml"))
 
 
-def test_remount_lists_from_the_cache_and_catches_up(dovecot, tmp_path, mount):
+@pytest.mark.parametrize("server", ["qresync", "search"])
+def test_remount_lists_from_the_cache_and_catches_up(request, tmp_path, mount, server):
+    dovecot = request.getfixturevalue("dovecot" if server == "qresync" else "dovecot_plain")
     c = Cached(dovecot, tmp_path, mount)
     m = c.mount()
     for uid, body in c.bodies().items():
@@ -91,9 +106,15 @@ def test_remount_lists_from_the_cache_and_catches_up(dovecot, tmp_path, mount):
     for uid, (size, date, _) in c.state().items():
         st = os.stat(m.path("INBOX", "%d.eml" % uid))
         assert (st.st_size, st.st_mtime) == (size, date)
-    # brought up to date by UIDs (SEARCH), not by fetching every message again
+    # brought up to date without fetching every message again: the server
+    # says what vanished (QRESYNC), or the UIDs are asked for (SEARCH)
     log = m.stderr()
-    assert "UID SEARCH" in log and "UID FETCH 1:*" not in log
+    assert "UID FETCH 1:*" not in log
+    if server == "qresync":
+        assert "(QRESYNC (" in log and "VANISHED (EARLIER) %d" % gone in log
+        assert "UID SEARCH" not in log
+    else:
+        assert "UID SEARCH" in log and "(QRESYNC (" not in log
 
 
 def test_cached_messages_stay_readable_while_the_server_is_down(dovecot, tmp_path, mount):
