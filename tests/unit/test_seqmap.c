@@ -17,6 +17,14 @@ int main(void)
 	CHECK(seqmap_expunge(&m, 0) == 0 && seqmap_expunge(&m, 4) == 0 && m.n == 3);
 	CHECK(seqmap_expunge(&m, 3) == 50 && seqmap_last(&m) == 40);
 	CHECK(seqmap_uid(&m, 9) == 0);
+	/* VANISHED names UIDs: 40 was seq 2; 99 is not there */
+	CHECK(seqmap_append(&m, 60) == 0 && seqmap_append(&m, 70) == 0); /* 10 40 60 70 */
+	CHECK(seqmap_remove_uid(&m, 40) == 2 && seqmap_uid(&m, 2) == 60);
+	CHECK(seqmap_remove_uid(&m, 99) == 0 && seqmap_remove_uid(&m, 5) == 0 && m.n == 3);
+	CHECK(seqmap_remove_uid(&m, 70) == 3 && seqmap_remove_uid(&m, 10) == 1);
+	CHECK(m.n == 1 && seqmap_last(&m) == 60 && seqmap_remove_uid(&m, 60) == 1 && m.n == 0);
+	CHECK(seqmap_remove_uid(&m, 60) == 0);
+	CHECK(seqmap_append(&m, 10) == 0 && seqmap_append(&m, 40) == 0); /* as before */
 	for (uint32_t u = 100; u < 10100; u++)
 		CHECK(seqmap_append(&m, u) == 0);
 	CHECK(m.n == 10002 && seqmap_uid(&m, 3) == 100);
