@@ -135,9 +135,31 @@ static int syslog_prio(enum log_level lvl)
 	return prio[lvl];
 }
 
+/* Log lines quote names and text a server chose (mailbox names may come
+ * as literals holding CR, LF or ESC): control bytes are shown as \xNN so
+ * that one event stays one line and cannot forge another or drive a
+ * terminal.  Cut short, never split, when the escapes need more room. */
+static void escape_controls(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *in && o + 1 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c != 0x7f) {
+			out[o++] = (char)c;
+			continue;
+		}
+		if (o + 5 > cap)
+			break;
+		o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
 void log_msg(enum log_level lvl, enum log_cat cat, const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], safe[2048];
 	va_list ap;
 	int n;
 
@@ -147,11 +169,12 @@ void log_msg(enum log_level lvl, enum log_cat cat, const char *fmt, ...)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	log_redact(line, sizeof(line), n >= (int)sizeof(line));
+	escape_controls(line, safe, sizeof(safe));
 	if (to_syslog) {
-		syslog(syslog_prio(lvl), "%s", line);
+		syslog(syslog_prio(lvl), "%s", safe);
 		return;
 	}
 	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "inboxfs: %s: %s\n", level_name(lvl), line);
+	fprintf(stderr, "inboxfs: %s: %s\n", level_name(lvl), safe);
 	pthread_mutex_unlock(&log_lock);
 }
