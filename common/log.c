@@ -135,21 +135,40 @@ static int syslog_prio(enum log_level lvl)
 	return prio[lvl];
 }
 
-/* Log lines quote names and text a server chose (mailbox names may come
- * as literals holding CR, LF or ESC): control bytes are shown as \xNN so
- * that one event stays one line and cannot forge another or drive a
- * terminal.  Cut short, never split, when the escapes need more room. */
+/* Length of the well-formed UTF-8 sequence at s (1 for ASCII), 0 if none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
+		   s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* Log lines quote names and text a server or a user chose (mailbox names
+ * may come as literals holding CR, LF or ESC; file names may be any
+ * bytes): control bytes and bytes that are not UTF-8 are shown as \xNN so
+ * that one event stays one line of text and cannot forge another or drive
+ * a terminal.  Cut short, never split, when the escapes need more room. */
 static void escape_controls(const char *in, char *out, size_t cap)
 {
-	size_t o = 0;
+	size_t o = 0, n;
 
-	for (; *in && o + 1 < cap; in++) {
+	while (*in && o + 1 < cap) {
 		unsigned char c = (unsigned char)*in;
 
-		if (c >= 0x20 && c != 0x7f) {
-			out[o++] = (char)c;
+		n = utf8_len((const unsigned char *)in);
+		if (n && c != 0x7f && (c >= 0x20 || n > 1)) {
+			if (o + n + 1 > cap)
+				break;
+			memcpy(out + o, in, n);
+			o += n;
+			in += n;
 			continue;
 		}
+		in++;
 		if (o + 5 > cap)
 			break;
 		o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);

@@ -22,6 +22,7 @@ What it adds to FakeIMAPServer:
   * greeting (inherited) may carry untagged data before the real greeting.
 """
 
+import select
 import socket
 import ssl
 import threading
@@ -180,17 +181,36 @@ def send_raw(data, then_close=False):
 
 
 def endless_line(chunk=64 << 10, cap=ENDLESS_CAP):
-    """Bytes without a line end until the client hangs up."""
+    """Bytes without a line end until the client hangs up.  A client that
+    stops reading leaves us blocked in send() for ever, so wait for the
+    socket to be writable or readable: readable with nothing to read is
+    the client's FIN (anything else it sends now is ignored)."""
     def attack(session, tag):
-        block = b"* OK " + b"x" * (chunk - 5)
+        sock = session.sock
         sent = 0
-        try:
-            while sent < cap:
-                session.send(block)
-                block = b"x" * chunk
-                sent += chunk
-        except ClientClosed:
-            raise
+        while sent < cap:
+            r, w, _ = select.select([sock], [sock], [], 10)
+            if r:
+                try:
+                    got = sock.recv(1 << 16)
+                except OSError:
+                    got = b""
+                if not got:
+                    session.server.note_client_closed(session.conn_id)
+                    session.closed = True
+                    return
+                continue
+            if not w:
+                break
+            block = b"* OK " + b"x" * (chunk - 5) if sent == 0 else b"x" * chunk
+            try:
+                sent += sock.send(block, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            except OSError:
+                session.server.note_client_closed(session.conn_id)
+                session.closed = True
+                return
         session.server_close()
     return attack
 
