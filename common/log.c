@@ -135,9 +135,50 @@ static int syslog_prio(enum log_level lvl)
 	return prio[lvl];
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1 for ASCII), 0 if none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
+		   s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* Log lines quote names and text a server or a user chose (mailbox names
+ * may come as literals holding CR, LF or ESC; file names may be any
+ * bytes): control bytes and bytes that are not UTF-8 are shown as \xNN so
+ * that one event stays one line of text and cannot forge another or drive
+ * a terminal.  Cut short, never split, when the escapes need more room. */
+static void escape_controls(const char *in, char *out, size_t cap)
+{
+	size_t o = 0, n;
+
+	while (*in && o + 1 < cap) {
+		unsigned char c = (unsigned char)*in;
+
+		n = utf8_len((const unsigned char *)in);
+		if (n && c != 0x7f && (c >= 0x20 || n > 1)) {
+			if (o + n + 1 > cap)
+				break;
+			memcpy(out + o, in, n);
+			o += n;
+			in += n;
+			continue;
+		}
+		in++;
+		if (o + 5 > cap)
+			break;
+		o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
 void log_msg(enum log_level lvl, enum log_cat cat, const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], safe[2048];
 	va_list ap;
 	int n;
 
@@ -147,11 +188,12 @@ void log_msg(enum log_level lvl, enum log_cat cat, const char *fmt, ...)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	log_redact(line, sizeof(line), n >= (int)sizeof(line));
+	escape_controls(line, safe, sizeof(safe));
 	if (to_syslog) {
-		syslog(syslog_prio(lvl), "%s", line);
+		syslog(syslog_prio(lvl), "%s", safe);
 		return;
 	}
 	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "inboxfs: %s: %s\n", level_name(lvl), line);
+	fprintf(stderr, "inboxfs: %s: %s\n", level_name(lvl), safe);
 	pthread_mutex_unlock(&log_lock);
 }

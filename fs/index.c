@@ -137,11 +137,13 @@ struct folder *index_add_mailbox(struct index *ix, const char *const *path, size
 				 const char *imap_name, unsigned mbx_flags)
 {
 	struct folder *cur = index_root(ix), *next;
+	uint32_t uid;
 
 	if (depth == 0)
 		return NULL;
 	for (size_t i = 0; i < depth; i++)
-		if (!index_valid_component(path[i]))
+		/* A folder called "7.eml" would hide (or be hidden by) message 7. */
+		if (!index_valid_component(path[i]) || index_parse_msg_name(path[i], &uid))
 			return NULL;
 	for (size_t i = 0; i < depth; i++) {
 		next = index_child(cur, path[i]);

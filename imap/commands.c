@@ -603,6 +603,9 @@ static void parse_fetch_item(const struct imap_value *key, const struct imap_val
 		if (val->type == IV_STRING && imap_parse_date_time(val->str, val->len,
 								   &m->internaldate) == 0)
 			m->has_date = true;
+		else
+			log_warn(LOG_CAT_IMAP, "server sent an invalid INTERNALDATE '%.40s'",
+				 val->str ? val->str : "");
 	} else if (imap_value_is(key, "FLAGS") && val->type == IV_LIST) {
 		m->flags = message_flags(val);
 		m->has_flags = true;

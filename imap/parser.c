@@ -90,6 +90,9 @@ void imap_response_free(struct imap_response *r)
 
 enum frame_state { FS_LINE, FS_LITERAL };
 
+/* A literal's buffer starts this big and doubles as its bytes arrive. */
+#define LITERAL_FIRST_CHUNK ((size_t)64 << 10)
+
 struct imap_parser {
 	struct imap_parser_limits lim;
 	enum frame_state state;
@@ -102,6 +105,7 @@ struct imap_parser {
 	size_t nblobs;
 	size_t lit_total;       /* literal bytes in this response so far */
 	size_t lit_left;        /* bytes still owed for the current literal */
+	size_t lit_cap;         /* bytes allocated for it so far (+1 for a NUL) */
 	struct imap_response *ready;
 	char err[160];
 };
@@ -245,9 +249,11 @@ static int start_literal(struct imap_parser *p, uint64_t n)
 	if (!nl)
 		return -1;
 	p->blob_len = nl;
-	/* Exactly n bytes (+NUL): Linux backs large allocations lazily, so
-	 * an announcement that is never delivered costs address space only. */
-	p->blobs[p->nblobs] = malloc((size_t)n + 1);
+	/* Memory follows the bytes that arrive, not the announcement: a
+	 * server that announces 500 MB and sends ten bytes costs ten bytes
+	 * (whatever the allocator does with large requests). */
+	p->lit_cap = (size_t)n < LITERAL_FIRST_CHUNK ? (size_t)n : LITERAL_FIRST_CHUNK;
+	p->blobs[p->nblobs] = malloc(p->lit_cap + 1);
 	if (!p->blobs[p->nblobs])
 		return -1;
 	p->blobs[p->nblobs][0] = '\0'; /* "{0}" gets no bytes, still a C string */
@@ -308,12 +314,35 @@ static enum imap_parse_result feed_line(struct imap_parser *p, const char *data,
 	return end_of_line(p);
 }
 
+/* Room for `more` bytes in the current literal: doubling, never beyond
+ * what was announced (blob_len + lit_left). */
+static int grow_literal(struct imap_parser *p, size_t more)
+{
+	size_t i = p->nblobs - 1, need = p->blob_len[i] + more;
+	size_t whole = p->blob_len[i] + p->lit_left, cap = p->lit_cap;
+	char *nb;
+
+	if (need <= cap)
+		return 0;
+	while (cap < need)
+		cap = cap > whole / 2 ? whole : cap * 2;
+	nb = realloc(p->blobs[i], cap + 1);
+	if (!nb)
+		return -1;
+	p->blobs[i] = nb;
+	p->lit_cap = cap;
+	return 0;
+}
+
 static enum imap_parse_result feed_literal(struct imap_parser *p, const char *data, size_t len,
 					   size_t *used)
 {
 	size_t i = p->nblobs - 1;
 	size_t take = len < p->lit_left ? len : p->lit_left;
 
+	if (grow_literal(p, take) < 0)
+		return fail(p, "out of memory for a literal of %zu bytes",
+			    p->blob_len[i] + p->lit_left);
 	memcpy(p->blobs[i] + p->blob_len[i], data, take);
 	p->blob_len[i] += take;
 	p->lit_left -= take;

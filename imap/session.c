@@ -182,6 +182,11 @@ static void mark_broken(struct imap_session *s, enum imap_result r, const char *
 	s->broken_result = r;
 	snprintf(s->broken_text, sizeof(s->broken_text), "%s", why);
 	imap_session_set_state(s, IMAP_ST_DISCONNECTED);
+	/* Hang up now, not when the session is next replaced: a server whose
+	 * stream we stopped trusting gets no more reads, and it (and the
+	 * kernel) learn at once that the connection is gone. */
+	if (s->net)
+		net_abort(s->net);
 }
 
 enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t len, bool secret)
