@@ -2,7 +2,7 @@
 # Install (as root, with apt-get) whatever of inboxfs's build, test and demo
 # dependencies is missing.  Used by examples/demo.sh, tests/run.sh and .ci/run.
 set -u
-PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config libfuse3-dev fuse3 libssl-dev
+PKGS="meson ninja-build gcc gdb clang libclang-rt-14-dev pkg-config libfuse3-dev fuse3 libssl-dev
       libcurl4-openssl-dev libcjson-dev dovecot-imapd dovecot-core python3 python3-pytest
       openssl inotify-tools util-linux procps attr man-db file"
 missing=""

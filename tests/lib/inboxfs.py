@@ -12,6 +12,7 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -232,6 +233,15 @@ class Inboxfs:
         except subprocess.TimeoutExpired:
             return None
 
+    def _stacks(self):
+        """Where each thread of a hung inboxfs is (gdb, when installed)."""
+        gdb = shutil.which("gdb")
+        if not gdb:
+            return "(no gdb for the threads' stacks)"
+        r = subprocess.run([gdb, "-p", str(self.proc.pid), "-batch", "-ex",
+                            "thread apply all bt"], capture_output=True, text=True, timeout=60)
+        return "threads of the hung inboxfs:\n" + r.stdout[-12000:]
+
     def unmount(self, timeout=10.0):
         """fusermount3 -u, then wait for the process to exit. Returns
         (exit code, problems list); a hang is killed and reported."""
@@ -253,6 +263,7 @@ class Inboxfs:
         if self.proc is not None:
             rc = self.wait_exit(timeout)
             if rc is None:
+                problems.append(self._stacks())
                 problems.append("inboxfs did not exit within %.0f s after unmount: killed"
                                 % timeout)
                 self.kill()
