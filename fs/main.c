@@ -18,6 +18,7 @@
 #include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/options.h"
+#include "fs/pool.h"
 #include "fs/state.h"
 #include "fs/watch.h"
 
@@ -153,6 +154,7 @@ static void *watchdog_main(void *arg)
 				pthread_mutex_unlock(&wd->a->session_lock);
 			else
 				account_abort(wd->a);
+			pool_abort_busy(wd->a->readers);
 		}
 		nanosleep(&tick, NULL);
 	}

@@ -137,6 +137,20 @@ void pool_abort(struct pool *p)
 	}
 }
 
+void pool_abort_busy(struct pool *p)
+{
+	for (size_t i = 0; p && i < p->n; i++) {
+		if (pthread_mutex_trylock(&p->r[i].lock) == 0) {
+			pthread_mutex_unlock(&p->r[i].lock);
+			continue;
+		}
+		pthread_mutex_lock(&p->r[i].conn_lock);
+		if (p->r[i].s)
+			imap_session_abort(p->r[i].s);
+		pthread_mutex_unlock(&p->r[i].conn_lock);
+	}
+}
+
 void pool_free(struct pool *p)
 {
 	if (!p)

@@ -23,6 +23,9 @@ bool pool_load_body(struct pool *p, struct folder *f, uint32_t uid, body_ready_f
 		    void *ctx, struct imap_status *st, enum imap_result *rr);
 /* Unmounting: fail what waits on a reader now.  Any thread. */
 void pool_abort(struct pool *p);
+/* The same for the readers in the middle of a fetch only (the idle ones
+ * still log out politely). */
+void pool_abort_busy(struct pool *p);
 void pool_free(struct pool *p);
 
 #endif
