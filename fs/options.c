@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { KEY_RO, KEY_WATCH };
+enum { KEY_RO, KEY_WATCH, KEY_ALLOW_OTHER };
 
 #define OPT(t, f) { t, offsetof(struct options, f), 0 }
 static const struct fuse_opt inboxfs_opts[] = {
@@ -43,8 +43,10 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("idle_timeout=%u", idle_timeout),
 	OPT("reconnect_max=%u", reconnect_max),
 	OPT("reconnect_tries=%u", reconnect_tries),
+	{ "allow_plaintext_auth", offsetof(struct options, allow_plaintext_auth), 1 },
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
 	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_END
 };
 
@@ -55,7 +57,7 @@ static const char *const config_keys[] = {
 	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth",
 	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
 	"oauth2_client_cert", "oauth2_client_key", "oauth2_scope", "oauth2_refresh_token_file",
-	"oauth2_cafile", "token_cmd", NULL,
+	"oauth2_cafile", "token_cmd", "allow_plaintext_auth", "allow_other", NULL,
 };
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -75,6 +77,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	if (key == KEY_RO) {
 		o->ro = 1;
 		return 1; /* the kernel should know too */
+	}
+	if (key == KEY_ALLOW_OTHER) {
+		o->allow_other = 1;
+		return 1; /* a mount option: fuse_session_new passes it on */
 	}
 	if (key == FUSE_OPT_KEY_NONOPT && !o->url) {
 		o->url = strdup(arg);
@@ -116,6 +122,9 @@ void options_usage(const char *prog)
 	       "    -o reconnect_max=SECS  longest wait between reconnects (default 300)\n"
 	       "    -o reconnect_tries=N   give up after N failed tries (default: never)\n"
 	       "    -o ro                  read-only mount\n"
+	       "    -o allow_other         let other users in (default: only you)\n"
+	       "    -o allow_plaintext_auth  send credentials without TLS to a\n"
+	       "                           non-loopback server (with tls=none)\n"
 	       "The password may also come from INBOXFS_PASSWORD.\n\n", prog, prog);
 }
 
@@ -160,6 +169,12 @@ static bool known_config_key(const char *k)
 		if (strcmp(k, config_keys[i]) == 0)
 			return true;
 	return false;
+}
+
+/* Keys without a value on the command line: "key = yes" in a config file. */
+static bool is_flag_key(const char *k)
+{
+	return !strcmp(k, "ro") || !strcmp(k, "allow_plaintext_auth") || !strcmp(k, "allow_other");
 }
 
 /* A comma would split the -o string: fuse_opt needs it escaped. */
@@ -212,9 +227,9 @@ int options_read_config(const char *path, struct fuse_args *args, char *err, siz
 		if (!known_config_key(key)) {
 			snprintf(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
 			rc = -1;
-		} else if (strcmp(key, "ro") == 0) {
+		} else if (is_flag_key(key)) {
 			if (!*val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
-				rc = add_option(args, "ro", "");
+				rc = add_option(args, key, "");
 		} else {
 			rc = add_option(args, key, val);
 		}

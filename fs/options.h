@@ -36,6 +36,8 @@ struct options {
 	unsigned reconnect_max;    /* longest wait between tries, seconds */
 	unsigned reconnect_tries;  /* 0: never give up */
 	int ro;
+	int allow_plaintext_auth; /* send credentials without TLS to a non-loopback peer */
+	int allow_other;          /* let other users into the mount (FUSE allow_other) */
 	int show_help, show_version, foreground, singlethread, fuse_debug;
 	size_t cache_mem_bytes, max_message_bytes;
 	bool expunge_unsafe, delete_to_trash;
