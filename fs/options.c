@@ -13,6 +13,11 @@
 
 enum { KEY_RO, KEY_WATCH, KEY_ALLOW_OTHER };
 
+#define CONFIG_LINE_MAX 65536
+/* Seconds become milliseconds in an int (and beyond 11 days a timeout or
+ * interval is a mistake anyway). */
+#define SECONDS_MAX 1000000u
+
 #define OPT(t, f) { t, offsetof(struct options, f), 0 }
 static const struct fuse_opt inboxfs_opts[] = {
 	OPT("password_file=%s", password_file),
@@ -202,38 +207,64 @@ static int add_option(struct fuse_args *args, const char *key, const char *val)
 	return r;
 }
 
+/* One "key = value" line (already without its line break). */
+static int config_line(char *line, const char *path, unsigned lineno, struct fuse_args *args,
+		       char *err, size_t errlen)
+{
+	char *s = trim(line), *eq, *key, *val;
+
+	if (*s == '\0' || *s == '#')
+		return 0;
+	eq = strchr(s, '=');
+	if (eq)
+		*eq = '\0';
+	key = trim(s);
+	val = eq ? trim(eq + 1) : "";
+	if (!known_config_key(key)) {
+		snprintf(err, errlen, "%s:%u: unknown key '%.64s'", path, lineno, key);
+		return -1;
+	}
+	if (!is_flag_key(key))
+		return add_option(args, key, val);
+	if (!*val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
+		return add_option(args, key, "");
+	return 0;
+}
+
+/* Lines are read whole (getline): a line cut at a buffer's end would make
+ * the rest of a long value a line of its own, with a key of its own. */
 int options_read_config(const char *path, struct fuse_args *args, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
-	char line[4096];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
 	unsigned lineno = 0;
 	int rc = 0;
 
+	if (errlen)
+		*err = '\0';
 	if (!f) {
 		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *eq, *key, *val;
-
+	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
 		lineno++;
-		if (*s == '\0' || *s == '#')
-			continue;
-		eq = strchr(s, '=');
-		if (eq)
-			*eq = '\0';
-		key = trim(s);
-		val = eq ? trim(eq + 1) : "";
-		if (!known_config_key(key)) {
-			snprintf(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
+		if (len > CONFIG_LINE_MAX) {
+			snprintf(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
+				 CONFIG_LINE_MAX);
 			rc = -1;
-		} else if (is_flag_key(key)) {
-			if (!*val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
-				rc = add_option(args, key, "");
+		} else if (memchr(line, '\0', (size_t)len)) {
+			/* C strings would silently cut the value at the NUL. */
+			snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+			rc = -1;
 		} else {
-			rc = add_option(args, key, val);
+			rc = config_line(line, path, lineno, args, err, errlen);
+			if (rc < 0 && !*err)
+				snprintf(err, errlen, "out of memory");
 		}
 	}
+	free(line);
 	fclose(f);
 	return rc;
 }
@@ -321,6 +352,24 @@ static int find_config(int argc, char **argv, char **path)
 	return r;
 }
 
+static int check_seconds(const struct options *o)
+{
+	const struct { const char *name; unsigned v; } s[] = {
+		{ "timeout", o->timeout }, { "poll_interval", o->poll_interval },
+		{ "idle_interval", o->idle_interval }, { "idle_timeout", o->idle_timeout },
+		{ "reconnect_max", o->reconnect_max },
+	};
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		if (s[i].v > SECONDS_MAX) {
+			fprintf(stderr, "inboxfs: %s=%u: at most %u seconds\n", s[i].name, s[i].v,
+				SECONDS_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int finish(struct options *o)
 {
 	if (!o->timeout)
@@ -335,6 +384,8 @@ static int finish(struct options *o)
 		o->watch_max = 20;
 	if (!o->reconnect_max)
 		o->reconnect_max = 300;
+	if (check_seconds(o) < 0)
+		return -1;
 	o->cache_mem_bytes = 64u << 20;
 	o->max_message_bytes = 512u << 20;
 	if (o->cache_mem && options_parse_size(o->cache_mem, &o->cache_mem_bytes) < 0) {
