@@ -23,11 +23,12 @@ meson compile -C "$build" >/dev/null || { echo "long.sh: build failed"; exit 1; 
 failed=0
 summary=()
 for t in $targets; do
-    line=$(bash "$REPO/tests/fuzz/run.sh" "$build/tests/fuzz_$t" "$secs" \
-           "$REPO/tests/fuzz/corpus/$t" | tee /dev/stderr | head -1)
-    rc=${PIPESTATUS[0]}
+    out=$(bash "$REPO/tests/fuzz/run.sh" "$build/tests/fuzz_$t" "$secs" \
+          "$REPO/tests/fuzz/corpus/$t")
+    rc=$?
+    echo "$out"
     [ "$rc" -ne 0 ] && failed=1
-    summary+=("$line")
+    summary+=("${out%%$'\n'*}")
 done
 echo "=== fuzz summary (${secs} s per target)"
 printf '%s\n' "${summary[@]}"
