@@ -201,10 +201,12 @@ static enum net_err describe_tls_failure(struct net_conn *c, const char *host, e
 		snprintf(errmsg, errlen, "TLS verification failed: %s",
 			 X509_verify_cert_error_string(vr));
 		why = NET_ERR_VERIFY;
-	} else if (e && ERR_GET_REASON(e) == SSL_R_UNSUPPORTED_PROTOCOL) {
-		/* The server offers only TLS 1.1 or older (or SSL). */
-		snprintf(errmsg, errlen, "TLS handshake failed: unsupported protocol version "
-			 "(the server does not offer TLS 1.2 or later, which inboxfs requires)");
+	} else if (e && (ERR_GET_REASON(e) == SSL_R_UNSUPPORTED_PROTOCOL ||
+			 ERR_GET_REASON(e) == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)) {
+		/* The server chose TLS 1.1 or older, or (OpenSSL servers, which
+		 * see our offer of 1.2 and 1.3 only) said no version fits. */
+		snprintf(errmsg, errlen, "TLS handshake failed: no common protocol version "
+			 "(inboxfs requires TLS 1.2 or later; the server offers only older ones)");
 		why = NET_ERR_TLS;
 	} else {
 		snprintf(errmsg, errlen, "TLS handshake failed: %s",
