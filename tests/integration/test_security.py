@@ -28,7 +28,7 @@ import fakeimap
 import inboxfs as ifs
 
 MOUNT_TIMEOUT = 30.0
-FAIL_WITHIN = 10.0  # a refused connection is reported at once
+FAIL_WITHIN = 10.0 * ifs.timeout_scale()  # a refusal is reported at once
 
 
 def _assert_refused(r, mountpoint, secret, phrases):
