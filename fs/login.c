@@ -50,6 +50,7 @@ int login_init(struct login *l, const struct options *opt, const struct imap_url
 	l->host = url->host;
 	l->port = url->port;
 	l->mech = parse_mech(opt->auth);
+	l->allow_plaintext = opt->allow_plaintext_auth;
 	l->secret.file = opt->password_file;
 	l->secret.cmd = opt->password_cmd;
 	l->secret.env = "INBOXFS_PASSWORD";
@@ -177,8 +178,27 @@ static enum imap_result token_login(struct login *l, struct imap_session *s,
 	return rr;
 }
 
+/* tls=none is meant for a server on this machine: a password or token sent
+ * in clear to any other address could be read on the way.  Decided by the
+ * address this connection actually reached, before anything secret is read
+ * or sent. */
+static bool plaintext_refused(struct login *l, struct imap_session *s, struct imap_status *st)
+{
+	char addr[64];
+
+	if (imap_session_is_tls(s) || l->allow_plaintext ||
+	    imap_session_peer_is_loopback(s, addr, sizeof(addr)))
+		return false;
+	imap_status_set(st, IMAP_R_TLS, "refusing to send credentials without TLS (tls=none) to "
+			"%s (%s), which is not a loopback address: use TLS, or "
+			"-o allow_plaintext_auth if the network is trusted", l->host, addr);
+	return true;
+}
+
 enum imap_result login_run(struct login *l, struct imap_session *s, struct imap_status *st)
 {
+	if (plaintext_refused(l, s, st))
+		return st->result;
 	return l->oauth ? token_login(l, s, st) : password_login(l, s, st);
 }
 

@@ -4,6 +4,7 @@
 #ifndef INBOXFS_FS_LOGIN_H
 #define INBOXFS_FS_LOGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "auth/oauth2.h"
@@ -20,6 +21,7 @@ struct login {
 	enum login_mech mech;      /* as configured; AUTO: chosen per server */
 	struct secret_source secret;
 	struct oauth2 *oauth;      /* NULL: a password login */
+	bool allow_plaintext;      /* credentials may cross a non-loopback link in clear */
 };
 
 /* From the options; checks that the mechanism and the credentials fit

@@ -35,11 +35,21 @@ static time_t mount_time;
 
 static struct account *req_account(fuse_req_t req) { return fuse_req_userdata(req); }
 
+/* The mounting user's permissions (owner bits).  With -o allow_other the
+ * user asked to share the mount: others get the owner's read and search
+ * bits, never write (default_permissions makes the kernel apply these). */
+static mode_t perms(const struct account *a, mode_t owner)
+{
+	if (!a->opt->allow_other)
+		return owner;
+	return owner | ((owner & 0500) >> 3) | ((owner & 0500) >> 6);
+}
+
 static void dir_attr(const struct account *a, const struct folder *f, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = f->ino;
-	st->st_mode = S_IFDIR | (a->opt->ro ? 0500 : 0700);
+	st->st_mode = S_IFDIR | perms(a, a->opt->ro ? 0500 : 0700);
 	st->st_nlink = 2 + f->nchildren;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
@@ -52,7 +62,7 @@ static void msg_attr(const struct account *a, const struct folder *f, const stru
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = index_msg_ino(f, m->uid);
-	st->st_mode = S_IFREG | (a->opt->ro ? 0400 : 0600);
+	st->st_mode = S_IFREG | perms(a, a->opt->ro ? 0400 : 0600);
 	st->st_nlink = 1;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
@@ -93,7 +103,7 @@ static void marker_attr(const struct account *a, const struct folder *f, struct 
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = MARKER_INO_BIT | f->ino;
-	st->st_mode = S_IFREG | (a->opt->ro ? 0400 : 0600);
+	st->st_mode = S_IFREG | perms(a, a->opt->ro ? 0400 : 0600);
 	st->st_nlink = 1;
 	st->st_uid = getuid();
 	st->st_gid = getgid();

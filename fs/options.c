@@ -11,7 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { KEY_RO, KEY_WATCH };
+enum { KEY_RO, KEY_WATCH, KEY_ALLOW_OTHER };
+
+#define CONFIG_LINE_MAX 65536
+/* Seconds become milliseconds in an int (and beyond 11 days a timeout or
+ * interval is a mistake anyway). */
+#define SECONDS_MAX 1000000u
 
 #define OPT(t, f) { t, offsetof(struct options, f), 0 }
 static const struct fuse_opt inboxfs_opts[] = {
@@ -46,8 +51,10 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("reconnect_tries=%u", reconnect_tries),
 	OPT("connections=%u", connections),
 	OPT("compress=%s", compress_opt),
+	{ "allow_plaintext_auth", offsetof(struct options, allow_plaintext_auth), 1 },
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
 	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_END
 };
 
@@ -59,7 +66,7 @@ static const char *const config_keys[] = {
 	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections", "compress",
 	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
 	"oauth2_client_cert", "oauth2_client_key", "oauth2_scope", "oauth2_refresh_token_file",
-	"oauth2_cafile", "token_cmd", NULL,
+	"oauth2_cafile", "token_cmd", "allow_plaintext_auth", "allow_other", NULL,
 };
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -79,6 +86,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	if (key == KEY_RO) {
 		o->ro = 1;
 		return 1; /* the kernel should know too */
+	}
+	if (key == KEY_ALLOW_OTHER) {
+		o->allow_other = 1;
+		return 1; /* a mount option: fuse_session_new passes it on */
 	}
 	if (key == FUSE_OPT_KEY_NONOPT && !o->url) {
 		o->url = strdup(arg);
@@ -112,8 +123,10 @@ void options_usage(const char *prog)
 	       "  -o token_cmd=CMD             first line of CMD's output is the access token\n"
 	       "  -o cafile=PATH               CA certificates for IMAP (default: the system's)\n"
 	       "  -o tls=none                  plaintext IMAP (tests only)\n"
+	       "  -o allow_plaintext_auth      ... and credentials to a server not on loopback\n"
 	       "Behaviour:\n"
 	       "  -o ro                        read-only mount\n"
+	       "  -o allow_other               let other users in (default: only you)\n"
 	       "  -o delete=trash              rm moves to \\Trash (default: expunge)\n"
 	       "  -o expunge=unsafe            allow a bare EXPUNGE (server without UIDPLUS)\n"
 	       "  -o watch=FOLDER              IDLE on FOLDER: repeatable, all, none (INBOX)\n"
@@ -179,6 +192,12 @@ static bool known_config_key(const char *k)
 	return false;
 }
 
+/* Keys without a value on the command line: "key = yes" in a config file. */
+static bool is_flag_key(const char *k)
+{
+	return !strcmp(k, "ro") || !strcmp(k, "allow_plaintext_auth") || !strcmp(k, "allow_other");
+}
+
 /* A comma would split the -o string: fuse_opt needs it escaped. */
 static int add_option(struct fuse_args *args, const char *key, const char *val)
 {
@@ -221,15 +240,14 @@ static int config_line(char *s, const char *path, unsigned lineno, struct fuse_a
 		return 0;
 	}
 	if (!known_config_key(key)) {
-		snprintf(err, errlen, "%s:%u: unknown key '%s'", path, lineno, key);
+		snprintf(err, errlen, "%s:%u: unknown key '%.64s'", path, lineno, key);
 		return -1;
 	}
-	if (strcmp(key, "ro") == 0) {
-		if (!*val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
-			return add_option(args, "ro", "");
-		return 0;
-	}
-	return add_option(args, key, val);
+	if (!is_flag_key(key))
+		return add_option(args, key, val);
+	if (!*val || !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1"))
+		return add_option(args, key, "");
+	return 0;
 }
 
 /* "[name]" starts an account's section: NULL when s is no section line. */
@@ -243,24 +261,43 @@ static char *section_name(char *s)
 	return trim(s + 1);
 }
 
+/* Lines are read whole (getline): a line cut at a buffer's end would make
+ * the rest of a long value a line of its own, with a key of its own. */
 int options_read_account(const char *path, const char *account, struct fuse_args *args,
 			 char **url, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
-	char line[4096], *sec;
+	char *line = NULL, *sec;
+	size_t cap = 0;
+	ssize_t len;
 	unsigned lineno = 0;
 	bool mine = true, found = account == NULL;
 	int rc = 0;
 
 	*url = NULL;
+	if (errlen)
+		*err = '\0';
 	if (!f) {
 		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		char *s = trim(line);
+	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		char *s;
 
 		lineno++;
+		if (len > CONFIG_LINE_MAX) {
+			snprintf(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
+				 CONFIG_LINE_MAX);
+			rc = -1;
+			break;
+		}
+		if (memchr(line, '\0', (size_t)len)) {
+			/* C strings would silently cut the value at the NUL. */
+			snprintf(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+			rc = -1;
+			break;
+		}
+		s = trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
 		/* Keys before the first section apply to every account. */
@@ -272,9 +309,10 @@ int options_read_account(const char *path, const char *account, struct fuse_args
 		if (mine)
 			rc = config_line(s, path, lineno, args, url, err, errlen);
 	}
+	free(line);
 	fclose(f);
 	if (rc == 0 && !found) {
-		snprintf(err, errlen, "no account [%s] in %s", account, path);
+		snprintf(err, errlen, "no account [%.64s] in %s", account, path);
 		rc = -1;
 	}
 	if (rc < 0 && !*err)
@@ -398,6 +436,24 @@ static int resolve_account(struct options *o, const char *config, char *account_
 	return 0;
 }
 
+static int check_seconds(const struct options *o)
+{
+	const struct { const char *name; unsigned v; } s[] = {
+		{ "timeout", o->timeout }, { "poll_interval", o->poll_interval },
+		{ "idle_interval", o->idle_interval }, { "idle_timeout", o->idle_timeout },
+		{ "reconnect_max", o->reconnect_max },
+	};
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		if (s[i].v > SECONDS_MAX) {
+			fprintf(stderr, "inboxfs: %s=%u: at most %u seconds\n", s[i].name, s[i].v,
+				SECONDS_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int finish(struct options *o)
 {
 	if (!o->timeout)
@@ -412,6 +468,8 @@ static int finish(struct options *o)
 		o->watch_max = 20;
 	if (!o->reconnect_max)
 		o->reconnect_max = 300;
+	if (check_seconds(o) < 0)
+		return -1;
 	if (!o->connections)
 		o->connections = 3;
 	if (o->compress_opt && strcmp(o->compress_opt, "yes") && strcmp(o->compress_opt, "no")) {

@@ -203,6 +203,13 @@ static enum net_err describe_tls_failure(struct net_conn *c, const char *host, e
 		snprintf(errmsg, errlen, "TLS verification failed: %s",
 			 X509_verify_cert_error_string(vr));
 		why = NET_ERR_VERIFY;
+	} else if (e && (ERR_GET_REASON(e) == SSL_R_UNSUPPORTED_PROTOCOL ||
+			 ERR_GET_REASON(e) == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION)) {
+		/* The server chose TLS 1.1 or older, or (OpenSSL servers, which
+		 * see our offer of 1.2 and 1.3 only) said no version fits. */
+		snprintf(errmsg, errlen, "TLS handshake failed: no common protocol version "
+			 "(inboxfs requires TLS 1.2 or later; the server offers only older ones)");
+		why = NET_ERR_TLS;
 	} else {
 		snprintf(errmsg, errlen, "TLS handshake failed: %s",
 			 e ? ERR_reason_error_string(e) : "connection closed");
@@ -423,6 +430,36 @@ void net_abort(struct net_conn *c)
 }
 
 bool net_is_tls(const struct net_conn *c) { return c->ssl != NULL; }
+
+/* The address actually connected to decides, not the name given: a name
+ * may resolve to anything. */
+bool net_peer_is_loopback(const struct net_conn *c, char *addr, size_t addrlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&ss;
+	const unsigned char *b;
+
+	if (addrlen)
+		snprintf(addr, addrlen, "?");
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	if (ss.ss_family == AF_INET) {
+		if (addrlen)
+			inet_ntop(AF_INET, &v4->sin_addr, addr, (socklen_t)addrlen);
+		return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss.ss_family != AF_INET6)
+		return false;
+	if (addrlen)
+		inet_ntop(AF_INET6, &v6->sin6_addr, addr, (socklen_t)addrlen);
+	if (IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
+		return true;
+	/* ::ffff:127.x.y.z is IPv4 loopback seen through an IPv6 socket. */
+	b = v6->sin6_addr.s6_addr;
+	return IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) && b[12] == 127;
+}
 
 void net_close(struct net_conn *c)
 {

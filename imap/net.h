@@ -44,6 +44,10 @@ bool net_is_compressed(const struct net_conn *c);
 /* Wake any thread blocked on c and make further I/O fail (thread-safe). */
 void net_abort(struct net_conn *c);
 bool net_is_tls(const struct net_conn *c);
+/* Whether the peer's address (of this very connection) is loopback:
+ * 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104.  The address as text goes to
+ * addr (may be NULL with addrlen 0). */
+bool net_peer_is_loopback(const struct net_conn *c, char *addr, size_t addrlen);
 void net_close(struct net_conn *c);
 const char *net_err_name(enum net_err e);
 

@@ -62,6 +62,13 @@ unsigned imap_session_caps(const struct imap_session *s) { return s->caps; }
 const char *imap_session_bye_text(const struct imap_session *s) { return s->bye_text; }
 long long imap_session_auth_ms(const struct imap_session *s) { return s->auth_ms; }
 
+bool imap_session_is_tls(const struct imap_session *s) { return s->net && net_is_tls(s->net); }
+
+bool imap_session_peer_is_loopback(const struct imap_session *s, char *addr, size_t addrlen)
+{
+	return s->net && net_peer_is_loopback(s->net, addr, addrlen);
+}
+
 bool imap_session_usable(const struct imap_session *s)
 {
 	return s->state != IMAP_ST_DISCONNECTED && s->state != IMAP_ST_LOGOUT && !s->broken;

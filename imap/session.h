@@ -100,6 +100,11 @@ enum imap_state imap_session_state(const struct imap_session *s);
 void imap_session_set_state(struct imap_session *s, enum imap_state st);
 unsigned imap_session_caps(const struct imap_session *s);
 bool imap_session_usable(const struct imap_session *s);
+/* Whether the connection runs TLS, and whether its peer address is
+ * loopback (the address as text to addr): what decides whether
+ * credentials may be sent in clear. */
+bool imap_session_is_tls(const struct imap_session *s);
+bool imap_session_peer_is_loopback(const struct imap_session *s, char *addr, size_t addrlen);
 /* The text of the server's BYE ("" if it sent none), and the monotonic
  * time of the login (0 before): a session that ends with "BYE Session
  * invalidated - AccessTokenExpired" tells which token died. */

@@ -9,7 +9,11 @@
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   (each with a soak test: 5 min plain, 1 min under the sanitizers)
 #   3. clang build (-Werror, ASan+UBSan): unit tests, and each libFuzzer target
-#      (response parser, modified UTF-7) for 20 s on its seed corpus
+#      (response parser, modified UTF-7, token answers, config file) for
+#      fuzz_seconds (60 s) on its seed corpus
+#   4. valgrind memcheck: the core integration tests (mount, read, rm, mv,
+#      IDLE, refusals) with the gcc build's binary run under valgrind; fails
+#      on any valgrind error or definitely lost block (tests/valgrind.sh)
 # and ends with one line "N passed, N failed".  Set INBOXFS_QUICK=1 to run
 # only the first configuration.  The integration suite's core tests
 # (test_servers.py) run against Dovecot, Cyrus and Courier;
@@ -81,7 +85,11 @@ if [ -z "${INBOXFS_QUICK:-}" ]; then
         run_config "gcc, AddressSanitizer + UBSan" build-asan "" \
         -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
     CC=clang run_config "clang: unit tests and libFuzzer targets (ASan+UBSan)" build-clang \
-        "--suite unit --suite fuzz" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+        "--suite unit --suite fuzz" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dfuzz_seconds=60
+    echo "=== valgrind memcheck: core integration tests"
+    bash tests/valgrind.sh build | tee build-valgrind.log
+    results+=("$(tail -1 build-valgrind.log)")
 fi
 
 passed=0; failed=0

@@ -8,10 +8,19 @@
 
     r = run_inboxfs(binary, [...args...], timeout=15)  # for failure cases
     r.returncode, r.stdout, r.stderr, r.elapsed
+
+Environment of the test run (read here, never passed on to inboxfs):
+    INBOXFS_WRAPPER="valgrind --log-file=..."  run the binary under this
+        command (split like a shell would); tests/run.sh's valgrind pass.
+    INBOXFS_TIMEOUT_SCALE=N  multiply the waits for the daemon itself
+        (mounting, exiting after an unmount, run_inboxfs) by N: valgrind is
+        20-50 times slower.  The tests' own timing expectations stay as they
+        are.
 """
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -24,6 +33,18 @@ FUSERMOUNT = "fusermount3"
 
 class MountError(AssertionError):
     pass
+
+
+def wrapper():
+    """The command to run inboxfs under (INBOXFS_WRAPPER), as a list."""
+    return shlex.split(os.environ.get("INBOXFS_WRAPPER", ""))
+
+
+def timeout_scale():
+    try:
+        return max(1.0, float(os.environ.get("INBOXFS_TIMEOUT_SCALE", "1")))
+    except ValueError:
+        return 1.0
 
 
 def _unescape_mountinfo(s):
@@ -126,9 +147,10 @@ def run_inboxfs(binary, argv, timeout=20, env=None):
     """Run inboxfs to completion (for cases that must fail or daemonize).
     Output goes to files, not pipes: a daemon that keeps them open cannot
     make this hang. Returns Result (stdout/stderr as str)."""
+    timeout *= timeout_scale()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
-        p = subprocess.Popen([binary] + list(argv), stdin=subprocess.DEVNULL, stdout=out,
+        p = subprocess.Popen(wrapper() + [binary] + list(argv), stdin=subprocess.DEVNULL, stdout=out,
                              stderr=err, env=env if env is not None else clean_env())
         try:
             rc = p.wait(timeout)
@@ -186,8 +208,9 @@ class Inboxfs:
             raise MountError("%s is already a mount point" % self.mountpoint)
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=self._err, env=self.env)
+        self.proc = subprocess.Popen(wrapper() + self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=self._out, stderr=self._err, env=self.env)
+        timeout *= timeout_scale()
         deadline = time.monotonic() + timeout
         while True:
             e = mount_entry(self.mountpoint)
@@ -228,6 +251,7 @@ class Inboxfs:
 
     def wait_exit(self, timeout):
         """Wait for the process; returns its exit code or None on timeout."""
+        timeout *= timeout_scale()
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
