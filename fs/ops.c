@@ -517,6 +517,7 @@ static void open_ready(void *ctx, struct body *b)
 	o->fi->direct_io = !m || m->size_exact == 2;
 	pthread_mutex_unlock(&o->a->index_lock);
 	o->fi->keep_cache = !o->fi->direct_io;
+	o->fi->noflush = 1; /* only files being written need a FLUSH at close */
 	o->fi->fh = (uintptr_t)b;
 	if (fuse_reply_open(o->req, o->fi) != 0)
 		bodycache_release(o->a->bodies, b); /* the opener is gone */
@@ -543,6 +544,7 @@ static void open_copy(fuse_req_t req, struct fuse_file_info *fi, char *text, siz
 	copy->refs = 1;
 	fi->fh = (uintptr_t)copy; /* key 0: not in the cache */
 	fi->direct_io = 1;
+	fi->noflush = 1;
 	fuse_reply_open(req, fi);
 }
 
@@ -559,6 +561,7 @@ static void open_marker(fuse_req_t req, struct folder *f, struct fuse_file_info 
 		}
 		fi->fh = MARKER_WRITER;
 		fi->direct_io = 1;
+		fi->noflush = 1;
 		fuse_reply_open(req, fi);
 		return;
 	}

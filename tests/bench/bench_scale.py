@@ -240,7 +240,7 @@ def main():
     ap.add_argument("--skip", default="")
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "..", "build", "inboxfs"))
     args = ap.parse_args()
-    lists = [int(x) for x in args.list.split(",") if x]
+    lists = [int(x) for x in args.list.split(",") if x and int(x)]
     rss = [int(x) for x in args.rss.split(",") if x and int(x)]
     b = Bench(args)
     try:
