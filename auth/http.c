@@ -9,6 +9,8 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "auth/sasl.h"
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 
@@ -125,15 +127,7 @@ int http_form_add(char **form, const char *key, const char *value)
 	curl_free(enc);
 	if (n < 0)
 		return -1;
-	http_form_free(*form);
+	sasl_wipe(*form);
 	*form = nf;
 	return 0;
-}
-
-void http_form_free(char *form)
-{
-	if (!form)
-		return;
-	OPENSSL_cleanse(form, strlen(form));
-	free(form);
 }

@@ -22,9 +22,8 @@ struct http_reply {
 int http_post_form(const char *url, const char *form, const char *cafile, unsigned timeout_s,
 		   struct http_reply *rep, char *err, size_t errlen);
 void http_reply_free(struct http_reply *rep);
-/* Append "&key=value" (value URL-encoded) to a malloc'd form string. */
+/* Append "&key=value" (value URL-encoded) to a malloc'd form string; a
+ * form carries secrets: free it with sasl_wipe. */
 int http_form_add(char **form, const char *key, const char *value);
-/* Wipe and free a form that carried secrets. */
-void http_form_free(char *form);
 
 #endif

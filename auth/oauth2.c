@@ -236,7 +236,7 @@ static char *build_form(struct oauth2 *o, char *err, size_t errlen)
 		v = jwt_client_assertion(c->client_cert, c->client_key, c->client_id, o->token_url,
 					 time(NULL), ASSERTION_LIFETIME_S, err, errlen);
 		if (!v) {
-			http_form_free(form);
+			sasl_wipe(form);
 			return NULL;
 		}
 		bad |= http_form_add(&form, "client_assertion_type",
@@ -245,7 +245,7 @@ static char *build_form(struct oauth2 *o, char *err, size_t errlen)
 	} else if (c->client_secret_file) {
 		v = secret_first_line(c->client_secret_file, "oauth2_client_secret_file", err, errlen);
 		if (!v) {
-			http_form_free(form);
+			sasl_wipe(form);
 			return NULL;
 		}
 		bad |= http_form_add(&form, "client_secret", v);
@@ -255,7 +255,7 @@ static char *build_form(struct oauth2 *o, char *err, size_t errlen)
 	if (o->scope)
 		bad |= http_form_add(&form, "scope", o->scope);
 	if (bad) {
-		http_form_free(form);
+		sasl_wipe(form);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -297,7 +297,7 @@ static int request_token(struct oauth2 *o, struct token_response *tr, char *err,
 	log_debug(LOG_CAT_AUTH, "oauth2: POST %s (%s)", o->token_url, grant_names[o->grant]);
 	rc = http_post_form(o->token_url, form, o->cfg.cafile, o->cfg.timeout_s, &rep,
 			    why, sizeof(why));
-	http_form_free(form);
+	sasl_wipe(form);
 	if (rc < 0) {
 		snprintf(err, errlen, "token request to %s failed: %s", o->token_url, why);
 		return -1;

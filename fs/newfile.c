@@ -160,21 +160,25 @@ static int resize(struct newfiles *nf, struct newfile *f, size_t size)
 	return 0;
 }
 
+/* Under lock: the file ino when its bytes may change now (0), else an
+ * errno (gone; being appended). */
+static int changeable(struct newfiles *nf, uint64_t ino, struct newfile **fp)
+{
+	*fp = by_ino(nf, ino);
+	return !*fp ? ENOENT : (*fp)->busy ? EBUSY : 0;
+}
+
 int newfile_write(struct newfiles *nf, uint64_t ino, const char *buf, size_t size, off_t off)
 {
 	struct newfile *f;
 	size_t end = (size_t)off + size;
-	int err = 0;
+	int err;
 
 	pthread_mutex_lock(&nf->lock);
-	f = by_ino(nf, ino);
-	if (!f)
-		err = ENOENT;
-	else if (f->busy)
-		err = EBUSY;
-	else if (off < 0 || end < size)
+	err = changeable(nf, ino, &f);
+	if (!err && (off < 0 || end < size))
 		err = EINVAL;
-	else if (end > f->len && (err = resize(nf, f, end)) != 0)
+	if (!err && end > f->len && (err = resize(nf, f, end)) != 0)
 		f->err = err; /* a message missing its end is never sent */
 	if (!err) {
 		memcpy(f->data + off, buf, size);
@@ -187,19 +191,15 @@ int newfile_write(struct newfiles *nf, uint64_t ino, const char *buf, size_t siz
 int newfile_truncate(struct newfiles *nf, uint64_t ino, size_t size)
 {
 	struct newfile *f;
-	int err = 0;
+	int err;
 
 	pthread_mutex_lock(&nf->lock);
-	f = by_ino(nf, ino);
-	if (!f)
-		err = ENOENT;
-	else if (f->busy)
-		err = EBUSY;
-	else if (size <= f->len)
+	err = changeable(nf, ino, &f);
+	if (!err && size <= f->len)
 		f->len = size;
-	else
+	else if (!err)
 		err = resize(nf, f, size);
-	if (f && !err)
+	if (!err)
 		f->dirty = true;
 	pthread_mutex_unlock(&nf->lock);
 	return err;

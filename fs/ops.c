@@ -600,6 +600,23 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fuse_reply_write(req, size);
 }
 
+/* Fetch for an open: on the worker's connection, or on a free reader's
+ * while the worker is busy (another reader's fetch, a scan's read-ahead). */
+static enum imap_result load_for_open(struct account *a, struct folder *f, uint32_t uid,
+				      struct open_req *o, struct imap_status *st)
+{
+	enum imap_result rr;
+
+	if (pthread_mutex_trylock(&a->session_lock) != 0) {
+		if (pool_load_body(a->readers, f, uid, open_ready, o, st, &rr))
+			return rr;
+		pthread_mutex_lock(&a->session_lock);
+	}
+	rr = account_load_body(a, f, uid, open_ready, o, st);
+	pthread_mutex_unlock(&a->session_lock);
+	return rr;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_req o = { req, fi, req_account(req), ino };
@@ -651,25 +668,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		open_ready(&o, b);
 		return;
 	}
-	if (pthread_mutex_trylock(&a->session_lock) != 0) {
-		/* The worker is busy (another reader's fetch, a scan's
-		 * read-ahead): a free reader connection serves this one. */
-		enum imap_result rr;
-
-		if (pool_load_body(a->readers, f, uid, open_ready, &o, &st, &rr)) {
-			if (rr != IMAP_R_OK && o.req) {
-				snprintf(what, sizeof(what), "%s/%u.eml", f->imap_name, uid);
-				fuse_reply_err(req, imap_errno(&st, what));
-			}
-			return;
-		}
-		pthread_mutex_lock(&a->session_lock);
-	}
-	if (account_load_body(a, f, uid, open_ready, &o, &st) != IMAP_R_OK && o.req) {
+	if (load_for_open(a, f, uid, &o, &st) != IMAP_R_OK && o.req) {
 		snprintf(what, sizeof(what), "%s/%u.eml", f->imap_name, uid);
 		err = imap_errno(&st, what);
 	}
-	pthread_mutex_unlock(&a->session_lock);
 	if (o.req)
 		fuse_reply_err(req, err ? err : EIO);
 }

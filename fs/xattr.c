@@ -7,12 +7,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/xattr.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "fs/account.h"
 #include "fs/changes.h"
 #include "fs/errno_map.h"
+#include "imap/commands.h"
 
 #define X_FLAGS "user.imap.flags"
 #define X_UID "user.imap.uid"
@@ -121,11 +121,7 @@ void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	} else if (strcmp(name, X_UID) == 0) {
 		snprintf(val, sizeof(val), "%u", t.uid);
 	} else if (strcmp(name, X_DATE) == 0) {
-		time_t when = (time_t)t.date;
-		struct tm tm;
-
-		gmtime_r(&when, &tm);
-		strftime(val, sizeof(val), "%d-%b-%Y %H:%M:%S +0000", &tm);
+		imap_format_date(t.date, val, sizeof(val));
 	} else if (strcmp(name, X_MODSEQ) == 0) {
 		err = read_flags(a, &t, val, sizeof(val), &modseq);
 		if (!err && modseq == 0)

@@ -930,7 +930,7 @@ enum imap_result imap_uid_get_flags(struct imap_session *s, uint32_t uid, char *
 
 /* ---- APPEND (RFC 3501 §6.3.11, RFC 7888 LITERAL+, RFC 4315 APPENDUID) ------ */
 
-static void format_date(int64_t date, char *out, size_t cap)
+void imap_format_date(int64_t date, char *out, size_t cap)
 {
 	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
 					   "Sep", "Oct", "Nov", "Dec" };
@@ -938,7 +938,7 @@ static void format_date(int64_t date, char *out, size_t cap)
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	snprintf(out, cap, " \"%2d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, mon[tm.tm_mon],
+	snprintf(out, cap, "%02d-%s-%04d %02d:%02d:%02d +0000", tm.tm_mday, mon[tm.tm_mon],
 		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
@@ -978,23 +978,15 @@ static enum imap_result await_tag(struct imap_session *s, const char *tag, bool 
 	}
 }
 
+/* "uidvalidity uid", the same numbers as COPYUID's (parse_u32). */
 static void parse_appenduid(const struct imap_status *st, struct imap_appenduid *au)
 {
-	unsigned long long v, u;
 	char *end;
 
 	memset(au, 0, sizeof(*au));
-	if (st->code != IMAP_CODE_APPENDUID)
-		return;
-	v = strtoull(st->code_args, &end, 10);
-	if (*end != ' ')
-		return;
-	u = strtoull(end + 1, &end, 10);
-	if (*end || v == 0 || u == 0 || v > UINT32_MAX || u > UINT32_MAX)
-		return;
-	au->valid = true;
-	au->uidvalidity = (uint32_t)v;
-	au->uid = (uint32_t)u;
+	au->valid = st->code == IMAP_CODE_APPENDUID &&
+		    parse_u32(st->code_args, &end, &au->uidvalidity) && *end == ' ' &&
+		    parse_u32(end + 1, &end, &au->uid) && *end == '\0';
 }
 
 enum imap_result imap_append(struct imap_session *s, const char *mailbox, const char *flags,
@@ -1002,15 +994,17 @@ enum imap_result imap_append(struct imap_session *s, const char *mailbox, const 
 			     struct imap_appenduid *au, struct imap_status *st)
 {
 	bool plus = (s->caps & CAP_LITERALPLUS) != 0, cont = false;
-	char q[1024], when[40] = "", tag[16];
+	char q[1024], when[40] = "", date_time[32], tag[16];
 	enum imap_result rr;
 	struct buf line;
 
 	memset(au, 0, sizeof(*au));
 	if (!quote_mailbox(mailbox, q, sizeof(q), st))
 		return st->result;
-	if (date >= 0)
-		format_date(date, when, sizeof(when));
+	if (date >= 0) {
+		imap_format_date(date, date_time, sizeof(date_time));
+		snprintf(when, sizeof(when), " \"%s\"", date_time);
+	}
 	buf_init(&line);
 	if (buf_printf(&line, "APPEND %s%s%s%s%s {%zu%s}", q, flags && *flags ? " (" : "",
 		       flags && *flags ? flags : "", flags && *flags ? ")" : "", when, len,

@@ -95,6 +95,9 @@ typedef void (*imap_body_fn)(void *ctx, uint32_t uid, char *data, size_t len);
 enum imap_result imap_fetch_bodies(struct imap_session *s, const char *const *uidsets, size_t n,
 				   imap_body_fn fn, void *ctx, struct imap_status *st);
 
+/* epoch seconds -> "05-Nov-2026 10:00:00 +0000" (RFC 3501 date-time, UTC,
+ * English month names whatever the locale). */
+void imap_format_date(int64_t date, char *out, size_t cap);
 /* "17-Jul-1996 02:44:25 -0700" -> epoch seconds.  -1 on a bad date. */
 int imap_parse_date_time(const char *s, size_t len, int64_t *out);
 
