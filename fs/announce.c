@@ -476,6 +476,7 @@ static void *announcer_main(void *arg)
 {
 	struct announcer *an = arg;
 	struct account *a = an->a;
+	pthread_setname_np(pthread_self(), "ibx-announce"); /* named in top, gdb, perf */
 
 	struct stat st;
 

@@ -26,6 +26,7 @@ struct notifier {
 	pthread_cond_t cond;
 	struct note *head, *tail;
 	size_t queued;
+	bool sleeping;   /* the thread waits for work: only then is a wake-up needed */
 	bool stop;
 };
 
@@ -50,27 +51,35 @@ static void send_note(struct notifier *n, const struct note *nt)
 			  strerror(-r));
 }
 
+/* Takes the whole queue at each turn: a read-ahead queues a note per
+ * message, and one lock round and wake-up per batch is cheaper. */
 static void *notifier_main(void *arg)
 {
 	struct notifier *n = arg;
-	struct note *nt;
+	struct note *batch, *nt;
+	size_t done;
+	pthread_setname_np(pthread_self(), "ibx-notify"); /* named in top, gdb, perf */
 
 	pthread_mutex_lock(&n->lock);
 	for (;;) {
-		while (!n->head && !n->stop)
+		while (!n->head && !n->stop) {
+			n->sleeping = true;
 			pthread_cond_wait(&n->cond, &n->lock);
+			n->sleeping = false;
+		}
 		if (n->stop)
 			break;
-		nt = n->head;
-		n->head = nt->next;
-		if (!n->head)
-			n->tail = NULL;
+		batch = n->head;
+		n->head = n->tail = NULL;
 		pthread_mutex_unlock(&n->lock);
-		send_note(n, nt);
-		free(nt->name);
-		free(nt);
+		for (done = 0; (nt = batch); done++) {
+			batch = nt->next;
+			send_note(n, nt);
+			free(nt->name);
+			free(nt);
+		}
 		pthread_mutex_lock(&n->lock);
-		n->queued--;
+		n->queued -= done;
 	}
 	pthread_mutex_unlock(&n->lock);
 	return NULL;
@@ -101,7 +110,8 @@ static void append(struct notifier *n, struct note *nt)
 	else
 		n->head = nt;
 	n->tail = nt;
-	pthread_cond_signal(&n->cond);
+	if (n->sleeping)
+		pthread_cond_signal(&n->cond);
 	pthread_mutex_unlock(&n->lock);
 }
 

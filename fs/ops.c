@@ -32,6 +32,9 @@
 #define DIR_ATTR_TIMEOUT 1.0
 
 static time_t mount_time;
+/* The owner of every file: asked once, not once per entry of a listing. */
+static uid_t owner_uid;
+static gid_t owner_gid;
 
 static struct account *req_account(fuse_req_t req) { return fuse_req_userdata(req); }
 
@@ -51,8 +54,8 @@ static void dir_attr(const struct account *a, const struct folder *f, struct sta
 	st->st_ino = f->ino;
 	st->st_mode = S_IFDIR | perms(a, a->opt->ro ? 0500 : 0700);
 	st->st_nlink = 2 + f->nchildren;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = owner_uid;
+	st->st_gid = owner_gid;
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = mount_time;
 }
@@ -64,8 +67,8 @@ static void msg_attr(const struct account *a, const struct folder *f, const stru
 	st->st_ino = index_msg_ino(f, m->uid);
 	st->st_mode = S_IFREG | perms(a, a->opt->ro ? 0400 : 0600);
 	st->st_nlink = 1;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = owner_uid;
+	st->st_gid = owner_gid;
 	st->st_size = m->size;
 	st->st_blocks = ((off_t)m->size + 511) / 512;
 	st->st_blksize = 4096;
@@ -105,8 +108,8 @@ static void marker_attr(const struct account *a, const struct folder *f, struct 
 	st->st_ino = MARKER_INO_BIT | f->ino;
 	st->st_mode = S_IFREG | perms(a, a->opt->ro ? 0400 : 0600);
 	st->st_nlink = 1;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = owner_uid;
+	st->st_gid = owner_gid;
 	st->st_size = (off_t)f->marker_len;
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = f->marker_mtime ? f->marker_mtime : mount_time;
@@ -136,8 +139,8 @@ static void status_attr(uint64_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = owner_uid;
+	st->st_gid = owner_gid;
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime = time(NULL);
 	if (ino == STATUS_DIR_INO) {
@@ -170,6 +173,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
 	mount_time = time(NULL);
+	owner_uid = getuid();
+	owner_gid = getgid();
 	/* ls -l gets names and attributes in one go, always. */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;

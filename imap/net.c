@@ -234,6 +234,11 @@ enum net_err net_start_tls(struct net_conn *c, const char *host, const struct ne
 		snprintf(errmsg, errlen, "cannot set up TLS for %s", host);
 		return NET_ERR_TLS;
 	}
+	/* Read whole socket buffers, not each record's header and body in
+	 * two syscalls: a bulk fetch is thousands of records.  Nothing else
+	 * polls this socket, and tls_read polls only on WANT_READ, so bytes
+	 * held in OpenSSL's buffer are never waited for. */
+	SSL_set_read_ahead(c->ssl, 1);
 	for (;;) {
 		ERR_clear_error();
 		r = SSL_connect(c->ssl);
