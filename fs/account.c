@@ -394,6 +394,7 @@ static enum imap_result fetch_uids(struct account *a, struct imap_session *s, st
 	for (k = 0; k < n; k++)
 		bodycache_mark_pending(a->bodies, index_msg_ino(f, uids[k]));
 	rr = imap_fetch_bodies(s, (const char *const *)sets, ncmds, on_body, bl, st);
+	notifier_flush(a->notifier);
 	for (k = 0; k < n; k++)
 		bodycache_unmark_pending(a->bodies, index_msg_ino(f, uids[k]));
 out:

@@ -26,6 +26,7 @@ struct notifier {
 	pthread_cond_t cond;
 	struct note *head, *tail;
 	size_t queued;
+	size_t unsignalled;  /* stores queued without waking the thread */
 	bool sleeping;   /* the thread waits for work: only then is a wake-up needed */
 	bool stop;
 };
@@ -101,6 +102,18 @@ struct notifier *notifier_start(struct fuse_session *se)
 	return n;
 }
 
+/* Stores wait for a batch (or notifier_flush): a store is only ever an
+ * optimisation, and a wake-up per 5 KB message cost more than it saved.
+ * Invalidations go at once. */
+#define STORE_BATCH 16
+
+static void wake(struct notifier *n)
+{
+	n->unsignalled = 0;
+	if (n->sleeping)
+		pthread_cond_signal(&n->cond);
+}
+
 static void append(struct notifier *n, struct note *nt)
 {
 	pthread_mutex_lock(&n->lock);
@@ -110,8 +123,18 @@ static void append(struct notifier *n, struct note *nt)
 	else
 		n->head = nt;
 	n->tail = nt;
-	if (n->sleeping)
-		pthread_cond_signal(&n->cond);
+	if (!nt->body || ++n->unsignalled >= STORE_BATCH)
+		wake(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+void notifier_flush(struct notifier *n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->lock);
+	if (n->unsignalled)
+		wake(n);
 	pthread_mutex_unlock(&n->lock);
 }
 

@@ -20,6 +20,8 @@ void notifier_inval_entry(struct notifier *n, uint64_t parent, const char *name)
  * reader, so that a read-ahead message is read with no request at all.
  * Takes over one pin of b, released once stored. */
 void notifier_store(struct notifier *n, uint64_t ino, struct bodycache *bc, struct body *b);
+/* Send the stores queued so far (they wait for a batch otherwise). */
+void notifier_flush(struct notifier *n);
 /* Stop the thread; queued items still pending are dropped. */
 void notifier_stop(struct notifier *n);
 

@@ -196,29 +196,41 @@ static void mark_broken(struct imap_session *s, enum imap_result r, const char *
 		net_abort(s->net);
 }
 
-enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t len, bool secret)
+/* line + CRLF appended to out, traced as sent (credentials never shown). */
+static int frame_line(struct imap_session *s, const char *line, size_t len, bool secret,
+		      struct buf *out)
 {
-	enum net_err e;
-	struct buf b;
-
-	if (s->broken)
-		return s->broken_result;
 	if (secret)
 		log_trace(LOG_CAT_IMAP, "[%s] C: <%zu bytes of credentials, not shown>", s->name, len);
 	else
 		trace_bytes(s, "C:", line, len);
-	buf_init(&b);
-	if (buf_append(&b, line, len) < 0 || buf_append(&b, "\r\n", 2) < 0) {
-		buf_free(&b);
-		return IMAP_R_NOMEM;
-	}
-	e = net_write_all(s->net, b.data, b.len, s->cfg.timeout_ms);
-	buf_free(&b);
+	return buf_append(out, line, len) < 0 || buf_append(out, "\r\n", 2) < 0 ? -1 : 0;
+}
+
+static enum imap_result send_buf(struct imap_session *s, struct buf *b)
+{
+	enum net_err e = net_write_all(s->net, b->data, b->len, s->cfg.timeout_ms);
+
+	buf_free(b);
 	if (e != NET_OK) {
 		mark_broken(s, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_LOST, net_err_name(e));
 		return s->broken_result;
 	}
 	return IMAP_R_OK;
+}
+
+enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t len, bool secret)
+{
+	struct buf b;
+
+	if (s->broken)
+		return s->broken_result;
+	buf_init(&b);
+	if (frame_line(s, line, len, secret, &b) < 0) {
+		buf_free(&b);
+		return IMAP_R_NOMEM;
+	}
+	return send_buf(s, &b);
 }
 
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out)
@@ -358,14 +370,13 @@ enum imap_result imap_send_literal(struct imap_session *s, const char *data, siz
 	return IMAP_R_OK;
 }
 
-enum imap_result imap_start_command(struct imap_session *s, const char *line, bool secret,
-				    char *tag, size_t taglen)
+/* "<tag> <line>" framed into out, under the next tag. */
+static int frame_command(struct imap_session *s, const char *line, bool secret, char *tag,
+			 size_t taglen, struct buf *out)
 {
 	struct buf b;
-	enum imap_result r;
+	int r;
 
-	if (s->broken)
-		return s->broken_result;
 	snprintf(tag, taglen, "A%u", ++s->tag_counter);
 	buf_init(&b);
 	if (secret) {
@@ -380,13 +391,43 @@ enum imap_result imap_start_command(struct imap_session *s, const char *line, bo
 		log_trace(LOG_CAT_IMAP, "[%s] C: %s %.*s <credentials not shown>", s->name, tag,
 			  (int)verb, line);
 	}
-	if (buf_printf(&b, "%s %s", tag, line) < 0) {
-		buf_free(&b);
-		return IMAP_R_NOMEM;
-	}
-	r = imap_send_line(s, b.data, b.len, secret);
+	r = buf_printf(&b, "%s %s", tag, line) < 0 ? -1 : frame_line(s, b.data, b.len, secret, out);
 	buf_free(&b);
 	return r;
+}
+
+enum imap_result imap_start_command(struct imap_session *s, const char *line, bool secret,
+				    char *tag, size_t taglen)
+{
+	struct buf out;
+
+	if (s->broken)
+		return s->broken_result;
+	buf_init(&out);
+	if (frame_command(s, line, secret, tag, taglen, &out) < 0) {
+		buf_free(&out);
+		return IMAP_R_NOMEM;
+	}
+	return send_buf(s, &out);
+}
+
+/* Commands sent[from..to) in one write: one TLS record and one wake-up
+ * of the server for a whole window of a pipelined fetch, not one each. */
+static enum imap_result send_commands(struct imap_session *s, const struct imap_cmd *cmds,
+				      size_t from, size_t to)
+{
+	struct buf out;
+	char tag[16];
+
+	if (s->broken)
+		return s->broken_result;
+	buf_init(&out);
+	for (size_t i = from; i < to; i++)
+		if (frame_command(s, cmds[i].line, cmds[i].secret, tag, sizeof(tag), &out) < 0) {
+			buf_free(&out);
+			return IMAP_R_NOMEM;
+		}
+	return send_buf(s, &out);
 }
 
 /* Our tags are "A<number>": map one back to the command it belongs to. */
@@ -412,7 +453,6 @@ enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t 
 	struct imap_response *r;
 	enum imap_result rr = IMAP_R_OK;
 	bool *answered = calloc(n ? n : 1, sizeof(*answered));
-	char tag[16];
 	long idx;
 
 	if (!answered)
@@ -420,11 +460,15 @@ enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t 
 	for (size_t i = 0; i < n; i++)
 		imap_status_set(&cmds[i].st, IMAP_R_LOST, "not sent");
 	while (done < n) {
-		while (sent < n && sent - done < window) {
-			rr = imap_start_command(s, cmds[sent].line, cmds[sent].secret, tag, sizeof(tag));
+		/* Refilled by half windows: the server never runs dry, and
+		 * each refill is one write. */
+		if (sent < n && sent - done <= window / 2) {
+			size_t upto = done + window < n ? done + window : n;
+
+			rr = send_commands(s, cmds, sent, upto);
 			if (rr != IMAP_R_OK)
 				goto broken;
-			sent++;
+			sent = upto;
 		}
 		rr = imap_read_response(s, &r);
 		if (rr != IMAP_R_OK)
