@@ -503,13 +503,28 @@ static enum imap_result stream_on(struct account *a, struct folder *f, uint32_t 
 	return rr;
 }
 
+/* A reader connection serves a reader while the worker streams for
+ * another: parallel scans (xargs -P4 grep) each get a short read-ahead
+ * of their own, in UID order after the wanted message. */
+#define READER_READAHEAD 16
+
 enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s,
 				       struct folder *f, uint32_t uid, body_ready_fn ready,
 				       void *ctx, struct imap_status *st, bool *delivered)
 {
 	struct body_load bl = { a, f, uid, ready, ctx, false };
-	enum imap_result rr = fetch_uids(a, s, f, &uid, 1, &bl, st);
+	uint32_t uids[READER_READAHEAD + 1] = { uid };
+	enum imap_result rr;
+	size_t n = 1;
+	long pos;
 
+	pthread_mutex_lock(&a->index_lock);
+	pos = index_msg_pos(f, uid);
+	if (pos >= 0)
+		n = collect_uncached(a, f, (size_t)pos + 1, uids, 1, READER_READAHEAD + 1,
+				     READER_READAHEAD);
+	pthread_mutex_unlock(&a->index_lock);
+	rr = fetch_uids(a, s, f, uids, n, &bl, st);
 	*delivered = bl.delivered;
 	return rr;
 }
