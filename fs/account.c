@@ -447,7 +447,7 @@ static void restore_folder(struct account *a, struct folder *f)
 
 	if (!msgs)
 		return;
-	account_folder_sync(a, f, uidvalidity, uidnext, msgs, n, true);
+	account_folder_sync(a, f, uidvalidity, uidnext, msgs, n, true, 0);
 	pthread_mutex_lock(&a->index_lock);
 	f->highestmodseq = modseq;
 	pthread_mutex_unlock(&a->index_lock);

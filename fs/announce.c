@@ -172,22 +172,27 @@ static void forget_all_names(struct account *a, struct folder *f)
 }
 
 bool account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
-			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet)
+			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet,
+			 long long seen_ms)
 {
 	struct msg *old, *keep;
 	size_t nold, i = 0, j = 0, nkeep = 0;
 	bool queued = false, departures = false;
 
 	pthread_mutex_lock(&a->index_lock);
-	/* A re-created mailbox gets a greater UIDVALIDITY (RFC 3501 §2.3.1.1):
-	 * a smaller one comes from a connection still looking at the deleted
-	 * mailbox, and must not undo what a newer look found. */
-	if (f->loaded && uidvalidity < f->uidvalidity) {
+	/* The newer look decides, not the larger number: a connection still
+	 * on a deleted mailbox reports its old UIDVALIDITY late and must not
+	 * undo what a later SELECT found; and a value a server reported while
+	 * in trouble (Dovecot's "session state is inconsistent") must not
+	 * outvote every later SELECT, as a larger-wins rule let it. */
+	if (f->loaded && uidvalidity != f->uidvalidity && seen_ms < f->uidvalidity_ms) {
 		pthread_mutex_unlock(&a->index_lock);
-		log_debug(LOG_CAT_FS, "%s: ignoring a view of UIDVALIDITY %u (now %u)",
+		log_debug(LOG_CAT_FS, "%s: ignoring an older look at UIDVALIDITY %u (now %u)",
 			  f->imap_name, uidvalidity, f->uidvalidity);
 		return false;
 	}
+	if (seen_ms > f->uidvalidity_ms)
+		f->uidvalidity_ms = seen_ms;
 	if (!f->loaded || f->uidvalidity != uidvalidity) {
 		if (f->loaded) {
 			log_info(LOG_CAT_FS, "%s: UIDVALIDITY changed, rebuilding the folder",

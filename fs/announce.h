@@ -32,10 +32,13 @@ void account_msgs_arrived(struct account *a, struct folder *f, const struct msg 
  * already told watchers). */
 void account_msg_departed(struct account *a, struct folder *f, uint32_t uid, bool quiet);
 /* The whole list as the server has it now (first load, reload,
- * UIDVALIDITY change): the index becomes exactly this.  False (nothing
- * done) for a view older than the index's UIDVALIDITY. */
+ * UIDVALIDITY change): the index becomes exactly this.  seen_ms: when
+ * the look began (monotonic; 0 for the disk cache).  False (nothing done)
+ * for a look at another UIDVALIDITY that began before the one the index
+ * has. */
 bool account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
-			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet);
+			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet,
+			 long long seen_ms);
 /* How many messages the server should have: the index's plus the pending. */
 size_t account_folder_count(struct account *a, struct folder *f);
 /* The UIDs the server should have: the index's plus the pending ones. */

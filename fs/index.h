@@ -37,6 +37,7 @@ struct folder {
 
 	bool loaded;             /* messages below are valid for uidvalidity */
 	uint32_t uidvalidity;
+	long long uidvalidity_ms; /* when the look that confirmed it began (monotonic) */
 	uint32_t uidnext;
 	uint32_t gen;            /* generation of this (folder, uidvalidity) */
 	uint64_t highestmodseq;  /* as of the last look that made the list whole (QRESYNC) */

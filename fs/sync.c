@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/account.h"
 #include "fs/announce.h"
@@ -27,6 +28,7 @@ void view_reset(struct view *v)
 	v->f = NULL;
 	v->exists = 0;
 	v->uidvalidity = 0;
+	v->selected_ms = 0;
 	v->dirty = false;
 	v->stale = false;
 	v->rw = false;
@@ -235,7 +237,8 @@ static enum imap_result full_load(struct view *v, uint32_t uidvalidity, uint32_t
 	if (v->exists)
 		rr = fetch_from(v, 1, &b, st);
 	if (rr == IMAP_R_OK &&
-	    !account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.got.msgs, b.got.n, v->quiet))
+	    !account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.got.msgs, b.got.n, v->quiet,
+				 v->selected_ms))
 		v->stale = true;
 	free(b.got.msgs);
 	if (rr == IMAP_R_OK)
@@ -341,7 +344,8 @@ static enum imap_result resync(struct view *v, struct imap_status *st)
 	if (rr == IMAP_R_OK && !(msgs = merge(&server, known, nknown, &got, &n)))
 		rr = IMAP_R_NOMEM;
 	if (rr == IMAP_R_OK) {
-		if (!account_folder_sync(v->a, v->f, v->uidvalidity, uidnext, msgs, n, v->quiet))
+		if (!account_folder_sync(v->a, v->f, v->uidvalidity, uidnext, msgs, n, v->quiet,
+					 v->selected_ms))
 			v->stale = true;
 		seqmap_free(&v->seq);
 		v->seq = server; /* the server's numbering, now ours */
@@ -428,6 +432,7 @@ enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 		v->f = f; /* VANISHED (EARLIER) arrives during the SELECT */
 		v->uidvalidity = qr.uidvalidity;
 	}
+	v->selected_ms = clock_ms();
 	rr = imap_select(v->s, f->imap_name, !rw, qr.modseq ? &qr : NULL, &info, st);
 	v->f = NULL;
 	if (rr != IMAP_R_OK)

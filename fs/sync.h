@@ -24,6 +24,7 @@ struct view {
 	struct imap_seqmap seq;    /* this connection's sequence numbers */
 	uint32_t exists;           /* the last EXISTS */
 	uint32_t uidvalidity;      /* as SELECT said */
+	long long selected_ms;     /* when that SELECT was sent (monotonic) */
 	bool dirty;                /* an EXPUNGE we could not place: reload */
 	bool stale;                /* the server complained about the mailbox: select again */
 	bool rw;                   /* SELECT rather than EXAMINE */

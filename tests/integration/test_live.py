@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import dovecot as dovecot_mod  # noqa: E402
+import fakeimap  # noqa: E402
 import imapraw  # noqa: E402
 import inboxfs as ifs  # noqa: E402
 import inotify  # noqa: E402
@@ -216,6 +217,34 @@ def test_uidvalidity_change_rebuilds_the_folder(dovecot, mount, tmp_path):
                                                  sorted(new), m.stderr()), pytrace=False)
     for name in old - new:
         assert not os.path.exists(m.path("Orders", name))
+
+
+def test_latest_select_wins_over_a_larger_uidvalidity(fake_imap, mount, tmp_path):
+    """A mailbox restored from a backup, or a server that reported a bogus
+    UIDVALIDITY while in trouble (Dovecot's "session state is inconsistent"
+    after a DELETE/CREATE race), goes back to a smaller UIDVALIDITY: the
+    listing follows the latest SELECT, not the largest number ever seen.
+    (A scripted server: Dovecot never lowers a UIDVALIDITY on purpose.)"""
+    def msg(uid):
+        return fakeimap.FakeMessage(uid, b"Subject: %d\r\n\r\nbody %d\r\n" % (uid, uid))
+    orders = fakeimap.FakeMailbox("Orders", [msg(1), msg(2), msg(3)], uidvalidity=500)
+    srv = fake_imap([fakeimap.FakeMailbox("INBOX", [msg(1)]), orders],
+                    users={"alice": "fake-pw-77aa"})
+    pw = ifs.write_password_file(str(tmp_path), srv.password, name="fake-pw")
+    m = mount(srv.url(), options={"tls": "none", "password_file": pw, "watch": "none"})
+
+    def listing():
+        os.listdir(m.path("INBOX"))  # so that Orders is selected afresh
+        return eml_files(m.path("Orders"))
+
+    assert listing() == {"1.eml", "2.eml", "3.eml"}
+    orders.uidvalidity, orders.messages = 900, []
+    assert listing() == set()
+    orders.uidvalidity, orders.messages = 700, [msg(5), msg(6)]
+    got = listing()
+    assert got == {"5.eml", "6.eml"}, "listed %s\n%s" % (sorted(got), m.stderr())
+    assert subprocess.run(["cat", m.path("Orders", "6.eml")], stdout=subprocess.PIPE,
+                          check=True).stdout == b"Subject: 6\r\n\r\nbody 6\r\n"
 
 
 def test_polling_without_idle(dovecot_noidle, mount, tmp_path):
