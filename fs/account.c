@@ -267,6 +267,8 @@ struct body_load {
 	body_ready_fn ready;
 	void *ctx;
 	bool delivered;
+	struct imap_session *s;
+	size_t expected;   /* read-ahead bytes still to come, as RFC822.SIZE said */
 };
 
 /* The real size is known now: RFC822.SIZE may have been wrong (Gmail).
@@ -288,9 +290,8 @@ static void note_real_size(struct account *a, struct folder *f, struct msg *m, s
 	notifier_inval_inode(a->notifier, index_msg_ino(f, m->uid));
 }
 
-static void on_body(void *ctx, uint32_t uid, char *data, size_t len)
+static void store_body(struct body_load *bl, uint32_t uid, char *data, size_t len)
 {
-	struct body_load *bl = ctx;
 	uint64_t key = index_msg_ino(bl->f, uid);
 	uint32_t uidvalidity = 0;
 	struct msg *m;
@@ -323,6 +324,25 @@ static void on_body(void *ctx, uint32_t uid, char *data, size_t len)
 		bl->delivered = true;
 		bl->ready(bl->ctx, b);
 	}
+}
+
+/* Once the wanted body is in, the rest of a fetch is read-ahead that no
+ * one waits for yet: read it in batches of half what should still come
+ * (half: announced sizes may be too large; a shortfall costs 2 ms). */
+static void batch_rest(struct body_load *bl, uint32_t uid, size_t len)
+{
+	if (uid != bl->want)
+		bl->expected -= len < bl->expected ? len : bl->expected;
+	if (bl->delivered || !bl->want)
+		imap_session_batch_reads(bl->s, bl->expected / 2);
+}
+
+static void on_body(void *ctx, uint32_t uid, char *data, size_t len)
+{
+	struct body_load *bl = ctx;
+
+	store_body(bl, uid, data, len);
+	batch_rest(bl, uid, len);
 }
 
 /* Up to `window` uncached, not too large messages from position `from`
@@ -366,6 +386,21 @@ static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint
 	return collect_uncached(a, f, (size_t)pos + 1, uids, 1, max, window);
 }
 
+/* What the read-ahead part of uids[0..n) should weigh (RFC822.SIZE). */
+static size_t readahead_bytes(struct account *a, struct folder *f, const uint32_t *uids, size_t n,
+			      uint32_t want)
+{
+	const struct msg *m;
+	size_t sum = 0;
+
+	pthread_mutex_lock(&a->index_lock);
+	for (size_t k = 0; k < n; k++)
+		if (uids[k] != want && (m = index_find_msg(f, uids[k])))
+			sum += m->size;
+	pthread_mutex_unlock(&a->index_lock);
+	return sum;
+}
+
 /* The wanted UID goes alone in the first command so that its body comes
  * first; the read-ahead follows in pipelined commands of a few UIDs.
  * Each UID is announced as pending, so that a reader who wants it waits
@@ -393,7 +428,10 @@ static enum imap_result fetch_uids(struct account *a, struct imap_session *s, st
 	}
 	for (k = 0; k < n; k++)
 		bodycache_mark_pending(a->bodies, index_msg_ino(f, uids[k]));
+	bl->s = s;
+	bl->expected = readahead_bytes(a, f, uids, n, bl->want);
 	rr = imap_fetch_bodies(s, (const char *const *)sets, ncmds, on_body, bl, st);
+	imap_session_batch_reads(s, 1);
 	notifier_flush(a->notifier);
 	for (k = 0; k < n; k++)
 		bodycache_unmark_pending(a->bodies, index_msg_ino(f, uids[k]));
@@ -487,7 +525,7 @@ static int open_disk_cache(struct account *a, char *err, size_t errlen)
 static enum imap_result stream_on(struct account *a, struct folder *f, uint32_t *uids, size_t n,
 				  size_t max, struct imap_status *st)
 {
-	struct body_load bl = { a, f, 0, NULL, NULL, true };
+	struct body_load bl = { .a = a, .f = f, .delivered = true };
 	enum imap_result rr = IMAP_R_OK;
 	long last;
 
@@ -512,7 +550,7 @@ enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s
 				       struct folder *f, uint32_t uid, body_ready_fn ready,
 				       void *ctx, struct imap_status *st, bool *delivered)
 {
-	struct body_load bl = { a, f, uid, ready, ctx, false };
+	struct body_load bl = { .a = a, .f = f, .want = uid, .ready = ready, .ctx = ctx };
 	uint32_t uids[READER_READAHEAD + 1] = { uid };
 	enum imap_result rr;
 	size_t n = 1;
@@ -546,7 +584,7 @@ enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t
 static enum imap_result load_body(struct account *a, struct folder *f, uint32_t uid,
 				  body_ready_fn ready, void *ctx, struct imap_status *st, bool *delivered)
 {
-	struct body_load bl = { a, f, uid, ready, ctx, false };
+	struct body_load bl = { .a = a, .f = f, .want = uid, .ready = ready, .ctx = ctx };
 	uint32_t uids[READAHEAD_MAX_MSGS + 1];
 	enum imap_result rr;
 	struct body *b;

@@ -32,6 +32,7 @@ struct net_conn {
 	SSL *ssl;
 	struct zlayer *z;     /* COMPRESS=DEFLATE, once started */
 	atomic_bool aborted;
+	atomic_int lowat;     /* SO_RCVLOWAT now set (net_batch_reads) */
 };
 
 const char *net_err_name(enum net_err e)
@@ -43,11 +44,26 @@ const char *net_err_name(enum net_err e)
 	return names[e];
 }
 
+/* How long a batched read waits for its low-water mark before it takes
+ * what has come: the mark is a guess from sizes the server announced. */
+#define BATCH_WAIT_MS 2
+
+void net_batch_reads(struct net_conn *c, size_t bytes)
+{
+	int v = bytes > NET_BATCH_MAX ? NET_BATCH_MAX : bytes < 1 ? 1 : (int)bytes;
+
+	if (c->z)
+		v = 1; /* compressed: the bytes on the wire say nothing of the sizes */
+	if (atomic_exchange(&c->lowat, v) != v)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
+}
+
 /* Wait for `events` until the deadline.  0 ready, NET_ERR_TIMEOUT, or
  * NET_ERR_IO (aborted or poll failed). */
 static enum net_err wait_fd(struct net_conn *c, short events, long long deadline)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = events };
+	bool batched;
 	int left, r;
 
 	for (;;) {
@@ -56,7 +72,14 @@ static enum net_err wait_fd(struct net_conn *c, short events, long long deadline
 		left = (int)(deadline - clock_ms());
 		if (left <= 0)
 			return NET_ERR_TIMEOUT;
-		r = poll(&pfd, 1, left);
+		batched = events == POLLIN && atomic_load(&c->lowat) > 1;
+		r = poll(&pfd, 1, batched && left > BATCH_WAIT_MS ? BATCH_WAIT_MS : left);
+		if (r == 0 && batched) {
+			/* Fewer bytes came than announced: take them, and wait for
+			 * single bytes again until told otherwise. */
+			net_batch_reads(c, 1);
+			return NET_OK;
+		}
 		if (r > 0)
 			return atomic_load(&c->aborted) ? NET_ERR_IO : NET_OK;
 		if (r < 0 && errno != EINTR)
@@ -144,6 +167,7 @@ struct net_conn *net_connect(const char *host, unsigned port, int timeout_ms,
 		return NULL;
 	}
 	c->fd = fd;
+	atomic_init(&c->lowat, 1);
 	*err = NET_OK;
 	return c;
 }

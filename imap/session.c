@@ -80,6 +80,12 @@ void imap_session_set_untagged(struct imap_session *s, imap_untagged_fn fn, void
 	s->untagged_ctx = ctx;
 }
 
+void imap_session_batch_reads(struct imap_session *s, size_t bytes)
+{
+	if (s->net)
+		net_batch_reads(s->net, bytes);
+}
+
 void imap_session_abort(struct imap_session *s)
 {
 	struct net_conn *net;

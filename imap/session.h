@@ -85,6 +85,11 @@ struct imap_session_config {
 	size_t max_message;         /* largest literal accepted */
 };
 
+/* A bulk fetch has about `bytes` of responses still to come: wake for
+ * them in batches rather than for each segment (net_batch_reads); 1 (the
+ * default) turns batching off. */
+void imap_session_batch_reads(struct imap_session *s, size_t bytes);
+
 /* Connect, read the greeting, negotiate TLS (implicit or STARTTLS) and
  * learn the capabilities.  On failure returns NULL and fills st. */
 struct imap_session *imap_session_open(const struct imap_session_config *cfg,
