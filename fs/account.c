@@ -386,59 +386,120 @@ static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint
 	return collect_uncached(a, f, (size_t)pos + 1, uids, 1, max, window);
 }
 
-/* What the read-ahead part of uids[0..n) should weigh (RFC822.SIZE). */
-static size_t readahead_bytes(struct account *a, struct folder *f, const uint32_t *uids, size_t n,
-			      uint32_t want)
-{
-	const struct msg *m;
-	size_t sum = 0;
+/* One fetch as a feed of UID sets: the planned UIDs (the wanted one
+ * alone in the first command, so that its body comes first; then the
+ * read-ahead in commands of a few UIDs), and for a scan, more after the
+ * last one asked for, for as long as the reader keeps up: commands go
+ * out while earlier bodies arrive, so the stream never stops to refill.
+ * Each UID is announced as pending, so that a reader who wants it waits
+ * for it rather than fetching it again. */
+struct fetch_plan {
+	struct account *a;
+	struct folder *f;
+	struct body_load *bl;
+	const uint32_t *uids;
+	size_t n, next;
+	bool stream;
+	uint32_t last;            /* the last UID asked for */
+	size_t asked, asked_bytes;
+	long long ahead;          /* bytes asked for that the reader has not opened yet */
+};
 
-	pthread_mutex_lock(&a->index_lock);
-	for (size_t k = 0; k < n; k++)
-		if (uids[k] != want && (m = index_find_msg(f, uids[k])))
-			sum += m->size;
-	pthread_mutex_unlock(&a->index_lock);
-	return sum;
+struct uid_set {
+	uint32_t uids[UIDS_PER_COMMAND];
+	size_t n;
+	char text[UIDS_PER_COMMAND * 11];
+};
+
+/* A scan: the next uncached messages after the last one asked for,
+ * unless the reader is READAHEAD_MAX_BYTES behind (each open served from
+ * the cache counts as one message read). */
+static size_t stream_take(struct fetch_plan *p, uint32_t *out)
+{
+	long hits = atomic_exchange(&p->a->ra_hits, 0);
+	size_t k = 0;
+	long pos;
+
+	if (hits && p->asked)
+		p->ahead -= hits * (long long)(p->asked_bytes / p->asked);
+	if (p->ahead < 0)
+		p->ahead = 0;
+	if (!p->stream || p->ahead >= READAHEAD_MAX_BYTES)
+		return 0;
+	pthread_mutex_lock(&p->a->index_lock);
+	pos = index_msg_pos(p->f, p->last);
+	if (pos >= 0)
+		k = collect_uncached(p->a, p->f, (size_t)pos + 1, out, 0, UIDS_PER_COMMAND,
+				     UIDS_PER_COMMAND);
+	pthread_mutex_unlock(&p->a->index_lock);
+	return k;
 }
 
-/* The wanted UID goes alone in the first command so that its body comes
- * first; the read-ahead follows in pipelined commands of a few UIDs.
- * Each UID is announced as pending, so that a reader who wants it waits
- * for it rather than for the whole batch. */
-static enum imap_result fetch_uids(struct account *a, struct imap_session *s, struct folder *f,
-				   const uint32_t *uids, size_t n, struct body_load *bl,
-				   struct imap_status *st)
+static size_t plan_take(struct fetch_plan *p, uint32_t *out)
 {
-	size_t ncmds = n > 1 ? 1 + (n - 1 + UIDS_PER_COMMAND - 1) / UIDS_PER_COMMAND : 1, i, k;
-	char **sets = calloc(ncmds, sizeof(*sets));
-	enum imap_result rr = IMAP_R_NOMEM;
-	struct buf b;
+	size_t k = 0, max = p->next == 0 ? 1 : UIDS_PER_COMMAND;
 
-	if (!sets)
-		return rr;
-	for (i = 0, k = 0; i < ncmds; i++) {
-		size_t end = i == 0 ? 1 : k + UIDS_PER_COMMAND;
+	while (p->next < p->n && k < max)
+		out[k++] = p->uids[p->next++];
+	return k;
+}
 
-		buf_init(&b);
-		for (; k < n && k < end; k++)
-			buf_printf(&b, "%s%u", b.len ? "," : "", uids[k]);
-		sets[i] = buf_steal(&b, NULL);
-		if (!sets[i])
-			goto out;
+static const char *plan_next(void *ctx, void **id)
+{
+	struct fetch_plan *p = ctx;
+	struct uid_set *set = calloc(1, sizeof(*set));
+	const struct msg *m;
+	size_t bytes = 0, used = 0;
+
+	if (!set)
+		return NULL;
+	set->n = p->next < p->n ? plan_take(p, set->uids) : stream_take(p, set->uids);
+	if (!set->n) {
+		free(set);
+		return NULL;
 	}
-	for (k = 0; k < n; k++)
-		bodycache_mark_pending(a->bodies, index_msg_ino(f, uids[k]));
+	pthread_mutex_lock(&p->a->index_lock);
+	for (size_t k = 0; k < set->n; k++) {
+		bodycache_mark_pending(p->a->bodies, index_msg_ino(p->f, set->uids[k]));
+		used += (size_t)snprintf(set->text + used, sizeof(set->text) - used, "%s%u",
+					 k ? "," : "", set->uids[k]);
+		if (set->uids[k] != p->bl->want && (m = index_find_msg(p->f, set->uids[k])))
+			bytes += m->size;
+	}
+	pthread_mutex_unlock(&p->a->index_lock);
+	p->last = set->uids[set->n - 1];
+	p->asked += set->n;
+	p->asked_bytes += bytes;
+	p->ahead += (long long)bytes;
+	p->bl->expected += bytes;
+	*id = set;
+	return set->text;
+}
+
+static void plan_done(void *ctx, void *id, const struct imap_status *st)
+{
+	struct fetch_plan *p = ctx;
+	struct uid_set *set = id;
+
+	(void)st;
+	for (size_t k = 0; set && k < set->n; k++)
+		bodycache_unmark_pending(p->a->bodies, index_msg_ino(p->f, set->uids[k]));
+	free(set);
+}
+
+static enum imap_result run_fetch(struct account *a, struct imap_session *s, struct folder *f,
+				  const uint32_t *uids, size_t n, bool stream, struct body_load *bl,
+				  struct imap_status *st)
+{
+	struct fetch_plan p = { .a = a, .f = f, .bl = bl, .uids = uids, .n = n, .stream = stream };
+	struct imap_uidset_feed feed = { plan_next, plan_done, &p };
+	enum imap_result rr;
+
 	bl->s = s;
-	bl->expected = readahead_bytes(a, f, uids, n, bl->want);
-	rr = imap_fetch_bodies(s, (const char *const *)sets, ncmds, on_body, bl, st);
+	bl->expected = 0;
+	rr = imap_fetch_bodies(s, &feed, on_body, bl, st);
 	imap_session_batch_reads(s, 1);
 	notifier_flush(a->notifier);
-	for (k = 0; k < n; k++)
-		bodycache_unmark_pending(a->bodies, index_msg_ino(f, uids[k]));
-out:
-	for (i = 0; i < ncmds; i++)
-		free(sets[i]);
-	free(sets);
 	return rr;
 }
 
@@ -518,29 +579,6 @@ static int open_disk_cache(struct account *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* While the reader consumes what read-ahead brings, keep the stream
- * going instead of waiting for its next miss: fetch the next window
- * after the last message fetched.  Stops when the reader lags (it opened
- * less than half of the last batch) or the folder ends. */
-static enum imap_result stream_on(struct account *a, struct folder *f, uint32_t *uids, size_t n,
-				  size_t max, struct imap_status *st)
-{
-	struct body_load bl = { .a = a, .f = f, .delivered = true };
-	enum imap_result rr = IMAP_R_OK;
-	long last;
-
-	while (rr == IMAP_R_OK && n > 1 && atomic_exchange(&a->ra_hits, 0) * 2 >= n - 1) {
-		pthread_mutex_lock(&a->index_lock);
-		last = index_msg_pos(f, uids[n - 1]);
-		n = last < 0 ? 0 : collect_uncached(a, f, (size_t)last + 1, uids, 0, max, max);
-		pthread_mutex_unlock(&a->index_lock);
-		if (n == 0)
-			break;
-		rr = fetch_uids(a, a->session, f, uids, n, &bl, st);
-	}
-	return rr;
-}
-
 /* A reader connection serves a reader while the worker streams for
  * another: parallel scans (xargs -P4 grep) each get a short read-ahead
  * of their own, in UID order after the wanted message. */
@@ -562,7 +600,7 @@ enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s
 		n = collect_uncached(a, f, (size_t)pos + 1, uids, 1, READER_READAHEAD + 1,
 				     READER_READAHEAD);
 	pthread_mutex_unlock(&a->index_lock);
-	rr = fetch_uids(a, s, f, uids, n, &bl, st);
+	rr = run_fetch(a, s, f, uids, n, false, &bl, st);
 	*delivered = bl.delivered;
 	return rr;
 }
@@ -614,14 +652,13 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 	}
 	log_debug(LOG_CAT_FS, "%s: fetching message %u and %zu more", f->imap_name, uid, n - 1);
 	atomic_store(&a->ra_hits, 0);
-	rr = fetch_uids(a, a->session, f, uids, n, &bl, st);
+	/* Eight misses in a row: a scan, streamed while the reader keeps up. */
+	rr = run_fetch(a, a->session, f, uids, n, a->ra_run >= 8, &bl, st);
 	if (!bl.delivered && rr == IMAP_R_OK) {
 		imap_status_set(st, IMAP_R_GONE, "the server returned no body for message %u", uid);
 		rr = IMAP_R_GONE;
 	}
 	*delivered = bl.delivered;
-	if (rr == IMAP_R_OK && a->ra_run >= 8)
-		rr = stream_on(a, f, uids, n, READAHEAD_MAX_MSGS + 1, st);
 	return rr;
 }
 

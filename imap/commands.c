@@ -690,37 +690,76 @@ static bool on_fetch_body(struct imap_session *s, struct imap_response *r, void 
 	return true;
 }
 
-enum imap_result imap_fetch_bodies(struct imap_session *s, const char *const *uidsets, size_t n,
+/* The caller's UID sets become commands as the session asks for them. */
+struct body_cmd {
+	struct imap_cmd cmd;   /* first: the session hands this back */
+	char *line;
+	void *id;
+};
+
+struct body_feed {
+	const struct imap_uidset_feed *up;
+	struct imap_status failure;   /* the first command that failed */
+	bool failed;
+};
+
+static struct imap_cmd *body_next(void *ctx)
+{
+	struct body_feed *bf = ctx;
+	struct body_cmd *bc;
+	void *id = NULL;
+	const char *set = bf->up->next(bf->up->ctx, &id);
+	struct imap_status st;
+
+	if (!set)
+		return NULL;
+	bc = calloc(1, sizeof(*bc));
+	if (bc && asprintf(&bc->line, "UID FETCH %s (UID BODY.PEEK[])", set) >= 0) {
+		bc->cmd.line = bc->line;
+		bc->id = id;
+		return &bc->cmd;
+	}
+	free(bc);
+	imap_status_set(&st, IMAP_R_NOMEM, "out of memory");
+	if (!bf->failed) {
+		bf->failure = st;
+		bf->failed = true;
+	}
+	bf->up->done(bf->up->ctx, id, &st);
+	return NULL;
+}
+
+static void body_done(void *ctx, struct imap_cmd *cmd)
+{
+	struct body_feed *bf = ctx;
+	struct body_cmd *bc = (struct body_cmd *)cmd;
+
+	if (cmd->st.result != IMAP_R_OK && !bf->failed) {
+		bf->failure = cmd->st;
+		bf->failed = true;
+	}
+	bf->up->done(bf->up->ctx, bc->id, &cmd->st);
+	free(bc->line);
+	free(bc);
+}
+
+enum imap_result imap_fetch_bodies(struct imap_session *s, const struct imap_uidset_feed *feed,
 				   imap_body_fn fn, void *ctx, struct imap_status *st)
 {
-	struct body_ctx bc = { fn, ctx };
-	struct imap_cmd *cmds = calloc(n, sizeof(*cmds));
-	char **lines = calloc(n, sizeof(*lines));
-	enum imap_result rr = IMAP_R_NOMEM;
-	size_t i;
+	struct body_ctx bctx = { fn, ctx };
+	struct body_feed bf = { .up = feed };
+	struct imap_feed f = { body_next, body_done, &bf };
+	enum imap_result rr = imap_run_feed(s, &f, on_fetch_body, &bctx);
 
-	imap_status_set(st, IMAP_R_NOMEM, "out of memory");
-	if (!cmds || !lines)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if (asprintf(&lines[i], "UID FETCH %s (UID BODY.PEEK[])", uidsets[i]) < 0) {
-			lines[i] = NULL;
-			goto out;
-		}
-		cmds[i].line = lines[i];
-	}
-	rr = imap_run(s, cmds, n, on_fetch_body, &bc);
-	*st = cmds[0].st;
-	for (i = 0; rr == IMAP_R_OK && i < n; i++)
-		if (cmds[i].st.result != IMAP_R_OK) {
-			*st = cmds[i].st;
+	if (bf.failed) {
+		*st = bf.failure;
+		if (rr == IMAP_R_OK)
 			rr = st->result;
-		}
-out:
-	for (i = 0; lines && i < n; i++)
-		free(lines[i]);
-	free(lines);
-	free(cmds);
+	} else if (rr != IMAP_R_OK) {
+		imap_status_set(st, rr, "%s", imap_result_name(rr));
+	} else {
+		imap_status_set(st, IMAP_R_OK, "fetched");
+	}
 	return rr;
 }
 

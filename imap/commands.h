@@ -90,9 +90,17 @@ enum imap_result imap_fetch_meta(struct imap_session *s, const char *uidset, ima
 
 /* Body handler: takes ownership of data (malloc'd, len bytes). */
 typedef void (*imap_body_fn)(void *ctx, uint32_t uid, char *data, size_t len);
-/* UID FETCH <set> (BODY.PEEK[]) for each set, pipelined.  BODY.PEEK never
- * sets \Seen (RFC 3501 §6.4.5). */
-enum imap_result imap_fetch_bodies(struct imap_session *s, const char *const *uidsets, size_t n,
+/* UID sets to fetch, asked for while earlier ones arrive (imap_run_feed):
+ * next() gives a set ("4,5,9") or NULL when there is none now, and an id
+ * handed back to done() once that command has its answer (or failed). */
+struct imap_uidset_feed {
+	const char *(*next)(void *ctx, void **id);
+	void (*done)(void *ctx, void *id, const struct imap_status *st);
+	void *ctx;
+};
+/* UID FETCH <set> (UID BODY.PEEK[]) for each set, pipelined.  BODY.PEEK
+ * never sets \Seen (RFC 3501 §6.4.5).  st: the first failure, if any. */
+enum imap_result imap_fetch_bodies(struct imap_session *s, const struct imap_uidset_feed *feed,
 				   imap_body_fn fn, void *ctx, struct imap_status *st);
 
 /* epoch seconds -> "05-Nov-2026 10:00:00 +0000" (RFC 3501 date-time, UTC,

@@ -417,100 +417,152 @@ enum imap_result imap_start_command(struct imap_session *s, const char *line, bo
 	return send_buf(s, &out);
 }
 
-/* Commands sent[from..to) in one write: one TLS record and one wake-up
- * of the server for a whole window of a pipelined fetch, not one each. */
-static enum imap_result send_commands(struct imap_session *s, const struct imap_cmd *cmds,
-				      size_t from, size_t to)
+
+/* In flight: a command and the number of its tag. */
+struct flight {
+	struct imap_cmd *cmd;
+	unsigned tag;
+};
+
+#define RUN_WINDOW 64
+
+/* Ask the feed for commands until the window is full, and send them in
+ * one write: one TLS record and one wake-up of the server for a whole
+ * half window of a pipelined fetch, not one each. */
+static enum imap_result send_more(struct imap_session *s, const struct imap_feed *feed,
+				  struct flight *fl, size_t *nfl)
 {
+	size_t first = *nfl;
+	struct imap_cmd *cmd;
+	enum imap_result rr;
 	struct buf out;
 	char tag[16];
 
-	if (s->broken)
-		return s->broken_result;
 	buf_init(&out);
-	for (size_t i = from; i < to; i++)
-		if (frame_command(s, cmds[i].line, cmds[i].secret, tag, sizeof(tag), &out) < 0) {
-			buf_free(&out);
-			return IMAP_R_NOMEM;
+	while (*nfl < RUN_WINDOW && (cmd = feed->next(feed->ctx))) {
+		fl[*nfl].cmd = cmd;
+		if (frame_command(s, cmd->line, cmd->secret, tag, sizeof(tag), &out) < 0) {
+			imap_status_set(&cmd->st, IMAP_R_NOMEM, "out of memory");
+			feed->done(feed->ctx, cmd);
+			break;
 		}
-	return send_buf(s, &out);
+		fl[(*nfl)++].tag = s->tag_counter;
+	}
+	if (*nfl == first) {
+		buf_free(&out);
+		return IMAP_R_OK;
+	}
+	rr = send_buf(s, &out);
+	return rr;
 }
 
-/* Our tags are "A<number>": map one back to the command it belongs to. */
-static long tag_index(const char *tag, unsigned base, size_t n)
+/* The command a tagged response answers, taken out of the window. */
+static struct imap_cmd *landed(struct flight *fl, size_t *nfl, const char *tag)
 {
 	char *end;
 	unsigned long v;
 
 	if (!tag || tag[0] != 'A' || !isdigit((unsigned char)tag[1]))
-		return -1;
+		return NULL;
 	v = strtoul(tag + 1, &end, 10);
-	if (*end || v <= base || v - base > n)
-		return -1;
-	return (long)(v - base - 1);
+	if (*end)
+		return NULL;
+	for (size_t i = 0; i < *nfl; i++)
+		if (fl[i].tag == v) {
+			struct imap_cmd *cmd = fl[i].cmd;
+
+			fl[i] = fl[--*nfl];
+			return cmd;
+		}
+	return NULL;
 }
 
-enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t n,
-			  imap_untagged_fn fn, void *ctx)
+static enum imap_result refuse_response(struct imap_session *s, struct imap_response *r,
+					const char *why)
 {
-	const size_t window = 64;
-	size_t sent = 0, done = 0;
-	unsigned base = s->tag_counter;
+	log_err(LOG_CAT_IMAP, "[%s] %s: %s", s->name, why, r->tag ? r->tag : "+");
+	imap_response_free(r);
+	mark_broken(s, IMAP_R_PROTOCOL, why);
+	return IMAP_R_PROTOCOL;
+}
+
+enum imap_result imap_run_feed(struct imap_session *s, const struct imap_feed *feed,
+			       imap_untagged_fn fn, void *ctx)
+{
+	struct flight fl[RUN_WINDOW];
 	struct imap_response *r;
+	struct imap_cmd *cmd;
 	enum imap_result rr = IMAP_R_OK;
-	bool *answered = calloc(n ? n : 1, sizeof(*answered));
-	long idx;
+	size_t nfl = 0;
 
-	if (!answered)
-		return IMAP_R_NOMEM;
-	for (size_t i = 0; i < n; i++)
-		imap_status_set(&cmds[i].st, IMAP_R_LOST, "not sent");
-	while (done < n) {
-		/* Refilled by half windows: the server never runs dry, and
-		 * each refill is one write. */
-		if (sent < n && sent - done <= window / 2) {
-			size_t upto = done + window < n ? done + window : n;
-
-			rr = send_commands(s, cmds, sent, upto);
-			if (rr != IMAP_R_OK)
-				goto broken;
-			sent = upto;
+	for (;;) {
+		/* Refilled by half windows: the server never runs dry. */
+		if (nfl <= RUN_WINDOW / 2 && !s->broken &&
+		    (rr = send_more(s, feed, fl, &nfl)) != IMAP_R_OK)
+			break;
+		if (s->broken) {
+			rr = s->broken_result;
+			break;
 		}
-		rr = imap_read_response(s, &r);
-		if (rr != IMAP_R_OK)
-			goto broken;
+		if (nfl == 0)
+			return IMAP_R_OK;
+		if ((rr = imap_read_response(s, &r)) != IMAP_R_OK)
+			break;
 		if (r->kind == IMAP_RESP_TAGGED) {
-			idx = tag_index(r->tag, base, sent);
-			if (idx < 0 || answered[idx]) {
-				log_err(LOG_CAT_IMAP, "[%s] response for a tag never sent: %s", s->name,
-					r->tag);
-				imap_response_free(r);
-				mark_broken(s, IMAP_R_PROTOCOL, "response to a tag never sent");
-				rr = IMAP_R_PROTOCOL;
-				goto broken;
+			if (!(cmd = landed(fl, &nfl, r->tag))) {
+				rr = refuse_response(s, r, "response to a tag never sent");
+				break;
 			}
-			imap_status_from_response(&cmds[idx].st, r);
-			answered[idx] = true;
-			done++;
+			imap_status_from_response(&cmd->st, r);
+			feed->done(feed->ctx, cmd);
 		} else if (r->kind == IMAP_RESP_CONTINUE) {
-			log_err(LOG_CAT_IMAP, "[%s] unexpected continuation request", s->name);
-			imap_response_free(r);
-			mark_broken(s, IMAP_R_PROTOCOL, "unexpected continuation request");
-			rr = IMAP_R_PROTOCOL;
-			goto broken;
+			rr = refuse_response(s, r, "unexpected continuation request");
+			break;
 		} else {
 			imap_session_dispatch(s, r, fn, ctx);
 		}
 		imap_response_free(r);
 	}
-	free(answered);
-	return IMAP_R_OK;
-broken:
+	for (size_t i = 0; i < nfl; i++) {
+		imap_status_set(&fl[i].cmd->st, rr, "%s",
+				s->broken_text[0] ? s->broken_text : imap_result_name(rr));
+		feed->done(feed->ctx, fl[i].cmd);
+	}
+	return rr;
+}
+
+/* imap_run as a feed over its array. */
+struct array_feed {
+	struct imap_cmd *cmds;
+	size_t n, next;
+};
+
+static struct imap_cmd *array_next(void *ctx)
+{
+	struct array_feed *af = ctx;
+
+	return af->next < af->n ? &af->cmds[af->next++] : NULL;
+}
+
+static void array_done(void *ctx, struct imap_cmd *cmd)
+{
+	(void)ctx;
+	(void)cmd; /* the status is in the caller's array already */
+}
+
+enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t n,
+			  imap_untagged_fn fn, void *ctx)
+{
+	struct array_feed af = { cmds, n, 0 };
+	struct imap_feed feed = { array_next, array_done, &af };
+	enum imap_result rr;
+
 	for (size_t i = 0; i < n; i++)
-		if (!answered[i])
-			imap_status_set(&cmds[i].st, rr, "%s", s->broken_text[0] ? s->broken_text :
-					imap_result_name(rr));
-	free(answered);
+		imap_status_set(&cmds[i].st, IMAP_R_LOST, "not sent");
+	rr = imap_run_feed(s, &feed, fn, ctx);
+	for (size_t i = af.next; rr != IMAP_R_OK && i < n; i++)
+		imap_status_set(&cmds[i].st, rr, "%s",
+				s->broken_text[0] ? s->broken_text : imap_result_name(rr));
 	return rr;
 }
 

@@ -137,6 +137,19 @@ struct imap_cmd {
  * own status), or the reason it did not. */
 enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t n,
 			  imap_untagged_fn fn, void *ctx);
+/* Commands produced while earlier ones run (a read-ahead stream).
+ * next() gives a command (the feeder's, untouched until done()), or NULL
+ * when there is none to send now; it is asked again whenever half the
+ * window has been answered, and the run ends once nothing is in flight
+ * and next() has nothing.  done() gets each command with its status set,
+ * in the order the server answers, also when the connection broke. */
+struct imap_feed {
+	struct imap_cmd *(*next)(void *ctx);
+	void (*done)(void *ctx, struct imap_cmd *cmd);
+	void *ctx;
+};
+enum imap_result imap_run_feed(struct imap_session *s, const struct imap_feed *feed,
+			       imap_untagged_fn fn, void *ctx);
 /* Convenience: one command, result in st. */
 enum imap_result imap_simple(struct imap_session *s, struct imap_status *st, imap_untagged_fn fn,
 			     void *ctx, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
