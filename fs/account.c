@@ -413,7 +413,9 @@ struct uid_set {
 
 /* A scan: the next uncached messages after the last one asked for,
  * unless the reader is READAHEAD_MAX_BYTES behind (each open served from
- * the cache counts as one message read). */
+ * the cache counts as one message read) or another command waits for
+ * the connection (an ls elsewhere should not wait for a whole grep -r;
+ * the reader's next miss resumes the scan). */
 static size_t stream_take(struct fetch_plan *p, uint32_t *out)
 {
 	long hits = atomic_exchange(&p->a->ra_hits, 0);
@@ -424,7 +426,7 @@ static size_t stream_take(struct fetch_plan *p, uint32_t *out)
 		p->ahead -= hits * (long long)(p->asked_bytes / p->asked);
 	if (p->ahead < 0)
 		p->ahead = 0;
-	if (!p->stream || p->ahead >= READAHEAD_MAX_BYTES)
+	if (!p->stream || p->ahead >= READAHEAD_MAX_BYTES || atomic_load(&p->a->session_wanted))
 		return 0;
 	pthread_mutex_lock(&p->a->index_lock);
 	pos = index_msg_pos(p->f, p->last);
@@ -501,6 +503,13 @@ static enum imap_result run_fetch(struct account *a, struct imap_session *s, str
 	imap_session_batch_reads(s, 1);
 	notifier_flush(a->notifier);
 	return rr;
+}
+
+void account_lock_session(struct account *a)
+{
+	atomic_fetch_add(&a->session_wanted, 1);
+	pthread_mutex_lock(&a->session_lock);
+	atomic_fetch_sub(&a->session_wanted, 1);
 }
 
 void account_note_cache_hit(struct account *a) { atomic_fetch_add(&a->ra_hits, 1); }
@@ -653,6 +662,9 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 	log_debug(LOG_CAT_FS, "%s: fetching message %u and %zu more", f->imap_name, uid, n - 1);
 	atomic_store(&a->ra_hits, 0);
 	/* Eight misses in a row: a scan, streamed while the reader keeps up. */
+	if (a->ra_run >= 8)
+		log_debug(LOG_CAT_FS, "%s: a scan: read-ahead streams from message %u", f->imap_name,
+			  uid);
 	rr = run_fetch(a, a->session, f, uids, n, a->ra_run >= 8, &bl, st);
 	if (!bl.delivered && rr == IMAP_R_OK) {
 		imap_status_set(st, IMAP_R_GONE, "the server returned no body for message %u", uid);

@@ -32,6 +32,7 @@ struct account {
 	 * The index changes only with both held, so either one is enough
 	 * to read it. */
 	pthread_mutex_t session_lock;
+	atomic_int session_wanted; /* threads waiting for session_lock (a scan yields) */
 	pthread_mutex_t index_lock;
 	struct imap_session *session; /* assigned under conn_lock too (account_abort) */
 	struct view view;          /* the session's selected folder */
@@ -92,6 +93,10 @@ enum imap_result account_connect(struct account *a, struct imap_session *s,
  * On failure returns -1 with a one-line reason in err. */
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);
 void account_close(struct account *a);
+
+/* Take session_lock, letting a scan that holds it know someone waits:
+ * the scan's read-ahead then stops asking for more and lets go. */
+void account_lock_session(struct account *a);
 
 /* Everything below is called with a->session_lock held (and not
  * index_lock): it takes index_lock itself around changes to the index. */

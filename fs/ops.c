@@ -231,7 +231,7 @@ static int load_folder(struct account *a, struct folder *dir)
 	struct imap_status st;
 	int err = 0;
 
-	pthread_mutex_lock(&a->session_lock);
+	account_lock_session(a);
 	if (account_ensure_loaded(a, dir, &st) != IMAP_R_OK)
 		err = imap_errno(&st, dir->imap_name);
 	pthread_mutex_unlock(&a->session_lock);
@@ -379,7 +379,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&a->session_lock);
+	account_lock_session(a);
 	f = index_folder_by_ino(a->index, ino);
 	if (!f)
 		err = ENOENT;
@@ -615,7 +615,7 @@ static enum imap_result load_for_open(struct account *a, struct folder *f, uint3
 	if (pthread_mutex_trylock(&a->session_lock) != 0) {
 		if (pool_load_body(a->readers, f, uid, open_ready, o, st, &rr))
 			return rr;
-		pthread_mutex_lock(&a->session_lock);
+		account_lock_session(a);
 	}
 	rr = account_load_body(a, f, uid, open_ready, o, st);
 	pthread_mutex_unlock(&a->session_lock);
@@ -781,7 +781,7 @@ static bool refuse_if_ro(fuse_req_t req, const char *what, const char *name)
 #define WITH_SESSION(a, expr) ({ \
 	struct imap_status st_; \
 	enum imap_result rr_; \
-	pthread_mutex_lock(&(a)->session_lock); \
+	account_lock_session(a); \
 	rr_ = (expr); \
 	pthread_mutex_unlock(&(a)->session_lock); \
 	rr_ == IMAP_R_OK ? 0 : imap_errno(&st_, what); })

@@ -177,7 +177,7 @@ static int append(void *ctx, uint64_t dir_ino, const char *name, const char *dat
 		return ENOENT;
 	snprintf(what, sizeof(what), "cp %s/%s", dir->imap_name ? dir->imap_name : "", name);
 	/* Always with a date: the index then knows INTERNALDATE exactly. */
-	pthread_mutex_lock(&a->session_lock);
+	account_lock_session(a);
 	rr = change_append(a, dir, data, len, mtime >= 0 ? mtime : time(NULL), &uid, &st);
 	pthread_mutex_unlock(&a->session_lock);
 	return rr == IMAP_R_OK ? 0 : imap_errno(&st, what);

@@ -82,7 +82,7 @@ static int read_flags(struct account *a, const struct target *t, char *out, size
 	char what[300];
 
 	snprintf(what, sizeof(what), "getfattr %s/%u.eml", t->f->imap_name, t->uid);
-	pthread_mutex_lock(&a->session_lock);
+	account_lock_session(a);
 	rr = change_get_flags(a, t->f, t->uid, out, cap, modseq, &st);
 	pthread_mutex_unlock(&a->session_lock);
 	if (rr != IMAP_R_OK)
@@ -194,7 +194,7 @@ static int write_flags(struct account *a, const struct target *t, const char *fl
 	char what[300];
 
 	snprintf(what, sizeof(what), "setfattr %s/%u.eml", t->f->imap_name, t->uid);
-	pthread_mutex_lock(&a->session_lock);
+	account_lock_session(a);
 	rr = change_set_flags(a, t->f, t->uid, flags, &st);
 	pthread_mutex_unlock(&a->session_lock);
 	return rr == IMAP_R_OK ? 0 : imap_errno(&st, what);

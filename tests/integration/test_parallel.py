@@ -45,3 +45,43 @@ def test_four_parallel_readers_get_every_byte(dovecot, mount, tmp_path):
     im.logout()
     # the reader connections were used: more than the worker logged in
     assert len(dovecot.login_lines(user)) - logins_before >= 2
+
+
+def test_an_ls_during_a_scan_is_answered_at_once(dovecot, mount, tmp_path):
+    """cat *.eml over a big folder streams its read-ahead on the mount's
+    own connection; an ls of another folder meanwhile needs that
+    connection too, and gets it at once, not after the whole scan."""
+    import time
+    user = "par2"
+    pw = dovecot.add_user(user)
+    raw = dovecot.raw(user=user, password=pw)
+    raw.create("Big")
+    raw.append_many("Big", mailgen.bulk(8000, size_pad=4000))
+    raw.create("Other")
+    raw.append_many("Other", mailgen.bulk(3))
+    raw.close()
+    pwfile = ifs.write_password_file(str(tmp_path), pw, name="pw-par2")
+    m = mount(dovecot.url(user=user), options={"cafile": dovecot.cafile,
+                                               "password_file": pwfile, "watch": "none",
+                                               "debug": "fs"})
+    other = sorted(os.listdir(m.path("Other")))
+    assert len(os.listdir(m.path("Big"))) == 8000
+    t0 = time.monotonic()
+    cat = subprocess.Popen("cat *.eml > /dev/null", shell=True, cwd=m.path("Big"))
+    try:
+        assert ifs.wait_until(lambda: "a scan: read-ahead streams" in m.stderr() or
+                              cat.poll() is not None, timeout=60)
+        assert cat.poll() is None, "the scan ended before it could be watched"
+        t1 = time.monotonic()
+        listed = sorted(os.listdir(m.path("Other")))  # opendir asks the server
+        ls_secs = time.monotonic() - t1
+        assert cat.wait(timeout=120) == 0
+        scan_secs = time.monotonic() - t0
+    finally:
+        if cat.poll() is None:
+            cat.kill()
+    assert listed == other
+    # Before, the ls waited until the scan had fetched (nearly) the whole
+    # folder: most of the scan's time.  Now it waits for the commands in
+    # flight only.
+    assert ls_secs < 0.25 * scan_secs, "ls took %.2f s of a %.2f s scan" % (ls_secs, scan_secs)
