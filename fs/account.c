@@ -499,7 +499,11 @@ static enum imap_result run_fetch(struct account *a, struct imap_session *s, str
 
 	bl->s = s;
 	bl->expected = 0;
+	if (stream && s == a->session)
+		atomic_store(&a->scanning, f);
 	rr = imap_fetch_bodies(s, &feed, on_body, bl, st);
+	if (stream && s == a->session)
+		atomic_store(&a->scanning, NULL);
 	imap_session_batch_reads(s, 1);
 	notifier_flush(a->notifier);
 	return rr;
@@ -511,6 +515,8 @@ void account_lock_session(struct account *a)
 	pthread_mutex_lock(&a->session_lock);
 	atomic_fetch_sub(&a->session_wanted, 1);
 }
+
+bool account_scanning(struct account *a, struct folder *f) { return atomic_load(&a->scanning) == f; }
 
 void account_note_cache_hit(struct account *a) { atomic_fetch_add(&a->ra_hits, 1); }
 

@@ -65,6 +65,7 @@ struct account {
 	struct folder *ra_folder;
 	long ra_pos;
 	unsigned ra_run;
+	_Atomic(struct folder *) scanning; /* the folder the worker streams now */
 	atomic_uint ra_hits;       /* opens served from the cache since the last batch */
 
 	/* Names the kernel keeps for messages we moved (see ops.c move_message),
@@ -77,6 +78,10 @@ void account_add_alias(struct account *a, uint64_t dir_ino, const char *name);
 /* Drop the kernel's aliases in a folder about to be listed. */
 void account_flush_aliases(struct account *a, uint64_t dir_ino);
 
+/* The worker streams a scan of f now: another reader of f is better
+ * served by it (it yields at once, and one stream on one connection
+ * beats several), than by a reader connection. */
+bool account_scanning(struct account *a, struct folder *f);
 /* An open was served from the body cache (read-ahead paid off). */
 void account_note_cache_hit(struct account *a);
 

@@ -613,7 +613,8 @@ static enum imap_result load_for_open(struct account *a, struct folder *f, uint3
 	enum imap_result rr;
 
 	if (pthread_mutex_trylock(&a->session_lock) != 0) {
-		if (pool_load_body(a->readers, f, uid, open_ready, o, st, &rr))
+		if (!account_scanning(a, f) &&
+		    pool_load_body(a->readers, f, uid, open_ready, o, st, &rr))
 			return rr;
 		account_lock_session(a);
 	}
