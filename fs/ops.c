@@ -635,9 +635,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct body *b;
 	int err = 0;
 
-	pthread_mutex_lock(&a->index_lock);
-	f = marker_folder(a, ino);
-	pthread_mutex_unlock(&a->index_lock);
+	if (ino & MARKER_INO_BIT) {
+		pthread_mutex_lock(&a->index_lock);
+		f = marker_folder(a, ino);
+		pthread_mutex_unlock(&a->index_lock);
+	}
 	if (f) {
 		open_marker(req, f, fi);
 		return;
