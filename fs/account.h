@@ -61,12 +61,14 @@ struct account {
 	size_t nwatched;
 	struct watchers *watchers;
 
-	/* Read-ahead: the last message opened and how long the run is. */
+	/* Read-ahead: the last message missed and how long the run of misses
+	 * is (under index_lock); the folder the worker streams a scan of now;
+	 * opens served from the cache since the stream last looked. */
 	struct folder *ra_folder;
 	long ra_pos;
 	unsigned ra_run;
-	_Atomic(struct folder *) scanning; /* the folder the worker streams now */
-	atomic_uint ra_hits;       /* opens served from the cache since the last batch */
+	_Atomic(struct folder *) scanning;
+	atomic_uint ra_hits;
 
 	/* Names the kernel keeps for messages we moved (see ops.c move_message),
 	 * forgotten at the next listing of their folder.  Under index_lock. */
