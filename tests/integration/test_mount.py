@@ -261,6 +261,29 @@ def test_cat_returns_real_bytes_and_size_follows(lying_server, mount, tmp_path, 
     assert "\\Seen" not in msg.flags
 
 
+def test_a_scan_of_overstated_sizes_reads_every_byte_without_stalling(fake_imap, mount,
+                                                                      tmp_path):
+    """Read-ahead reads the socket in batches sized from RFC822.SIZE.  A
+    server announcing ten times the real size must cost no more than a
+    short wait: cat *.eml of 300 such messages gives every byte, quickly
+    (a batch waiting for bytes that never come would hang each read for
+    the command timeout)."""
+    import time
+    msgs = [fakeimap.FakeMessage(uid, b"Subject: %d\r\n\r\n" % uid + b"x" * 2000 + b"\r\n",
+                                 size=22000, internaldate=1700000000 + uid)
+            for uid in range(1, 301)]
+    srv = fake_imap([fakeimap.FakeMailbox("INBOX", msgs)], users={"alice": "fake-pw-0v3r"})
+    m = _mount_fake(mount, srv, tmp_path, {"watch": "none", "timeout": 30})
+    names = sorted(os.listdir(m.path("INBOX")), key=lambda n: int(n.split(".")[0]))
+    t = time.monotonic()
+    data = sh("cat", *[m.path("INBOX", n) for n in names], binary=True)
+    secs = time.monotonic() - t
+    assert data == b"".join(msg.body for msg in msgs)
+    assert len(srv.body_fetches()) < 100, "read-ahead did not batch: %d fetches" % len(
+        srv.body_fetches())
+    assert secs < 10, "cat took %.1f s" % secs
+
+
 # =====================================================================
 # Acceptance 3: failures
 # =====================================================================
