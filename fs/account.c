@@ -328,8 +328,7 @@ static void store_body(struct body_load *bl, uint32_t uid, char *data, size_t le
 
 /* Once the wanted body is in, the rest of a fetch is read-ahead that no
  * one waits for yet: read it in batches of half what should still come
- * (half: announced sizes may be too large; a shortfall costs 2 ms once,
- * and the rest of the fetch is read unbatched). */
+ * (half: announced sizes may be too large; a shortfall costs 2 ms). */
 static void batch_rest(struct body_load *bl, uint32_t uid, size_t len)
 {
 	if (uid != bl->want)
@@ -505,7 +504,7 @@ static enum imap_result run_fetch(struct account *a, struct imap_session *s, str
 	rr = imap_fetch_bodies(s, &feed, on_body, bl, st);
 	if (stream && s == a->session)
 		atomic_store(&a->scanning, NULL);
-	imap_session_batch_end(s);
+	imap_session_batch_reads(s, 1);
 	notifier_flush(a->notifier);
 	return rr;
 }

@@ -33,7 +33,6 @@ struct net_conn {
 	struct zlayer *z;     /* COMPRESS=DEFLATE, once started */
 	atomic_bool aborted;
 	atomic_int lowat;     /* SO_RCVLOWAT now set (net_batch_reads) */
-	atomic_bool short_sent; /* a batch came short: no more batches until net_batch_end */
 };
 
 const char *net_err_name(enum net_err e)
@@ -49,27 +48,14 @@ const char *net_err_name(enum net_err e)
  * what has come: the mark is a guess from sizes the server announced. */
 #define BATCH_WAIT_MS 2
 
-static void set_lowat(struct net_conn *c, int v)
-{
-	if (atomic_exchange(&c->lowat, v) != v)
-		setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
-}
-
 void net_batch_reads(struct net_conn *c, size_t bytes)
 {
 	int v = bytes > NET_BATCH_MAX ? NET_BATCH_MAX : bytes < 1 ? 1 : (int)bytes;
 
-	/* Compressed, the bytes on the wire say nothing of the sizes; and
-	 * once a batch came short, the sizes are not to be trusted. */
-	if (c->z || atomic_load(&c->short_sent))
-		v = 1;
-	set_lowat(c, v);
-}
-
-void net_batch_end(struct net_conn *c)
-{
-	atomic_store(&c->short_sent, false);
-	set_lowat(c, 1);
+	if (c->z)
+		v = 1; /* compressed: the bytes on the wire say nothing of the sizes */
+	if (atomic_exchange(&c->lowat, v) != v)
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
 }
 
 /* Wait for `events` until the deadline.  0 ready, NET_ERR_TIMEOUT, or
@@ -89,10 +75,9 @@ static enum net_err wait_fd(struct net_conn *c, short events, long long deadline
 		batched = events == POLLIN && atomic_load(&c->lowat) > 1;
 		r = poll(&pfd, 1, batched && left > BATCH_WAIT_MS ? BATCH_WAIT_MS : left);
 		if (r == 0 && batched) {
-			/* Fewer bytes came than announced: take them, and read
-			 * unbatched until this transfer ends. */
-			atomic_store(&c->short_sent, true);
-			set_lowat(c, 1);
+			/* Fewer bytes came than announced: take them, and wait for
+			 * single bytes again until told otherwise. */
+			net_batch_reads(c, 1);
 			return NET_OK;
 		}
 		if (r > 0)

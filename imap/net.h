@@ -42,14 +42,11 @@ enum net_err net_write_all(struct net_conn *c, const void *buf, size_t len, int 
 int net_start_compress(struct net_conn *c, const void *already, size_t len);
 /* A bulk transfer with about `bytes` still to come: wake the reader only
  * once that many (at most NET_BATCH_MAX) have arrived, not for every
- * segment (SO_RCVLOWAT).  A shortfall costs one 2 ms wait, after which
- * reads stay unbatched until net_batch_end.  1: every byte at once (the
- * default).  Any thread may call it; a lower mark wakes a waiting reader
- * at once. */
+ * segment (SO_RCVLOWAT).  A shortfall costs at most a 2 ms wait, after
+ * which reads are unbatched again.  1: every byte at once (the default).
+ * Any thread may call it; a lower mark wakes a waiting reader at once. */
 #define NET_BATCH_MAX (64 * 1024)
 void net_batch_reads(struct net_conn *c, size_t bytes);
-/* The transfer is over: unbatched reads, and batches allowed again. */
-void net_batch_end(struct net_conn *c);
 bool net_is_compressed(const struct net_conn *c);
 /* Wake any thread blocked on c and make further I/O fail (thread-safe). */
 void net_abort(struct net_conn *c);

@@ -86,12 +86,6 @@ void imap_session_batch_reads(struct imap_session *s, size_t bytes)
 		net_batch_reads(s->net, bytes);
 }
 
-void imap_session_batch_end(struct imap_session *s)
-{
-	if (s->net)
-		net_batch_end(s->net);
-}
-
 void imap_session_abort(struct imap_session *s)
 {
 	struct net_conn *net;

@@ -89,8 +89,6 @@ struct imap_session_config {
  * them in batches rather than for each segment (net_batch_reads); 1 (the
  * default) turns batching off. */
 void imap_session_batch_reads(struct imap_session *s, size_t bytes);
-/* The bulk fetch is over (net_batch_end). */
-void imap_session_batch_end(struct imap_session *s);
 
 /* Connect, read the greeting, negotiate TLS (implicit or STARTTLS) and
  * learn the capabilities.  On failure returns NULL and fills st. */
