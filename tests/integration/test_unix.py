@@ -305,7 +305,8 @@ def test_mount_from_an_fstab_line(inboxfs_bin, installed, dovecot, tmp_path):
         fstab = tmp_path / "fstab"
         fstab.write_text("%s %s fuse.inboxfs noauto,_netdev,%s 0 0\n" % (source, mp, opts))
         r = subprocess.run(["mount", "-T", str(fstab), str(mp)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30,
+                           env=ifs.clean_env({"XDG_STATE_HOME": str(tmp_path / "state")}))
         try:
             assert r.returncode == 0, r.stderr
             assert ifs.is_mounted(str(mp))

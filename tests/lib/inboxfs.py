@@ -122,7 +122,11 @@ def build_args(url, mountpoint, options=None, args=(), foreground=True):
 
 
 def clean_env(extra=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INBOXFS_")}
+    # The user's state and cache directories are never shared with a test
+    # (Inboxfs gives each its own): a port reused by a later test must not
+    # find an earlier test's announced UIDs.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("INBOXFS_") and k not in ("XDG_STATE_HOME", "XDG_CACHE_HOME")}
     env.setdefault("LC_ALL", "C.UTF-8")
     if extra:
         env.update(extra)
@@ -148,10 +152,14 @@ def run_inboxfs(binary, argv, timeout=20, env=None):
     Output goes to files, not pipes: a daemon that keeps them open cannot
     make this hang. Returns Result (stdout/stderr as str)."""
     timeout *= timeout_scale()
+    if env is None:
+        own = tempfile.mkdtemp(prefix="inboxfs-run-")
+        env = clean_env({"XDG_STATE_HOME": os.path.join(own, "state"),
+                         "XDG_CACHE_HOME": os.path.join(own, "cache")})
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
         p = subprocess.Popen(wrapper() + [binary] + list(argv), stdin=subprocess.DEVNULL, stdout=out,
-                             stderr=err, env=env if env is not None else clean_env())
+                             stderr=err, env=env)
         try:
             rc = p.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -195,8 +203,10 @@ class Inboxfs:
         self.mountpoint = mountpoint
         os.makedirs(mountpoint, exist_ok=True)
         self.argv = [binary] + build_args(url, mountpoint, options, args, foreground=True)
-        self.env = env if env is not None else clean_env()
         self.workdir = workdir or tempfile.mkdtemp(prefix="inboxfs-run-")
+        self.env = dict(env if env is not None else clean_env())
+        self.env.setdefault("XDG_STATE_HOME", os.path.join(self.workdir, "state"))
+        self.env.setdefault("XDG_CACHE_HOME", os.path.join(self.workdir, "cache"))
         self.stdout_path = os.path.join(self.workdir, "inboxfs.stdout")
         self.stderr_path = os.path.join(self.workdir, "inboxfs.stderr")
         self.proc = None
