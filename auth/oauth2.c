@@ -490,8 +490,8 @@ static void *renewer(void *arg)
 	struct oauth2 *o = arg;
 	char err[512];
 	long long due;
-	pthread_setname_np(pthread_self(), "ibx-oauth2"); /* named in top, gdb, perf */
 
+	pthread_setname_np(pthread_self(), "ibx-oauth2"); /* named in top, gdb, perf */
 	pthread_mutex_lock(&o->lock);
 	while (!o->stop) {
 		due = o->retry_ms > o->renew_ms ? o->retry_ms : o->renew_ms;

@@ -26,6 +26,7 @@
 #define READAHEAD_MAX_BYTES (8u << 20)
 #define READAHEAD_MSG_LIMIT (1u << 20) /* larger messages are only read on demand */
 #define UIDS_PER_COMMAND 8
+#define SCAN_RUN 8 /* misses in a row in one folder that make a scan, streamed */
 
 /* ---- connecting ----------------------------------------------------------- */
 
@@ -333,7 +334,7 @@ static void batch_rest(struct body_load *bl, uint32_t uid, size_t len)
 {
 	if (uid != bl->want)
 		bl->expected -= len < bl->expected ? len : bl->expected;
-	if (bl->delivered || !bl->want)
+	if (bl->delivered)
 		imap_session_batch_reads(bl->s, bl->expected / 2);
 }
 
@@ -641,6 +642,7 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 	uint32_t uids[READAHEAD_MAX_MSGS + 1];
 	enum imap_result rr;
 	struct body *b;
+	bool scan;
 	long pos;
 	size_t n;
 
@@ -660,6 +662,7 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 	pthread_mutex_lock(&a->index_lock);
 	pos = index_msg_pos(f, uid);
 	n = pos < 0 ? 0 : plan_readahead(a, f, pos, uids, READAHEAD_MAX_MSGS + 1);
+	scan = a->ra_run >= SCAN_RUN;
 	pthread_mutex_unlock(&a->index_lock);
 	if (n == 0) {
 		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
@@ -667,11 +670,11 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 	}
 	log_debug(LOG_CAT_FS, "%s: fetching message %u and %zu more", f->imap_name, uid, n - 1);
 	atomic_store(&a->ra_hits, 0);
-	/* Eight misses in a row: a scan, streamed while the reader keeps up. */
-	if (a->ra_run >= 8)
+	/* A scan: streamed on while the reader keeps up. */
+	if (scan)
 		log_debug(LOG_CAT_FS, "%s: a scan: read-ahead streams from message %u", f->imap_name,
 			  uid);
-	rr = run_fetch(a, a->session, f, uids, n, a->ra_run >= 8, &bl, st);
+	rr = run_fetch(a, a->session, f, uids, n, scan, &bl, st);
 	if (!bl.delivered && rr == IMAP_R_OK) {
 		imap_status_set(st, IMAP_R_GONE, "the server returned no body for message %u", uid);
 		rr = IMAP_R_GONE;

@@ -481,10 +481,9 @@ static void *announcer_main(void *arg)
 {
 	struct announcer *an = arg;
 	struct account *a = an->a;
-	pthread_setname_np(pthread_self(), "ibx-announce"); /* named in top, gdb, perf */
-
 	struct stat st;
 
+	pthread_setname_np(pthread_self(), "ibx-announce"); /* named in top, gdb, perf */
 	atomic_store(&an->tid, (int)syscall(SYS_gettid));
 	if (stat(an->root, &st) < 0) {
 		log_err(LOG_CAT_FS, "cannot reach the mount %s: %s; no announcements", an->root,

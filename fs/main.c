@@ -143,8 +143,8 @@ static void *watchdog_main(void *arg)
 {
 	struct watchdog *wd = arg;
 	struct timespec tick = { 0, 50 * 1000 * 1000 };
-	pthread_setname_np(pthread_self(), "ibx-watchdog"); /* named in top, gdb, perf */
 
+	pthread_setname_np(pthread_self(), "ibx-watchdog"); /* named in top, gdb, perf */
 	while (!atomic_load(&wd->done)) {
 		if (atomic_load(&wd->a->give_up) && !fuse_session_exited(wd->se))
 			fuse_session_exit(wd->se);

@@ -59,8 +59,8 @@ static void *notifier_main(void *arg)
 	struct notifier *n = arg;
 	struct note *batch, *nt;
 	size_t done;
-	pthread_setname_np(pthread_self(), "ibx-notify"); /* named in top, gdb, perf */
 
+	pthread_setname_np(pthread_self(), "ibx-notify"); /* named in top, gdb, perf */
 	pthread_mutex_lock(&n->lock);
 	for (;;) {
 		while (!n->head && !n->stop) {

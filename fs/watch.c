@@ -152,8 +152,8 @@ static void *watch_main(void *arg)
 	struct imap_status st;
 	struct backoff b;
 	long wait;
-	pthread_setname_np(pthread_self(), "ibx-watch"); /* named in top, gdb, perf */
 
+	pthread_setname_np(pthread_self(), "ibx-watch"); /* named in top, gdb, perf */
 	backoff_init(&b, w->a->opt->reconnect_max, w->a->opt->reconnect_tries);
 	while (!atomic_load(&w->stop)) {
 		struct imap_session *s = imap_session_new(&w->a->scfg);

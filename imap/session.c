@@ -417,7 +417,6 @@ enum imap_result imap_start_command(struct imap_session *s, const char *line, bo
 	return send_buf(s, &out);
 }
 
-
 /* In flight: a command and the number of its tag. */
 struct flight {
 	struct imap_cmd *cmd;
@@ -434,7 +433,6 @@ static enum imap_result send_more(struct imap_session *s, const struct imap_feed
 {
 	size_t first = *nfl;
 	struct imap_cmd *cmd;
-	enum imap_result rr;
 	struct buf out;
 	char tag[16];
 
@@ -452,8 +450,7 @@ static enum imap_result send_more(struct imap_session *s, const struct imap_feed
 		buf_free(&out);
 		return IMAP_R_OK;
 	}
-	rr = send_buf(s, &out);
-	return rr;
+	return send_buf(s, &out);
 }
 
 /* The command a tagged response answers, taken out of the window. */
@@ -475,6 +472,13 @@ static struct imap_cmd *landed(struct flight *fl, size_t *nfl, const char *tag)
 			return cmd;
 		}
 	return NULL;
+}
+
+/* A command the broken connection left without an answer. */
+static void set_unanswered(struct imap_session *s, struct imap_cmd *cmd, enum imap_result rr)
+{
+	imap_status_set(&cmd->st, rr, "%s",
+			s->broken_text[0] ? s->broken_text : imap_result_name(rr));
 }
 
 static enum imap_result refuse_response(struct imap_session *s, struct imap_response *r,
@@ -524,8 +528,7 @@ enum imap_result imap_run_feed(struct imap_session *s, const struct imap_feed *f
 		imap_response_free(r);
 	}
 	for (size_t i = 0; i < nfl; i++) {
-		imap_status_set(&fl[i].cmd->st, rr, "%s",
-				s->broken_text[0] ? s->broken_text : imap_result_name(rr));
+		set_unanswered(s, fl[i].cmd, rr);
 		feed->done(feed->ctx, fl[i].cmd);
 	}
 	return rr;
@@ -557,12 +560,11 @@ enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t 
 	struct imap_feed feed = { array_next, array_done, &af };
 	enum imap_result rr;
 
-	for (size_t i = 0; i < n; i++)
-		imap_status_set(&cmds[i].st, IMAP_R_LOST, "not sent");
+	/* Every command taken got its status (answer, or the failure); only
+	 * those never sent are left, and only when the run broke off. */
 	rr = imap_run_feed(s, &feed, fn, ctx);
 	for (size_t i = af.next; rr != IMAP_R_OK && i < n; i++)
-		imap_status_set(&cmds[i].st, rr, "%s",
-				s->broken_text[0] ? s->broken_text : imap_result_name(rr));
+		set_unanswered(s, &cmds[i], rr);
 	return rr;
 }
 
