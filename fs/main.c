@@ -25,25 +25,10 @@
 
 static void setup_logging(const struct options *o)
 {
-	unsigned cats = 0;
-	char *list, *tok, *save = NULL;
-
 	log_set_level(o->fuse_debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if (!o->debug)
 		return;
-	list = strdup(o->debug);
-	for (tok = strtok_r(list, ",: ", &save); tok; tok = strtok_r(NULL, ",: ", &save)) {
-		if (!strcmp(tok, "imap"))
-			cats |= LOG_CAT_IMAP;
-		else if (!strcmp(tok, "fs"))
-			cats |= LOG_CAT_FS;
-		else if (!strcmp(tok, "auth"))
-			cats |= LOG_CAT_AUTH;
-		else if (!strcmp(tok, "all"))
-			cats |= ~0u;
-	}
-	free(list);
-	log_set_categories(cats | LOG_CAT_CORE);
+	log_set_categories(o->debug_cats);
 	log_set_level(LOG_LVL_TRACE);
 }
 

@@ -1,5 +1,6 @@
 #define FUSE_USE_VERSION 314
 #include "fs/options.h"
+#include "common/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { KEY_RO, KEY_WATCH, KEY_ALLOW_OTHER };
+enum { KEY_RO, KEY_WATCH, KEY_ALLOW_OTHER, KEY_DEBUG };
 
 #define CONFIG_LINE_MAX 65536
 /* Seconds become milliseconds in an int (and beyond 11 days a timeout or
@@ -36,7 +37,6 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("token_cmd=%s", token_cmd),
 	OPT("tls=%s", tls),
 	OPT("config=%s", config),
-	OPT("debug=%s", debug),
 	OPT("cache_mem=%s", cache_mem),
 	OPT("cache_disk=%s", cache_disk),
 	OPT("max_message=%s", max_message),
@@ -53,6 +53,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("compress=%s", compress_opt),
 	{ "allow_plaintext_auth", offsetof(struct options, allow_plaintext_auth), 1 },
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
+	FUSE_OPT_KEY("debug=", KEY_DEBUG),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_END
@@ -69,11 +70,56 @@ static const char *const config_keys[] = {
 	"oauth2_cafile", "token_cmd", "allow_plaintext_auth", "allow_other", NULL,
 };
 
+/* -o debug=imap,fs would be split at its comma by the option parser (into
+ * debug=imap and an unknown option fs): categories are joined with ':' or
+ * '+' instead, or given in several -o debug=, which add up. */
+static int add_debug(struct options *o, const char *list)
+{
+	size_t have = o->debug ? strlen(o->debug) : 0;
+	char *n = realloc(o->debug, have + strlen(list) + 2);
+
+	if (!n)
+		return -1;
+	sprintf(n + have, "%s%s", have ? ":" : "", list);
+	o->debug = n;
+	return 0;
+}
+
+static int debug_categories(const char *list, unsigned *cats)
+{
+	static const struct { const char *name; unsigned bits; } known[] = {
+		{ "imap", LOG_CAT_IMAP }, { "fs", LOG_CAT_FS }, { "auth", LOG_CAT_AUTH },
+		{ "all", ~0u },
+	};
+	char *copy = strdup(list), *tok, *save = NULL;
+	size_t i;
+
+	if (!copy)
+		return -1;
+	*cats = LOG_CAT_CORE;
+	for (tok = strtok_r(copy, ":+, ", &save); tok; tok = strtok_r(NULL, ":+, ", &save)) {
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(tok, known[i].name) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			fprintf(stderr, "inboxfs: debug=%s: unknown category '%.32s' (imap, fs, "
+				"auth, all; joined with ':')\n", list, tok);
+			free(copy);
+			return -1;
+		}
+		*cats |= known[i].bits;
+	}
+	free(copy);
+	return 0;
+}
+
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct options *o = data;
 
 	(void)outargs;
+	if (key == KEY_DEBUG)
+		return add_debug(o, arg + strlen("debug="));
 	if (key == KEY_WATCH) {
 		char **n = realloc(o->watch, (o->nwatch + 1) * sizeof(*n));
 
@@ -143,7 +189,7 @@ void options_usage(const char *prog)
 	       "  -o reconnect_max=SECS        longest wait between reconnects (300)\n"
 	       "  -o reconnect_tries=N         give up after N failed tries (never)\n"
 	       "  -o config=PATH               key = value lines (~/.config/inboxfs/config)\n"
-	       "  -o debug=imap,fs,auth|all    trace (secrets are never shown)\n"
+	       "  -o debug=imap:fs:auth|all    trace (secrets are never shown)\n"
 	       "  -f  foreground   -d  FUSE debug   -s  single-threaded   -h  help   -V  version\n"
 	       "The password may also come from INBOXFS_PASSWORD.  See inboxfs(1).\n",
 	       prog, prog, prog);
@@ -469,6 +515,8 @@ static int finish(struct options *o)
 	if (!o->reconnect_max)
 		o->reconnect_max = 300;
 	if (check_seconds(o) < 0)
+		return -1;
+	if (o->debug && debug_categories(o->debug, &o->debug_cats) < 0)
 		return -1;
 	if (!o->connections)
 		o->connections = 3;

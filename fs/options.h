@@ -23,7 +23,8 @@ struct options {
 	char *token_cmd;
 	char *tls;            /* "none" for plaintext; anything else is refused */
 	char *config;
-	char *debug;          /* categories for trace output: imap,fs,auth */
+	char *debug;          /* categories for trace output: imap:fs:auth (every -o debug=) */
+	unsigned debug_cats;  /* LOG_CAT_* bits of debug, set by options_parse */
 	char *cache_mem;      /* size of the in-memory body cache */
 	char *cache_disk;     /* size of the disk cache; 0/none: off */
 	char *max_message;    /* the largest message read */

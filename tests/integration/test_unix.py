@@ -250,6 +250,28 @@ def test_protocol_trace_hides_the_password(dovecot, tmp_path, mount):
     assert a.password not in log
 
 
+def test_trace_categories_are_joined_with_colons_or_repeated(dovecot, tmp_path, mount):
+    """-o debug=imap,fs cannot work (the option parser splits at commas):
+    -o debug=imap:fs, or -o debug=imap -o debug=fs, traces both and
+    nothing else; a category that does not exist is refused."""
+    a = Account(dovecot, tmp_path, mount, debug="imap")
+    os.listdir(a.path("INBOX"))
+    assert "UID FETCH" in a.m.stderr() and "INBOX: 3 messages" not in a.m.stderr()
+    base = ["cafile=" + dovecot.cafile, "watch=none",
+            "password_file=" + ifs.write_password_file(str(tmp_path), a.password, name="pw2")]
+    for debug in (["debug=imap:fs"], ["debug=imap", "debug=fs"]):
+        m = mount(dovecot.url(user=a.user), options=base + debug)
+        os.listdir(m.path("INBOX"))
+        log = m.stderr()
+        assert "UID FETCH" in log and "INBOX: 3 messages" in log, (debug, log)
+        m.unmount()
+    mp = str(tmp_path / "nomnt")
+    os.mkdir(mp)
+    r = ifs.run_inboxfs(a.m.binary, ["-f", "-o", "debug=imap:nope", dovecot.url(user=a.user), mp])
+    assert r.returncode != 0 and "unknown category 'nope'" in r.stderr, r.stderr
+    assert not os.path.ismount(mp)
+
+
 # ------------------------------------------------------------ config, fstab, help, man
 
 def write_config(tmp_path, dc, user, pwfile):
