@@ -25,7 +25,13 @@
 #define READAHEAD_MAX_MSGS 256
 #define READAHEAD_MAX_BYTES (8u << 20)
 #define READAHEAD_MSG_LIMIT (1u << 20) /* larger messages are only read on demand */
-#define UIDS_PER_COMMAND 8
+/* A scan keeps FETCH_WINDOW x UIDS_PER_COMMAND = 512 messages in flight
+ * (at 5 KB, 2.6 MB: what an ls elsewhere waits for when a scan yields).
+ * 32 UIDs a command, not 8: a quarter of the commands for the server to
+ * parse and answer; with 4 readers of one folder, where the two cores
+ * are saturated, 0.66 -> 0.64 s for 10 000 x 5 KB. */
+#define UIDS_PER_COMMAND 32
+#define FETCH_WINDOW 16
 #define SCAN_RUN 8 /* misses in a row in one folder that make a scan, streamed */
 
 /* ---- connecting ----------------------------------------------------------- */
@@ -495,7 +501,7 @@ static enum imap_result run_fetch(struct account *a, struct imap_session *s, str
 				  struct imap_status *st)
 {
 	struct fetch_plan p = { .a = a, .f = f, .bl = bl, .uids = uids, .n = n, .stream = stream };
-	struct imap_uidset_feed feed = { plan_next, plan_done, &p };
+	struct imap_uidset_feed feed = { plan_next, plan_done, &p, FETCH_WINDOW };
 	enum imap_result rr;
 
 	bl->s = s;

@@ -748,7 +748,7 @@ enum imap_result imap_fetch_bodies(struct imap_session *s, const struct imap_uid
 {
 	struct body_ctx bctx = { fn, ctx };
 	struct body_feed bf = { .up = feed };
-	struct imap_feed f = { body_next, body_done, &bf };
+	struct imap_feed f = { body_next, body_done, &bf, feed->window };
 	enum imap_result rr = imap_run_feed(s, &f, on_fetch_body, &bctx);
 
 	if (bf.failed) {

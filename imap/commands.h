@@ -97,6 +97,7 @@ struct imap_uidset_feed {
 	const char *(*next)(void *ctx, void **id);
 	void (*done)(void *ctx, void *id, const struct imap_status *st);
 	void *ctx;
+	size_t window;  /* sets in flight at most (struct imap_feed) */
 };
 /* UID FETCH <set> (UID BODY.PEEK[]) for each set, pipelined.  BODY.PEEK
  * never sets \Seen (RFC 3501 §6.4.5).  st: the first failure, if any. */

@@ -428,6 +428,11 @@ struct flight {
 /* Ask the feed for commands until the window is full, and send them in
  * one write: one TLS record and one wake-up of the server for a whole
  * half window of a pipelined fetch, not one each. */
+static size_t feed_window(const struct imap_feed *feed)
+{
+	return feed->window && feed->window < RUN_WINDOW ? feed->window : RUN_WINDOW;
+}
+
 static enum imap_result send_more(struct imap_session *s, const struct imap_feed *feed,
 				  struct flight *fl, size_t *nfl)
 {
@@ -437,7 +442,7 @@ static enum imap_result send_more(struct imap_session *s, const struct imap_feed
 	char tag[16];
 
 	buf_init(&out);
-	while (*nfl < RUN_WINDOW && (cmd = feed->next(feed->ctx))) {
+	while (*nfl < feed_window(feed) && (cmd = feed->next(feed->ctx))) {
 		fl[*nfl].cmd = cmd;
 		if (frame_command(s, cmd->line, cmd->secret, tag, sizeof(tag), &out) < 0) {
 			imap_status_set(&cmd->st, IMAP_R_NOMEM, "out of memory");
@@ -501,7 +506,7 @@ enum imap_result imap_run_feed(struct imap_session *s, const struct imap_feed *f
 
 	for (;;) {
 		/* Refilled by half windows: the server never runs dry. */
-		if (nfl <= RUN_WINDOW / 2 && !s->broken &&
+		if (nfl <= feed_window(feed) / 2 && !s->broken &&
 		    (rr = send_more(s, feed, fl, &nfl)) != IMAP_R_OK)
 			break;
 		if (s->broken) {
@@ -557,7 +562,7 @@ enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t 
 			  imap_untagged_fn fn, void *ctx)
 {
 	struct array_feed af = { cmds, n, 0 };
-	struct imap_feed feed = { array_next, array_done, &af };
+	struct imap_feed feed = { array_next, array_done, &af, 0 };
 	enum imap_result rr;
 
 	/* Every command taken got its status (answer, or the failure); only
