@@ -4,16 +4,32 @@
 #include <stdlib.h>
 
 #define NBUCKETS 4096
+#define NSTRIPES 16
 
+/* Readers wait for a pending body on one of NSTRIPES condition variables
+ * (by key), woken only when an awaited body comes in: a read-ahead stream
+ * stores hundreds of bodies nobody waits for yet, and a reader waiting for
+ * one of them should not wake for each (one shared variable, broadcast at
+ * every store, did: `xargs -P4 grep` of 10 000 messages, 8 700-17 400
+ * futex calls in the daemon; now 7 400-8 200, most of the rest malloc's
+ * arena lock; wall time unchanged, the two cores are busy elsewhere). */
 struct bodycache {
 	pthread_mutex_t lock;
-	pthread_cond_t arrived;      /* a pending body came in or was given up */
+	pthread_cond_t arrived[NSTRIPES]; /* an awaited body came in or was given up */
 	size_t limit, bytes;
 	struct body *mru, *lru;      /* doubly linked, most recent first */
 	struct body *buckets[NBUCKETS];
 };
 
 static size_t bucket(uint64_t key) { return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 52); }
+static size_t stripe(uint64_t key) { return (size_t)(key % NSTRIPES); }
+
+static void wake_waiters(struct bodycache *bc, struct body *b)
+{
+	if (b->awaited)
+		pthread_cond_broadcast(&bc->arrived[stripe(b->key)]);
+	b->awaited = false;
+}
 
 struct bodycache *bodycache_new(size_t limit_bytes)
 {
@@ -22,7 +38,8 @@ struct bodycache *bodycache_new(size_t limit_bytes)
 	if (!bc)
 		return NULL;
 	pthread_mutex_init(&bc->lock, NULL);
-	pthread_cond_init(&bc->arrived, NULL);
+	for (size_t i = 0; i < NSTRIPES; i++)
+		pthread_cond_init(&bc->arrived[i], NULL);
 	bc->limit = limit_bytes;
 	return bc;
 }
@@ -102,7 +119,8 @@ void bodycache_free(struct bodycache *bc)
 			free(b);
 		}
 	pthread_mutex_destroy(&bc->lock);
-	pthread_cond_destroy(&bc->arrived);
+	for (size_t i = 0; i < NSTRIPES; i++)
+		pthread_cond_destroy(&bc->arrived[i]);
 	free(bc);
 }
 
@@ -134,8 +152,10 @@ struct body *bodycache_wait(struct bodycache *bc, uint64_t key)
 	struct body *b;
 
 	pthread_mutex_lock(&bc->lock);
-	while ((b = lookup(bc, key)) && b->pending)
-		pthread_cond_wait(&bc->arrived, &bc->lock);
+	while ((b = lookup(bc, key)) && b->pending) {
+		b->awaited = true;
+		pthread_cond_wait(&bc->arrived[stripe(key)], &bc->lock);
+	}
 	pin(bc, b);
 	pthread_mutex_unlock(&bc->lock);
 	return b;
@@ -171,8 +191,8 @@ void bodycache_unmark_pending(struct bodycache *bc, uint64_t key)
 	b = lookup(bc, key);
 	if (b && b->pending) {
 		remove_from_hash(bc, b);
+		wake_waiters(bc, b);
 		free(b);
-		pthread_cond_broadcast(&bc->arrived);
 	}
 	pthread_mutex_unlock(&bc->lock);
 }
@@ -200,7 +220,7 @@ struct body *bodycache_put(struct bodycache *bc, uint64_t key, char *data, size_
 		b->len = len;
 		lru_push_front(bc, b);
 		bc->bytes += len;
-		pthread_cond_broadcast(&bc->arrived);
+		wake_waiters(bc, b);
 	} else if (b) {
 		free(data); /* the same immutable message: keep the copy we have */
 	} else if ((b = calloc(1, sizeof(*b)))) {

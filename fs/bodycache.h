@@ -17,6 +17,7 @@ struct body {
 	/* private */
 	int refs;
 	bool pending;   /* being fetched: no data yet, not in the LRU */
+	bool awaited;   /* pending, and a reader waits for it */
 	struct body *prev, *next, *hnext;
 };
 
