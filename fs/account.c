@@ -85,6 +85,31 @@ static enum imap_result connect_session(struct account *a, struct imap_status *s
 	return IMAP_R_OK;
 }
 
+/* The login before mounting.  A server whose login service is down for a
+ * moment ("NO [UNAVAILABLE]", RFC 5530 section 3: a temporary failure; a
+ * private Dovecot whose OAuth2 token check timed out said it in a test
+ * run) gets three more tries, 0.5, 1 and 2 s apart, before the mount gives
+ * up with its one line.  Anything else, a rejected password above all, is
+ * final at once: the user is waiting for the mount command. */
+#define FIRST_LOGIN_TRIES 4
+
+static enum imap_result first_connect(struct account *a, struct imap_status *st)
+{
+	long wait_ms = 500;
+
+	for (int tries = 1;; tries++) {
+		if (connect_session(a, st) == IMAP_R_OK)
+			return IMAP_R_OK;
+		if (st->code != IMAP_CODE_UNAVAILABLE || tries == FIRST_LOGIN_TRIES ||
+		    atomic_load(&a->shutting_down))
+			return st->result;
+		log_warn(LOG_CAT_AUTH, "login: the server is unavailable for now (%s); trying "
+			 "again in %ld ms", st->text, wait_ms);
+		nanosleep(&(struct timespec){ wait_ms / 1000, wait_ms % 1000 * 1000000L }, NULL);
+		wait_ms *= 2;
+	}
+}
+
 /* A usable session.  After a loss the next operation that needs the
  * server reconnects at once; when that fails, operations fail at once
  * (EIO, never a hang) until the backoff's next try is due. */
@@ -771,7 +796,7 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (connect_session(a, &st) != IMAP_R_OK || load_folders(a, &st) != IMAP_R_OK) {
+	if (first_connect(a, &st) != IMAP_R_OK || load_folders(a, &st) != IMAP_R_OK) {
 		if (st.result == IMAP_R_LOGIN)
 			snprintf(err, errlen, "login rejected: %s", st.text);
 		else

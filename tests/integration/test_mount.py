@@ -512,6 +512,48 @@ def test_authenticate_plain_without_sasl_ir(fake_imap, mount, tmp_path):
     assert auth and all(e.args.strip().upper() == "PLAIN" for e in auth), auth
 
 
+def _unavailable_for(srv, n):
+    """The server's login service says NO [UNAVAILABLE] (RFC 5530: a
+    temporary failure) to the first n logins (None: to all)."""
+    said = []
+
+    def hook(session, tag, args):
+        if n is not None and len(said) >= n:
+            return False
+        said.append(tag)
+        session.tagged(tag, "NO", "[UNAVAILABLE] Temporary authentication failure.")
+        return True
+    srv.hooks["AUTHENTICATE"] = hook
+    return said
+
+
+def test_a_login_service_down_for_a_moment_delays_the_mount(fake_imap, mount, tmp_path):
+    """Two NO [UNAVAILABLE] answers, then the login works: the mount waits
+    (0.5 + 1 s) instead of failing, and says why on stderr."""
+    srv = fake_imap([fakeimap.FakeMailbox("INBOX", _lying_messages())],
+                    users={"alice": "fake-pw-31"})
+    said = _unavailable_for(srv, 2)
+    m = _mount_fake(mount, srv, tmp_path)
+    assert "3.eml" in os.listdir(m.path("INBOX"))
+    assert len(said) == 2
+    assert m.stderr().count("unavailable for now") == 2, m.stderr()
+
+
+def test_a_login_service_that_stays_down_fails_the_mount(inboxfs_bin, fake_imap, tmp_path):
+    """Four tries in all (3.5 s of waiting), then one clear line and no
+    mount; a wrong password (test_connect_failures) is never retried."""
+    srv = fake_imap([fakeimap.FakeMailbox("INBOX")], users={"alice": "fake-pw-32"})
+    said = _unavailable_for(srv, None)
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    pw = ifs.write_password_file(str(tmp_path), srv.password, name="fake-pw")
+    r = ifs.run_inboxfs(inboxfs_bin, ifs.build_args(srv.url(), mnt, {"tls": "none",
+                                                                     "password_file": pw}))
+    assert r.returncode != 0 and not ifs.is_mounted(mnt, None)
+    assert len(said) == 4, said
+    assert "login rejected: Temporary authentication failure" in r.stderr, r.stderr
+
+
 def test_help_and_version(inboxfs_bin):
     r = subprocess.run([inboxfs_bin, "--help"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 0
