@@ -146,7 +146,7 @@ static enum imap_result ensure_session(struct account *a, struct imap_status *st
 		return IMAP_R_OK;
 	}
 	snprintf(a->last_error, sizeof(a->last_error), "%s", st->text);
-	wait = backoff_next(&a->backoff, rr == IMAP_R_LOGIN);
+	wait = backoff_next(&a->backoff, imap_login_rejected(st));
 	if (wait < 0) {
 		log_err(LOG_CAT_IMAP, "cannot reach %s after %u tries (%s): giving up "
 			"(reconnect_tries)", a->url.host, a->backoff.tries, st->text);

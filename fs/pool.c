@@ -77,7 +77,7 @@ static bool ensure(struct pool *p, struct reader *r, struct imap_status *st)
 	if (atomic_load(&p->a->shutting_down))
 		imap_session_abort(s);
 	if (account_connect(p->a, s, st) != IMAP_R_OK) {
-		long wait = backoff_next(&r->backoff, st->result == IMAP_R_LOGIN);
+		long wait = backoff_next(&r->backoff, imap_login_rejected(st));
 
 		log_info(LOG_CAT_IMAP, "a reader connection failed (%s): the worker serves alone "
 			 "for %ld s", st->text, (wait + 999) / 1000);

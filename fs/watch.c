@@ -175,7 +175,7 @@ static void *watch_main(void *arg)
 			imap_status_set(&st, IMAP_R_NOMEM, "out of memory");
 		}
 		if (!s) {
-			wait = backoff_next(&b, st.result == IMAP_R_LOGIN);
+			wait = backoff_next(&b, imap_login_rejected(&st));
 			if (wait < 0) {
 				log_err(LOG_CAT_IMAP, "watching %s: giving up after %u tries (%s)",
 					w->f->imap_name, b.tries, st.text);

@@ -28,6 +28,11 @@ long long imap_session_quiet_ms(const struct imap_session *s)
 	return last ? clock_ms() - last : -1;
 }
 
+bool imap_login_rejected(const struct imap_status *st)
+{
+	return st->result == IMAP_R_LOGIN && st->code != IMAP_CODE_UNAVAILABLE;
+}
+
 const char *imap_result_name(enum imap_result r)
 {
 	static const char *const names[] = {

@@ -178,6 +178,12 @@ void imap_status_from_response(struct imap_status *st, const struct imap_respons
 void imap_status_set(struct imap_status *st, enum imap_result r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *imap_result_name(enum imap_result r);
+/* The server turned the credentials down: a NO to the login, except one
+ * that says the login service is down for now ([UNAVAILABLE], RFC 5530
+ * section 3), which is a temporary failure like a lost connection.  A
+ * rejection waits a minute before the next try (no hammering an account
+ * into a lock-out); a temporary failure takes the usual backoff. */
+bool imap_login_rejected(const struct imap_status *st);
 
 /* Quote a string as an IMAP quoted string into out (cap bytes).  Returns
  * -1 when it cannot be quoted (CR, LF, NUL, 8-bit without UTF8 support,

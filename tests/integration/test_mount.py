@@ -512,13 +512,15 @@ def test_authenticate_plain_without_sasl_ir(fake_imap, mount, tmp_path):
     assert auth and all(e.args.strip().upper() == "PLAIN" for e in auth), auth
 
 
-def _unavailable_for(srv, n):
+def _unavailable_for(srv, logins):
     """The server's login service says NO [UNAVAILABLE] (RFC 5530: a
-    temporary failure) to the first n logins (None: to all)."""
-    said = []
+    temporary failure) to the logins numbered in `logins` (1 = the first;
+    None: to all).  Returns the list of tags it said it to."""
+    said, seen = [], []
 
     def hook(session, tag, args):
-        if n is not None and len(said) >= n:
+        seen.append(tag)
+        if logins is not None and len(seen) not in logins:
             return False
         said.append(tag)
         session.tagged(tag, "NO", "[UNAVAILABLE] Temporary authentication failure.")
@@ -532,11 +534,24 @@ def test_a_login_service_down_for_a_moment_delays_the_mount(fake_imap, mount, tm
     (0.5 + 1 s) instead of failing, and says why on stderr."""
     srv = fake_imap([fakeimap.FakeMailbox("INBOX", _lying_messages())],
                     users={"alice": "fake-pw-31"})
-    said = _unavailable_for(srv, 2)
+    said = _unavailable_for(srv, {1, 2})
     m = _mount_fake(mount, srv, tmp_path)
     assert "3.eml" in os.listdir(m.path("INBOX"))
     assert len(said) == 2
     assert m.stderr().count("unavailable for now") == 2, m.stderr()
+
+
+def test_a_watcher_whose_login_is_unavailable_tries_again_soon(fake_imap, mount, tmp_path):
+    """After the mount, the watcher's own login gets NO [UNAVAILABLE]: a
+    temporary failure, retried at once, not a rejected password that waits
+    a minute (the O365 test once waited out its 15 s that way)."""
+    srv = fake_imap([fakeimap.FakeMailbox("INBOX", _lying_messages())],
+                    users={"alice": "fake-pw-33"})
+    said = _unavailable_for(srv, {2})
+    m = _mount_fake(mount, srv, tmp_path, {"watch": "INBOX"})
+    assert ifs.wait_until(lambda: srv.commands("IDLE"), timeout=10), m.stderr()
+    assert len(said) == 1
+    assert "watching INBOX: Temporary authentication failure" in m.stderr(), m.stderr()
 
 
 def test_a_login_service_that_stays_down_fails_the_mount(inboxfs_bin, fake_imap, tmp_path):

@@ -234,7 +234,8 @@ def test_o365_token_expired_mid_idle(o365, o365_mount):
     """`* BYE Session invalidated - AccessTokenExpired` to every session,
     the IDLE one included: a new token, new sessions, new mail shows."""
     m = o365_mount
-    assert ifs.wait_until(lambda: re.search(r"C: \S+ IDLE", m.stderr()), EVENT_TIMEOUT)
+    assert ifs.wait_until(lambda: re.search(r"C: \S+ IDLE", m.stderr()), EVENT_TIMEOUT), \
+        m.stderr()[-4000:]
     n = len(o365.ts.token_requests())
     o365.proxy.close_all(say=b"* BYE Session invalidated - AccessTokenExpired\r\n")
     name = o365.append()
