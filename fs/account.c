@@ -100,8 +100,8 @@ static enum imap_result first_connect(struct account *a, struct imap_status *st)
 	for (int tries = 1;; tries++) {
 		if (connect_session(a, st) == IMAP_R_OK)
 			return IMAP_R_OK;
-		if (st->code != IMAP_CODE_UNAVAILABLE || tries == FIRST_LOGIN_TRIES ||
-		    atomic_load(&a->shutting_down))
+		if (st->result != IMAP_R_LOGIN || imap_login_rejected(st) ||
+		    tries == FIRST_LOGIN_TRIES || atomic_load(&a->shutting_down))
 			return st->result;
 		log_warn(LOG_CAT_AUTH, "login: the server is unavailable for now (%s); trying "
 			 "again in %ld ms", st->text, wait_ms);
