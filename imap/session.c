@@ -430,14 +430,15 @@ struct flight {
 
 #define RUN_WINDOW 64
 
-/* Ask the feed for commands until the window is full, and send them in
- * one write: one TLS record and one wake-up of the server for a whole
- * half window of a pipelined fetch, not one each. */
+/* Commands in flight at most: the feed's own window, within RUN_WINDOW. */
 static size_t feed_window(const struct imap_feed *feed)
 {
 	return feed->window && feed->window < RUN_WINDOW ? feed->window : RUN_WINDOW;
 }
 
+/* Ask the feed for commands until the window is full, and send them in
+ * one write: one TLS record and one wake-up of the server for a whole
+ * half window of a pipelined fetch, not one each. */
 static enum imap_result send_more(struct imap_session *s, const struct imap_feed *feed,
 				  struct flight *fl, size_t *nfl)
 {

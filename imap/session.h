@@ -141,9 +141,10 @@ enum imap_result imap_run(struct imap_session *s, struct imap_cmd *cmds, size_t 
  * next() gives a command (the feeder's, untouched until done()), or NULL
  * when there is none to send now; it is asked again whenever half the
  * window has been answered (a feed of large commands asks for a smaller
- * window: what is in flight is what a yield must wait for), and the run ends once nothing is in flight
- * and next() has nothing.  done() gets each command with its status set,
- * in the order the server answers, also when the connection broke. */
+ * window: what is in flight is what a yield must wait for), and the run
+ * ends once nothing is in flight and next() has nothing.  done() gets
+ * each command with its status set, in the order the server answers,
+ * also when the connection broke. */
 struct imap_feed {
 	struct imap_cmd *(*next)(void *ctx);
 	void (*done)(void *ctx, struct imap_cmd *cmd);
