@@ -703,6 +703,14 @@ struct body_feed {
 	bool failed;
 };
 
+static void note_failure(struct body_feed *bf, const struct imap_status *st)
+{
+	if (st->result != IMAP_R_OK && !bf->failed) {
+		bf->failure = *st;
+		bf->failed = true;
+	}
+}
+
 static struct imap_cmd *body_next(void *ctx)
 {
 	struct body_feed *bf = ctx;
@@ -721,10 +729,7 @@ static struct imap_cmd *body_next(void *ctx)
 	}
 	free(bc);
 	imap_status_set(&st, IMAP_R_NOMEM, "out of memory");
-	if (!bf->failed) {
-		bf->failure = st;
-		bf->failed = true;
-	}
+	note_failure(bf, &st);
 	bf->up->done(bf->up->ctx, id, &st);
 	return NULL;
 }
@@ -734,10 +739,7 @@ static void body_done(void *ctx, struct imap_cmd *cmd)
 	struct body_feed *bf = ctx;
 	struct body_cmd *bc = (struct body_cmd *)cmd;
 
-	if (cmd->st.result != IMAP_R_OK && !bf->failed) {
-		bf->failure = cmd->st;
-		bf->failed = true;
-	}
+	note_failure(bf, &cmd->st);
 	bf->up->done(bf->up->ctx, bc->id, &cmd->st);
 	free(bc->line);
 	free(bc);
