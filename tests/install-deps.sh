@@ -1,10 +1,12 @@
 #!/bin/bash
 # Install (as root, with apt-get) whatever of inboxfs's build, test and demo
-# dependencies is missing.  Used by examples/demo.sh, tests/run.sh and .ci/run.
+# dependencies is missing (rsync, isync, mpack, ripmime: the user-flow tests
+# and benches).  Used by examples/demo.sh, tests/run.sh and .ci/run.
 set -u
 PKGS="meson ninja-build gcc gdb clang libclang-rt-14-dev pkg-config libfuse3-dev fuse3 libssl-dev
       libcurl4-openssl-dev libcjson-dev dovecot-imapd dovecot-core python3 python3-pytest
-      openssl inotify-tools util-linux procps attr man-db file"
+      openssl inotify-tools util-linux procps attr man-db file valgrind rsync isync
+      mpack ripmime tar findutils"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

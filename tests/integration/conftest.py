@@ -200,7 +200,8 @@ def mount(inboxfs_bin, tmp_path):
     """Factory: mount(url, options=None, args=(), env=None, mountpoint=None,
     timeout=20) -> started inboxfs.Inboxfs (mount.path(...) for paths).
     Teardown unmounts with fusermount3 -u and fails the test if the daemon
-    hangs."""
+    hangs, exits non-zero (unless the test looked: wait_exit, signal, kill)
+    or a sanitizer reported anything."""
     started = []
     counter = [0]
 
@@ -220,8 +221,12 @@ def mount(inboxfs_bin, tmp_path):
             continue
         if m.proc.poll() is None or inboxfs_mod.is_mounted(m.mountpoint, None):
             rc, probs = m.unmount()
+            if rc not in (None, 0):
+                probs.append("inboxfs exited with %d at unmount, not 0" % rc)
+                m.exit_seen = True  # said once
             problems += ["%s: %s" % (m.mountpoint, p) for p in probs]
         m.kill()
+        problems += ["%s: %s" % (m.mountpoint, p) for p in m.exit_problems()]
     if problems:
         pytest.fail("teardown: " + "; ".join(problems) + "\nstderr:\n" +
                     "\n".join(m.stderr() for m in started), pytrace=False)

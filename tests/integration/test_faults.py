@@ -261,7 +261,7 @@ def test_reconnect_tries_gives_up_and_unmounts(dovecot, mount, tmp_path):
         return m.proc.poll() is not None
 
     assert ifs.wait_until(poke_until_gone, timeout=EVENT_TIMEOUT), m.stderr()
-    assert m.proc.returncode == 1
+    assert m.wait_exit(0) == 1
     assert "giving up" in m.stderr()
     assert ifs.wait_until(lambda: not ifs.is_mounted(m.mountpoint, None), timeout=5)
 

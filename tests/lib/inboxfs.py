@@ -210,6 +210,7 @@ class Inboxfs:
         self.stdout_path = os.path.join(self.workdir, "inboxfs.stdout")
         self.stderr_path = os.path.join(self.workdir, "inboxfs.stderr")
         self.proc = None
+        self.exit_seen = False  # the test looked at how the daemon ended
 
     def start(self, timeout=20.0):
         """Start and wait until the mount is there. Raises MountError with
@@ -263,9 +264,11 @@ class Inboxfs:
         """Wait for the process; returns its exit code or None on timeout."""
         timeout *= timeout_scale()
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self.exit_seen = True
+        return rc
 
     def _stacks(self):
         """Where each thread of a hung inboxfs is (gdb, when installed)."""
@@ -295,7 +298,10 @@ class Inboxfs:
                 problems.append("fusermount3 -u failed (%d): %s" % (r.returncode, r.stderr.strip()))
         rc = None
         if self.proc is not None:
-            rc = self.wait_exit(timeout)
+            try:
+                rc = self.proc.wait(timeout * timeout_scale())
+            except subprocess.TimeoutExpired:
+                rc = None
             if rc is None:
                 problems.append(self._stacks())
                 problems.append("inboxfs did not exit within %.0f s after unmount: killed"
@@ -309,10 +315,31 @@ class Inboxfs:
         return rc, problems
 
     def signal(self, sig=signal.SIGTERM):
+        self.exit_seen = True  # the test decides how the daemon ends
         self.proc.send_signal(sig)
+
+    def sanitizer_reports(self):
+        """Lines of the daemon's stderr where ASan, LSan, UBSan or
+        valgrind reported an error."""
+        marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                 "SUMMARY: UndefinedBehaviorSanitizer", "== Invalid ", "definitely lost: ")
+        return [ln for ln in self.stderr().splitlines()
+                if any(k in ln for k in marks) and "definitely lost: 0 bytes" not in ln]
+
+    def exit_problems(self):
+        """What a user would call a bad ending: a sanitizer report, or a
+        daemon that died by itself with a failure the test never looked at
+        (a crash, an abort) instead of exiting 0 at unmount."""
+        problems = ["sanitizer: " + ln for ln in self.sanitizer_reports()]
+        rc = self.proc.returncode if self.proc is not None else None
+        if rc not in (None, 0) and not self.exit_seen:
+            problems.append("inboxfs exited with %d (%s)" % (
+                rc, "signal %d" % -rc if rc < 0 else "status"))
+        return problems
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
+            self.exit_seen = True
             self.proc.kill()
             try:
                 self.proc.wait(10)
