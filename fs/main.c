@@ -21,6 +21,7 @@
 #include "fs/options.h"
 #include "fs/pool.h"
 #include "fs/state.h"
+#include "fs/version.h"
 #include "fs/watch.h"
 
 static void setup_logging(const struct options *o)
@@ -240,7 +241,7 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 	if (options_parse(argc, argv, o, args) < 0)
 		return 1;
 	if (o->show_version) {
-		printf("inboxfs %s (libfuse %s)\n", INBOXFS_VERSION, fuse_pkgversion());
+		version_print(stdout);
 		return 0;
 	}
 	if (o->show_help) {
