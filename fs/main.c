@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "fs/account.h"
 #include "fs/announce.h"
+#include "fs/check.h"
 #include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/options.h"
@@ -248,9 +249,10 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 		options_usage(argv[0]);
 		return 0;
 	}
-	if (!o->url || !o->mountpoint) {
-		fprintf(stderr, "usage: %s [options] imaps://USER@HOST[:PORT] MOUNTPOINT "
-			"(see --help)\n", argv[0]);
+	if (!o->url || (!o->mountpoint && !o->check)) {
+		fprintf(stderr, "usage: %s [options] imaps://USER@HOST[:PORT] MOUNTPOINT, or "
+			"%s --check [options] imaps://USER@HOST[:PORT] (see --help)\n",
+			argv[0], argv[0]);
 		return 1;
 	}
 	/* Until the mount exists, a failure is one line on stderr and
@@ -260,6 +262,8 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 		setup_logging(o);
 	else
 		log_set_level(LOG_LVL_WARN);
+	if (o->check)
+		return check_account(o);
 	if (account_open(&a, o, err, sizeof(err)) < 0) {
 		fprintf(stderr, "inboxfs: %s\n", err);
 		r = 1;

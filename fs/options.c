@@ -52,6 +52,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("connections=%u", connections),
 	OPT("compress=%s", compress_opt),
 	{ "allow_plaintext_auth", offsetof(struct options, allow_plaintext_auth), 1 },
+	{ "--check", offsetof(struct options, check), 1 },
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
 	FUSE_OPT_KEY("debug=", KEY_DEBUG),
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -153,6 +154,7 @@ void options_usage(const char *prog)
 	printf("usage: %s [options] imaps://USER@HOST[:PORT] MOUNTPOINT\n"
 	       "       %s [options] imap://USER@HOST[:PORT] MOUNTPOINT   (STARTTLS)\n"
 	       "       %s [options] ACCOUNT MOUNTPOINT      ([ACCOUNT] in the config file)\n"
+	       "       %s --check [options] URL|ACCOUNT   log in, list capabilities\n"
 	       "Logging in:\n"
 	       "  -o password_file=PATH        first line is the password (mode 0600)\n"
 	       "  -o password_cmd=CMD          first line of CMD's output is the password\n"
@@ -190,9 +192,10 @@ void options_usage(const char *prog)
 	       "  -o reconnect_tries=N         give up after N failed tries (never)\n"
 	       "  -o config=PATH               key = value lines (~/.config/inboxfs/config)\n"
 	       "  -o debug=imap:fs:auth|all    trace (secrets are never shown)\n"
-	       "  -f  foreground   -d  FUSE debug   -s  single-threaded   -h  help   -V  version\n"
+	       "  -f  foreground   -d  FUSE debug   -s  single-threaded   -h  help\n"
+	       "  -V, --version    versions of inboxfs and the libraries it runs with\n"
 	       "The password may also come from INBOXFS_PASSWORD.  See inboxfs(1).\n",
-	       prog, prog, prog);
+	       prog, prog, prog, prog);
 }
 
 int options_parse_size(const char *s, size_t *out)

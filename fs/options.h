@@ -44,6 +44,7 @@ struct options {
 	int allow_plaintext_auth; /* send credentials without TLS to a non-loopback peer */
 	int allow_other;          /* let other users into the mount (FUSE allow_other) */
 	int show_help, show_version, foreground, singlethread, fuse_debug;
+	int check;                /* --check: report on the server, mount nothing */
 	size_t cache_mem_bytes, max_message_bytes, cache_disk_bytes;
 	bool expunge_unsafe, delete_to_trash;
 };

@@ -309,6 +309,7 @@ static void parse_capability_list(struct imap_session *s, const struct imap_valu
 		{ "AUTH=LOGIN", CAP_AUTH_LOGIN }, { "AUTH=XOAUTH2", CAP_AUTH_XOAUTH2 },
 		{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER }, { "UNSELECT", CAP_UNSELECT },
 		{ "ESEARCH", CAP_ESEARCH }, { "COMPRESS=DEFLATE", CAP_COMPRESS_DEFLATE },
+		{ "NOTIFY", CAP_NOTIFY }, { "BINARY", CAP_BINARY },
 	};
 	unsigned bits = 0;
 

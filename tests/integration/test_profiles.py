@@ -245,6 +245,29 @@ def test_o365_token_expired_mid_idle(o365, o365_mount):
     assert emls(m.path("INBOX")) == {"%d.eml" % u for u in o365.state()}
 
 
+
+def test_o365_check(o365, inboxfs_bin):
+    """inboxfs --check with the client-credentials options logs in with
+    XOAUTH2 and prints the table an independent XOAUTH2 client's CAPABILITY
+    after login gives: no CONDSTORE, QRESYNC, NOTIFY, BINARY or ESEARCH,
+    and what inboxfs does instead."""
+    opts = {"tls": "none", "oauth2_token_url": o365.ts.token_url,
+            "oauth2_client_id": o365.ts.client_id,
+            "oauth2_client_secret_file": o365.secret_file, "oauth2_cafile": o365.ts.cafile}
+    tokens = len(o365.ts.token_requests())
+    r = ifs.run_inboxfs(inboxfs_bin, ["--check", "-o", ",".join("%s=%s" % kv for kv in opts.items()),
+                                      o365.dc.url(tls=False, port=o365.proxy.port)])
+    assert r.returncode == 0, r
+    assert len(o365.ts.token_requests()) > tokens
+    m = o365.imap()
+    try:
+        caps = m.capability()[1][0].decode().split()
+        boxes = imapraw.list_mailboxes(m, with_flags=True)
+    finally:
+        m.logout()
+    assert not {"CONDSTORE", "QRESYNC", "NOTIFY"} & set(caps), caps
+    ifs.assert_check_report(ifs.parse_check(r.stdout), caps, boxes)
+
 # =====================================================================
 # Gmail
 # =====================================================================
@@ -282,6 +305,29 @@ def test_gmail_folders_and_rm_to_trash(gmail, mount, tmp_path):
     assert re.search(r'C: \S+ UID MOVE %d "\[Gmail\]/Trash"' % uid, m.stderr()), \
         m.stderr()[-2000:]
 
+
+
+def test_gmail_check(gmail, inboxfs_bin, tmp_path):
+    """inboxfs --check finds the [Gmail]/... special-use folders (-o
+    delete=trash moves to \\Trash) as LIST shows them, and Gmail's
+    capabilities."""
+    pwfile = ifs.write_password_file(str(tmp_path), gmail.password, name="gmail-pw")
+    r = ifs.run_inboxfs(inboxfs_bin, ["--check", "-o", "cafile=%s,password_file=%s"
+                                      % (gmail.cafile, pwfile), gmail.url()])
+    assert r.returncode == 0, r
+    c = gmail.raw()
+    c.capabilities = set()
+    c.command("CAPABILITY")
+    caps = set(c.capabilities)
+    c.logout()
+    m = gmail.connect()
+    try:
+        boxes = imapraw.list_mailboxes(m, with_flags=True)
+    finally:
+        m.logout()
+    rep = ifs.parse_check(r.stdout)
+    ifs.assert_check_report(rep, caps, boxes)
+    assert rep["special"]["\\Trash"] == "[Gmail]/Trash", rep
 
 def _gmail_body(uid, n):
     head = b"Subject: gmail size %d\r\nFrom: g@example.org\r\n\r\n" % uid

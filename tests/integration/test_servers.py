@@ -150,6 +150,23 @@ def test_capabilities_are_usable(server):
     assert pre & {"AUTH=PLAIN", "AUTH=LOGIN"} or "LOGINDISABLED" not in pre, pre
 
 
+
+def test_check_reports_the_server(server, inboxfs_bin, tmp_path):
+    """inboxfs --check URL logs in and prints a capability table that agrees
+    with the server's CAPABILITY after login as an independent client sees
+    it, what inboxfs does without each missing capability, and the folder
+    count and special-use folders of LIST."""
+    acc = Account(server, tmp_path)
+    r = ifs.run_inboxfs(inboxfs_bin, ["--check", "-o", "cafile=%s,password_file=%s"
+                                      % (server.cafile, acc.pwfile), server.url(user=acc.user)])
+    assert r.returncode == 0, r
+    m = acc.imap()
+    try:
+        boxes = imapraw.list_mailboxes(m, with_flags=True)
+    finally:
+        m.logout()
+    ifs.assert_check_report(ifs.parse_check(r.stdout), server.post_caps, boxes)
+
 def test_ls_stat_cat(server, mount, tmp_path):
     """ls lists exactly the UIDs, stat shows RFC822.SIZE and INTERNALDATE,
     cat gives BODY.PEEK[]'s bytes, and reading sets no \\Seen."""

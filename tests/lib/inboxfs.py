@@ -173,6 +173,72 @@ def run_inboxfs(binary, argv, timeout=20, env=None):
                       err.read().decode("utf-8", "replace"), elapsed)
 
 
+# The rows of inboxfs --check's capability table, in its order.
+CHECK_CAPS = ("IDLE", "MOVE", "UIDPLUS", "CONDSTORE", "QRESYNC", "NOTIFY", "BINARY",
+              "SPECIAL-USE", "UNSELECT", "ESEARCH", "COMPRESS=DEFLATE")
+
+
+def parse_check(text):
+    """inboxfs --check's report (stdout) -> {"caps": {NAME: (offered, note)},
+    "folders": N, "special": {"\\Trash": path, ...}, "result": str}.
+    Raises AssertionError when a part is missing."""
+    out = {"caps": {}, "special": {}}
+    section = None
+    for line in text.splitlines():
+        if not line.strip():
+            section = None
+            continue
+        if line.startswith("capability "):
+            section = "caps"
+        elif line.startswith("special-use folders:"):
+            section = "special"
+        elif section == "caps":
+            name, offered, note = line.split(None, 2)
+            assert offered in ("yes", "no"), line
+            out["caps"][name] = (offered == "yes", note)
+        elif section == "special" and line != "(none)" and line.startswith("\\"):
+            flag, path = line.split(None, 1)
+            out["special"][flag] = path
+        elif line.startswith("folders:"):
+            out["folders"] = int(line.split()[1])
+        elif line.startswith("result:"):
+            out["result"] = line.split(None, 1)[1]
+    assert list(out["caps"]) == list(CHECK_CAPS), text
+    assert "folders" in out and "result" in out, text
+    return out
+
+
+CHECK_ROLES = ("\\Trash", "\\Sent", "\\Drafts", "\\Junk", "\\Archive", "\\All",
+               "\\Flagged")
+# A word of what --check says inboxfs does without a capability, for those
+# whose absence changes what the shell commands do.
+CHECK_FALLBACKS = {"IDLE": "NOOP", "MOVE": "UID COPY", "UIDPLUS": "refused",
+                   "QRESYNC": "UID SEARCH", "UNSELECT": "EXAMINE INBOX"}
+
+
+def assert_check_report(rep, caps, boxes):
+    """rep (parse_check) agrees with the server as an independent client
+    sees it: caps, the CAPABILITY after login (upper case); boxes,
+    {path: attributes} of LIST (imapraw.list_mailboxes with_flags)."""
+    caps = {c.upper() for c in caps}
+    assert {k: v[0] for k, v in rep["caps"].items()} == {k: k in caps for k in CHECK_CAPS}, \
+        (rep["caps"], sorted(caps))
+    for cap, word in CHECK_FALLBACKS.items():
+        if cap not in caps:
+            assert word in rep["caps"][cap][1], (cap, rep["caps"][cap])
+    assert rep["folders"] == len(boxes), (rep, sorted(boxes))
+    known = {r.lower(): r for r in CHECK_ROLES}
+    roles = {}
+    for path, attrs in boxes.items():
+        for a in attrs:
+            if a.lower() in known:
+                roles.setdefault(known[a.lower()], set()).add(path)
+    assert set(rep["special"]) == set(roles), (rep["special"], roles)
+    for role, path in rep["special"].items():
+        assert path in roles[role], (role, path, roles)
+    assert rep["result"] == "a mount would work", rep
+
+
 def find_processes(binary, mountpoint):
     """Pids of running `binary` processes whose argv contains mountpoint."""
     binary = os.path.realpath(binary)
