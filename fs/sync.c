@@ -397,6 +397,41 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 	return IMAP_R_OK;
 }
 
+bool view_has(const struct view *v, uint32_t uid) { return seqmap_seq(&v->seq, uid) != 0; }
+
+static bool knows_all(const struct view *v, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!view_has(v, uids[i]))
+			return false;
+	return true;
+}
+
+static bool has_news(const struct view *v)
+{
+	return v->exists != v->seq.n || v->dirty || v->stale;
+}
+
+/* What is learnt here is other clients' doing, even in the middle of a
+ * change of ours: departures are announced. */
+enum imap_result view_learn(struct view *v, const uint32_t *uids, size_t n,
+			    struct imap_status *st)
+{
+	enum imap_result rr = IMAP_R_OK;
+	bool quiet = v->quiet;
+
+	v->quiet = false;
+	if (has_news(v))
+		rr = view_catch_up(v, 0, st);
+	if (rr == IMAP_R_OK && v->f && !knows_all(v, uids, n)) {
+		rr = imap_noop(v->s, st);
+		if (rr == IMAP_R_OK)
+			rr = view_catch_up(v, 0, st);
+	}
+	v->quiet = quiet;
+	return rr;
+}
+
 /* The list is whole as of info's HIGHESTMODSEQ: remember it for the next
  * QRESYNC select. */
 static enum imap_result note_modseq(struct view *v, const struct imap_select_info *info,
