@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "fs/newfile.h"
 #include "fs/announce.h"
+#include "fs/byuid.h"
 #include "fs/diskcache.h"
 #include "fs/notify.h"
 #include "fs/paths.h"
@@ -436,6 +437,7 @@ struct fetch_plan {
 	uint32_t last;            /* the last UID asked for */
 	size_t asked, asked_bytes;
 	long long ahead;          /* bytes asked for that the reader has not opened yet */
+	struct uid_list *missed;  /* asked for, and no body came */
 };
 
 struct uid_set {
@@ -518,28 +520,53 @@ static void plan_done(void *ctx, void *id, const struct imap_status *st)
 
 	(void)st;
 	for (size_t k = 0; set && k < set->n; k++)
-		bodycache_unmark_pending(p->a->bodies, index_msg_ino(p->f, set->uids[k]));
+		if (bodycache_unmark_pending(p->a->bodies, index_msg_ino(p->f, set->uids[k])))
+			uid_list_add(p->missed, set->uids[k]);
 	free(set);
 }
 
-static enum imap_result run_fetch(struct account *a, struct imap_session *s, struct folder *f,
+/* A fetch of some UIDs on one connection, as byuid_run runs it. */
+struct fetch_run {
+	struct account *a;
+	struct view *v;
+	struct folder *f;
+	struct body_load *bl;
+	bool stream;
+};
+
+static enum imap_result fetch_uids(void *ctx, const uint32_t *uids, size_t n,
+				   struct uid_list *missed, struct imap_status *st)
+{
+	struct fetch_run *fr = ctx;
+	struct fetch_plan p = { .a = fr->a, .f = fr->f, .bl = fr->bl, .uids = uids, .n = n,
+				.stream = fr->stream, .missed = missed };
+	struct imap_uidset_feed feed = { plan_next, plan_done, &p, FETCH_WINDOW };
+	struct imap_session *s = fr->v->s;
+	bool scan = fr->stream && fr->v == &fr->a->view;
+	enum imap_result rr;
+
+	fr->stream = false; /* a second go asks only for what did not come */
+	fr->bl->s = s;
+	fr->bl->expected = 0;
+	if (scan)
+		atomic_store(&fr->a->scanning, fr->f);
+	rr = imap_fetch_bodies(s, &feed, on_body, fr->bl, st);
+	if (scan)
+		atomic_store(&fr->a->scanning, NULL);
+	imap_session_batch_reads(s, 1);
+	notifier_flush(fr->a->notifier);
+	return rr;
+}
+
+/* Fetch uids on v's connection (v has f selected); the bodies go to bl.
+ * Those that did not come are asked for again once v is up to date. */
+static enum imap_result run_fetch(struct account *a, struct view *v, struct folder *f,
 				  const uint32_t *uids, size_t n, bool stream, struct body_load *bl,
 				  struct imap_status *st)
 {
-	struct fetch_plan p = { .a = a, .f = f, .bl = bl, .uids = uids, .n = n, .stream = stream };
-	struct imap_uidset_feed feed = { plan_next, plan_done, &p, FETCH_WINDOW };
-	enum imap_result rr;
+	struct fetch_run fr = { a, v, f, bl, stream };
 
-	bl->s = s;
-	bl->expected = 0;
-	if (stream && s == a->session)
-		atomic_store(&a->scanning, f);
-	rr = imap_fetch_bodies(s, &feed, on_body, bl, st);
-	if (stream && s == a->session)
-		atomic_store(&a->scanning, NULL);
-	imap_session_batch_reads(s, 1);
-	notifier_flush(a->notifier);
-	return rr;
+	return byuid_run(v, uids, n, fetch_uids, &fr, st);
 }
 
 void account_lock_session(struct account *a)
@@ -632,7 +659,7 @@ static int open_disk_cache(struct account *a, char *err, size_t errlen)
  * of their own, in UID order after the wanted message. */
 #define READER_READAHEAD 16
 
-enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s,
+enum imap_result account_fetch_body_on(struct account *a, struct view *v,
 				       struct folder *f, uint32_t uid, body_ready_fn ready,
 				       void *ctx, struct imap_status *st, bool *delivered)
 {
@@ -648,7 +675,7 @@ enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s
 		n = collect_uncached(a, f, (size_t)pos + 1, uids, 1, READER_READAHEAD + 1,
 				     READER_READAHEAD);
 	pthread_mutex_unlock(&a->index_lock);
-	rr = run_fetch(a, s, f, uids, n, false, &bl, st);
+	rr = run_fetch(a, v, f, uids, n, false, &bl, st);
 	*delivered = bl.delivered;
 	return rr;
 }
@@ -706,7 +733,7 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 	if (scan)
 		log_debug(LOG_CAT_FS, "%s: a scan: read-ahead streams from message %u", f->imap_name,
 			  uid);
-	rr = run_fetch(a, a->session, f, uids, n, scan, &bl, st);
+	rr = run_fetch(a, &a->view, f, uids, n, scan, &bl, st);
 	if (!bl.delivered && rr == IMAP_R_OK) {
 		imap_status_set(st, IMAP_R_GONE, "the server returned no body for message %u", uid);
 		rr = IMAP_R_GONE;

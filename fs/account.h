@@ -129,8 +129,9 @@ enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t
 				   body_ready_fn ready, void *ctx, struct imap_status *st);
 /* A body from the disk cache, now in the memory cache too; NULL: not there. */
 struct body *account_body_from_disk(struct account *a, struct folder *f, uint32_t uid);
-/* Fetch just uid on s (a reader connection with f selected). */
-enum imap_result account_fetch_body_on(struct account *a, struct imap_session *s,
+/* Fetch uid (and a short read-ahead) on v's connection (a reader's, with
+ * f selected). */
+enum imap_result account_fetch_body_on(struct account *a, struct view *v,
 				       struct folder *f, uint32_t uid, body_ready_fn ready,
 				       void *ctx, struct imap_status *st, bool *delivered);
 

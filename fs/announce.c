@@ -266,12 +266,22 @@ bool account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidi
 	return true;
 }
 
-size_t account_folder_count(struct account *a, struct folder *f)
+size_t account_folder_count(struct account *a, struct folder *f, uint32_t upto)
 {
-	size_t n;
+	size_t lo = 0, hi, n;
 
 	pthread_mutex_lock(&a->index_lock);
-	n = f->nmsgs + f->npending;
+	for (hi = f->nmsgs; lo < hi;) { /* ascending: how many are <= upto */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->msgs[mid].uid <= upto)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	n = lo;
+	for (size_t i = 0; i < f->npending; i++)
+		n += f->pending[i].uid <= upto;
 	pthread_mutex_unlock(&a->index_lock);
 	return n;
 }

@@ -39,8 +39,9 @@ void account_msg_departed(struct account *a, struct folder *f, uint32_t uid, boo
 bool account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
 			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet,
 			 long long seen_ms);
-/* How many messages the server should have: the index's plus the pending. */
-size_t account_folder_count(struct account *a, struct folder *f);
+/* How many messages up to UID upto the server should have: the index's
+ * plus the pending. */
+size_t account_folder_count(struct account *a, struct folder *f, uint32_t upto);
 /* The UIDs the server should have: the index's plus the pending ones. */
 int account_folder_uids(struct account *a, struct folder *f, struct imap_seqmap *out);
 

@@ -183,18 +183,21 @@ bool bodycache_mark_pending(struct bodycache *bc, uint64_t key)
 	return marked;
 }
 
-void bodycache_unmark_pending(struct bodycache *bc, uint64_t key)
+bool bodycache_unmark_pending(struct bodycache *bc, uint64_t key)
 {
 	struct body *b;
+	bool missing;
 
 	pthread_mutex_lock(&bc->lock);
 	b = lookup(bc, key);
-	if (b && b->pending) {
+	missing = b && b->pending;
+	if (missing) {
 		remove_from_hash(bc, b);
 		wake_waiters(bc, b);
 		free(b);
 	}
 	pthread_mutex_unlock(&bc->lock);
+	return missing;
 }
 
 bool bodycache_has(struct bodycache *bc, uint64_t key)

@@ -32,8 +32,9 @@ bool bodycache_has(struct bodycache *bc, uint64_t key);
 /* Announce that a body is being fetched, so that readers wait for it
  * (bodycache_wait) instead of fetching it again.  False if present. */
 bool bodycache_mark_pending(struct bodycache *bc, uint64_t key);
-/* The fetch ended without this body: wake its waiters empty-handed. */
-void bodycache_unmark_pending(struct bodycache *bc, uint64_t key);
+/* The fetch ended: if the body did not come, wake its waiters
+ * empty-handed and return true (it is still missing). */
+bool bodycache_unmark_pending(struct bodycache *bc, uint64_t key);
 /* Like bodycache_get, but if the body is pending, wait for it. */
 struct body *bodycache_wait(struct bodycache *bc, uint64_t key);
 /* Takes ownership of data (a body already present is kept instead).

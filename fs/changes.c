@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "fs/announce.h"
+#include "fs/byuid.h"
 #include "fs/notify.h"
 #include "imap/commands.h"
 #include "imap/utf7.h"
@@ -39,23 +40,51 @@ static enum imap_result expunge_one(struct account *a, uint32_t uid, struct imap
 	return imap_expunge_all(a->session, st);
 }
 
+/* A change to one message of the selected folder, run by byuid_run. */
+struct uid_change {
+	struct account *a;
+	struct folder *from, *to;
+	struct imap_copyuid cu;
+	const char *flags;
+	char *out;            /* getfattr: the flags read */
+	size_t cap;
+	uint64_t *modseq;
+	bool done;            /* the server showed the change (or the flags) */
+};
+
 /* Flag \Deleted and expunge; if the expunge fails, take back the flag we
- * set (not one another client had set), so nothing is left half done. */
-static enum imap_result flag_and_expunge(struct account *a, struct folder *f, uint32_t uid,
-					 struct imap_status *st)
+ * set (not one another client had set), so nothing is left half done.
+ * Done when the server reported the expunge (EXPUNGE, VANISHED). */
+static enum imap_result expunge_uid(void *ctx, const uint32_t *uids, size_t n,
+				    struct uid_list *missed, struct imap_status *st)
 {
+	struct uid_change *c = ctx;
+	struct account *a = c->a;
 	struct imap_status undo;
-	struct msg *m = index_find_msg(f, uid);
+	struct msg *m = index_find_msg(c->from, uids[0]);
 	bool was_deleted = m && (m->flags & MSG_DELETED);
 	enum imap_result rr;
 
-	rr = imap_uid_store(a->session, uid, '+', "\\Deleted", st);
+	(void)n;
+	rr = imap_uid_store(a->session, uids[0], '+', "\\Deleted", st);
 	if (rr != IMAP_R_OK)
 		return rr;
-	rr = expunge_one(a, uid, st);
+	rr = expunge_one(a, uids[0], st);
 	if (rr != IMAP_R_OK && !was_deleted && imap_session_usable(a->session))
-		imap_uid_store(a->session, uid, '-', "\\Deleted", &undo);
-	if (rr == IMAP_R_OK && index_find_msg(f, uid)) {
+		imap_uid_store(a->session, uids[0], '-', "\\Deleted", &undo);
+	c->done = rr == IMAP_R_OK && !index_find_msg(c->from, uids[0]);
+	if (rr == IMAP_R_OK && !c->done)
+		uid_list_add(missed, uids[0]);
+	return rr;
+}
+
+static enum imap_result flag_and_expunge(struct account *a, struct folder *f, uint32_t uid,
+					 struct imap_status *st)
+{
+	struct uid_change c = { .a = a, .from = f };
+	enum imap_result rr = byuid_run(&a->view, &uid, 1, expunge_uid, &c, st);
+
+	if (rr == IMAP_R_OK && !c.done) {
 		imap_status_set(st, IMAP_R_NO, "the server did not expunge message %u", uid);
 		rr = IMAP_R_NO;
 	}
@@ -79,15 +108,42 @@ static void add_moved(struct account *a, const struct msg *old, struct folder *t
 	pthread_mutex_unlock(&a->index_lock);
 }
 
+/* COPY is not safe to repeat: it is asked again only when no COPYUID
+ * came and the connection had not been told of the message, so cannot
+ * have copied it. */
+static enum imap_result copy_uid(void *ctx, const uint32_t *uids, size_t n,
+				 struct uid_list *missed, struct imap_status *st)
+{
+	struct uid_change *c = ctx;
+	bool known = view_has(&c->a->view, uids[0]);
+	enum imap_result rr;
+
+	(void)n;
+	rr = imap_uid_copy(c->a->session, uids[0], c->to->imap_name, &c->cu, st);
+	if (rr == IMAP_R_OK && !c->cu.valid && !known)
+		uid_list_add(missed, uids[0]);
+	return rr;
+}
+
+/* Nothing is flagged after a COPY the server cannot have done (no
+ * COPYUID, a message it never told this session of): a server that
+ * answered OK to it would otherwise have the message expunged and lost. */
 static enum imap_result copy_then_expunge(struct account *a, struct folder *from, uint32_t uid,
 					  struct folder *to, struct imap_copyuid *cu,
 					  struct imap_status *st)
 {
+	struct uid_change c = { .a = a, .from = from, .to = to };
 	enum imap_result rr;
 
 	if (!may_expunge(a, st))
 		return st->result;
-	rr = imap_uid_copy(a->session, uid, to->imap_name, cu, st);
+	rr = byuid_run(&a->view, &uid, 1, copy_uid, &c, st);
+	*cu = c.cu;
+	if (rr == IMAP_R_OK && !c.cu.valid && !view_has(&a->view, uid)) {
+		imap_status_set(st, IMAP_R_NO, "the server copied nothing for message %u; it is "
+			       "left where it was", uid);
+		rr = IMAP_R_NO;
+	}
 	if (rr != IMAP_R_OK)
 		return rr; /* nothing flagged: the message is where it was */
 	rr = flag_and_expunge(a, from, uid, st);
@@ -95,6 +151,37 @@ static enum imap_result copy_then_expunge(struct account *a, struct folder *from
 		log_warn(LOG_CAT_FS, "%s/%u.eml was copied to %s but could not be removed from "
 			 "%s: it is now in both", from->imap_name, uid, to->imap_name,
 			 from->imap_name);
+	return rr;
+}
+
+/* UID MOVE is safe to repeat (a message moved already is not there to
+ * move again).  Done when COPYUID says where it went or the source
+ * reported its expunge. */
+static enum imap_result move_uid(void *ctx, const uint32_t *uids, size_t n,
+				 struct uid_list *missed, struct imap_status *st)
+{
+	struct uid_change *c = ctx;
+	enum imap_result rr;
+
+	(void)n;
+	rr = imap_uid_move(c->a->session, uids[0], c->to->imap_name, &c->cu, st);
+	c->done = rr == IMAP_R_OK && (c->cu.valid || !index_find_msg(c->from, uids[0]));
+	if (rr == IMAP_R_OK && !c->done)
+		uid_list_add(missed, uids[0]);
+	return rr;
+}
+
+static enum imap_result move_one(struct account *a, struct folder *from, uint32_t uid,
+				 struct folder *to, struct imap_copyuid *cu, struct imap_status *st)
+{
+	struct uid_change c = { .a = a, .from = from, .to = to };
+	enum imap_result rr = byuid_run(&a->view, &uid, 1, move_uid, &c, st);
+
+	*cu = c.cu;
+	if (rr == IMAP_R_OK && !c.done) {
+		imap_status_set(st, IMAP_R_NO, "the server did not move message %u", uid);
+		rr = IMAP_R_NO;
+	}
 	return rr;
 }
 
@@ -139,7 +226,7 @@ static enum imap_result move_message(struct account *a, struct folder *from, uin
 	}
 	old = *m;
 	if (caps(a) & CAP_MOVE)
-		rr = imap_uid_move(a->session, uid, to->imap_name, &cu, st);
+		rr = move_one(a, from, uid, to, &cu, st);
 	else
 		rr = copy_then_expunge(a, from, uid, to, &cu, st);
 	if (rr != IMAP_R_OK)
@@ -386,25 +473,64 @@ enum imap_result change_rename_folder(struct account *a, struct folder *f,
 
 /* ---- flags and new messages ------------------------------------------------ */
 
+static enum imap_result get_flags_uid(void *ctx, const uint32_t *uids, size_t n,
+				      struct uid_list *missed, struct imap_status *st)
+{
+	struct uid_change *c = ctx;
+	enum imap_result rr;
+
+	(void)n;
+	rr = imap_uid_get_flags(c->a->session, uids[0], c->out, c->cap, c->modseq, st);
+	c->done = rr == IMAP_R_OK;
+	if (rr != IMAP_R_GONE)
+		return rr;
+	uid_list_add(missed, uids[0]);
+	return IMAP_R_OK;
+}
+
 enum imap_result change_get_flags(struct account *a, struct folder *f, uint32_t uid,
 				  char *flags, size_t cap, uint64_t *modseq, struct imap_status *st)
 {
+	struct uid_change c = { .a = a, .from = f, .out = flags, .cap = cap, .modseq = modseq };
 	enum imap_result rr = account_refresh_folder(a, f, st);
 
 	if (rr != IMAP_R_OK)
 		return rr;
 	if (!(caps(a) & CAP_CONDSTORE))
-		modseq = NULL;
-	return imap_uid_get_flags(a->session, uid, flags, cap, modseq, st);
+		c.modseq = NULL;
+	rr = byuid_run(&a->view, &uid, 1, get_flags_uid, &c, st);
+	if (rr == IMAP_R_OK && !c.done) {
+		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
+		rr = IMAP_R_GONE;
+	}
+	return rr;
+}
+
+/* Flags that were already so bring no FETCH back (Dovecot, Cyrus): only a
+ * connection that had not been told of the message may have missed it,
+ * and storing the same flags again is harmless. */
+static enum imap_result set_flags_uid(void *ctx, const uint32_t *uids, size_t n,
+				      struct uid_list *missed, struct imap_status *st)
+{
+	struct uid_change *c = ctx;
+	bool known = view_has(&c->a->view, uids[0]);
+	enum imap_result rr;
+
+	(void)n;
+	rr = imap_uid_set_flags(c->a->session, uids[0], c->flags, &c->done, st);
+	if (rr == IMAP_R_OK && !c->done && !known)
+		uid_list_add(missed, uids[0]);
+	return rr;
 }
 
 enum imap_result change_set_flags(struct account *a, struct folder *f, uint32_t uid,
 				  const char *flags, struct imap_status *st)
 {
+	struct uid_change c = { .a = a, .from = f, .flags = flags };
 	enum imap_result rr = account_select_rw(a, f, st);
 
 	if (rr == IMAP_R_OK)
-		rr = imap_uid_set_flags(a->session, uid, flags, st);
+		rr = byuid_run(&a->view, &uid, 1, set_flags_uid, &c, st);
 	if (rr == IMAP_R_OK)
 		log_debug(LOG_CAT_FS, "%s/%u: flags (%s)", f->imap_name, uid, flags);
 	return rr;

@@ -100,7 +100,7 @@ static enum imap_result fetch(struct pool *p, struct reader *r, struct folder *f
 	bool delivered = false;
 
 	if (rr == IMAP_R_OK)
-		rr = account_fetch_body_on(p->a, r->s, f, uid, ready, ctx, st, &delivered);
+		rr = account_fetch_body_on(p->a, &r->view, f, uid, ready, ctx, st, &delivered);
 	if (rr == IMAP_R_OK && !delivered) {
 		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
 		rr = IMAP_R_GONE;

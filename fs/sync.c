@@ -292,11 +292,14 @@ static enum imap_result fetch_missing(struct view *v, const struct imap_seqmap *
 	return rr;
 }
 
-/* What the index knew, in the server's order, plus what was fetched. */
+/* What the index knew, in the server's order, plus what was fetched, plus
+ * what the index knew above keep_above (news the session had not taken in
+ * when it answered). */
 static struct msg *merge(const struct imap_seqmap *server, const struct msg *known,
-			 size_t nknown, const struct collected *got, size_t *n)
+			 size_t nknown, const struct collected *got, uint32_t keep_above,
+			 size_t *n)
 {
-	struct msg *out = malloc((server->n + 1) * sizeof(*out));
+	struct msg *out = malloc((server->n + nknown + 1) * sizeof(*out));
 	size_t k = 0, g = 0;
 
 	*n = 0;
@@ -313,6 +316,31 @@ static struct msg *merge(const struct imap_seqmap *server, const struct msg *kno
 			out[(*n)++] = got->msgs[g];
 		/* else: expunged between SEARCH and FETCH; the next look sees it */
 	}
+	while (out && k < nknown && known[k].uid <= keep_above)
+		k++;
+	while (out && k < nknown)
+		out[(*n)++] = known[k++];
+	return out;
+}
+
+/* The index's messages and the pending ones (not shown yet), ascending. */
+static struct msg *copy_known(struct view *v, size_t *n, uint32_t *uidnext)
+{
+	struct folder *f = v->f;
+	struct msg *out;
+	size_t i = 0, j = 0;
+
+	pthread_mutex_lock(&v->a->index_lock);
+	*n = 0;
+	*uidnext = f->uidnext;
+	out = malloc((f->nmsgs + f->npending + 1) * sizeof(*out));
+	while (out && (i < f->nmsgs || j < f->npending)) {
+		if (j == f->npending || (i < f->nmsgs && f->msgs[i].uid < f->pending[j].uid))
+			out[(*n)++] = f->msgs[i++];
+		else
+			out[(*n)++] = f->pending[j++];
+	}
+	pthread_mutex_unlock(&v->a->index_lock);
 	return out;
 }
 
@@ -326,22 +354,20 @@ static enum imap_result resync(struct view *v, struct imap_status *st)
 	struct collected got = { 0 };
 	struct msg *known = NULL, *msgs = NULL;
 	size_t nknown = 0, n = 0;
-	uint32_t uidnext;
+	uint32_t uidnext, keep_above;
 	enum imap_result rr;
 
 	seqmap_init(&server);
 	rr = imap_uid_search_all(v->s, &server, st);
 	if (rr == IMAP_R_OK) {
-		pthread_mutex_lock(&v->a->index_lock);
-		nknown = v->f->nmsgs;
-		uidnext = v->f->uidnext;
-		known = malloc((nknown + 1) * sizeof(*known));
-		if (known && nknown)
-			memcpy(known, v->f->msgs, nknown * sizeof(*known));
-		pthread_mutex_unlock(&v->a->index_lock);
+		known = copy_known(v, &nknown, &uidnext);
 		rr = known ? fetch_missing(v, &server, known, nknown, &got, st) : IMAP_R_NOMEM;
 	}
-	if (rr == IMAP_R_OK && !(msgs = merge(&server, known, nknown, &got, &n)))
+	/* Dovecot answers SEARCH from the session's last look and tells of
+	 * newer mail with the answer: a message a watcher announced meanwhile
+	 * is not in the list, and not gone. */
+	keep_above = v->exists > server.n ? seqmap_last(&server) : UINT32_MAX;
+	if (rr == IMAP_R_OK && !(msgs = merge(&server, known, nknown, &got, keep_above, &n)))
 		rr = IMAP_R_NOMEM;
 	if (rr == IMAP_R_OK) {
 		if (!account_folder_sync(v->a, v->f, v->uidvalidity, uidnext, msgs, n, v->quiet,
@@ -390,11 +416,49 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 	}
 	/* Counts still differ: something vanished while we were not looking.
 	 * And the index must hold what this view sees: another connection's
-	 * look at a mailbox that was re-created under it may have emptied it. */
-	if (v->dirty || v->exists != v->seq.n || account_folder_count(v->a, v->f) != v->seq.n)
+	 * look at a mailbox that was re-created under it may have emptied it.
+	 * Messages above the last one this view was told of are news to it (a
+	 * watcher saw them first), not a difference. */
+	if (v->dirty || v->exists != v->seq.n ||
+	    account_folder_count(v->a, v->f, seqmap_last(&v->seq)) != v->seq.n)
 		return v->f->loaded && v->f->uidvalidity == v->uidvalidity ?
 		       resync(v, st) : full_load(v, v->uidvalidity, v->f->uidnext, st);
 	return IMAP_R_OK;
+}
+
+bool view_has(const struct view *v, uint32_t uid) { return seqmap_seq(&v->seq, uid) != 0; }
+
+static bool knows_all(const struct view *v, const uint32_t *uids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!view_has(v, uids[i]))
+			return false;
+	return true;
+}
+
+static bool has_news(const struct view *v)
+{
+	return v->exists != v->seq.n || v->dirty || v->stale;
+}
+
+/* What is learnt here is other clients' doing, even in the middle of a
+ * change of ours: departures are announced. */
+enum imap_result view_learn(struct view *v, const uint32_t *uids, size_t n,
+			    struct imap_status *st)
+{
+	enum imap_result rr = IMAP_R_OK;
+	bool quiet = v->quiet;
+
+	v->quiet = false;
+	if (has_news(v))
+		rr = view_catch_up(v, 0, st);
+	if (rr == IMAP_R_OK && v->f && !knows_all(v, uids, n)) {
+		rr = imap_noop(v->s, st);
+		if (rr == IMAP_R_OK)
+			rr = view_catch_up(v, 0, st);
+	}
+	v->quiet = quiet;
+	return rr;
 }
 
 /* The list is whole as of info's HIGHESTMODSEQ: remember it for the next

@@ -44,6 +44,15 @@ enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 			   struct imap_status *st);
 /* After untagged EXISTS/EXPUNGE: fetch what is new, reload if needed. */
 enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_status *st);
+/* Has this connection been told of uid (is it in its numbering)? */
+bool view_has(const struct view *v, uint32_t uid);
+/* A command by UID found nothing for some of uids: servers answer a UID
+ * command from what the session has been told, and a message delivered
+ * since may be news to it.  Take in the news the answer carried (Dovecot,
+ * Cyrus send EXISTS with it), and if some of uids are still unknown ask
+ * for more (a NOOP: Courier tells only then). */
+enum imap_result view_learn(struct view *v, const uint32_t *uids, size_t n,
+			    struct imap_status *st);
 /* Forget the selection (the connection left the folder or broke). */
 void view_reset(struct view *v);
 

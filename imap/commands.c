@@ -894,11 +894,33 @@ enum imap_result imap_rename(struct imap_session *s, const char *from, const cha
 
 /* ---- flags (RFC 3501 §6.4.6-6.4.8, RFC 7162 §3.1.4 MODSEQ) ---------------- */
 
-enum imap_result imap_uid_set_flags(struct imap_session *s, uint32_t uid, const char *flags,
-				    struct imap_status *st)
+struct stored_ctx {
+	uint32_t uid;
+	bool answered;
+};
+
+/* Returns false so that the mailbox view learns the flags too. */
+static bool on_stored(struct imap_session *s, struct imap_response *r, void *vctx)
 {
+	struct stored_ctx *sc = vctx;
+	struct imap_msg_meta m;
+
+	(void)s;
+	if (imap_parse_fetch(r, &m) && m.uid == sc->uid)
+		sc->answered = true;
+	return false;
+}
+
+enum imap_result imap_uid_set_flags(struct imap_session *s, uint32_t uid, const char *flags,
+				    bool *answered, struct imap_status *st)
+{
+	struct stored_ctx sc = { uid, false };
+	enum imap_result rr;
+
 	/* Not .SILENT: the FETCH the server answers with updates the view. */
-	return imap_simple(s, st, NULL, NULL, "UID STORE %u FLAGS (%s)", uid, flags);
+	rr = imap_simple(s, st, on_stored, &sc, "UID STORE %u FLAGS (%s)", uid, flags);
+	*answered = sc.answered;
+	return rr;
 }
 
 struct flags_ctx {

@@ -136,9 +136,11 @@ enum imap_result imap_create(struct imap_session *s, const char *mailbox, struct
 enum imap_result imap_delete(struct imap_session *s, const char *mailbox, struct imap_status *st);
 enum imap_result imap_rename(struct imap_session *s, const char *from, const char *to,
 			     struct imap_status *st);
-/* UID STORE <uid> FLAGS (<flags>): replace every flag. */
+/* UID STORE <uid> FLAGS (<flags>): replace every flag.  *answered: the
+ * server sent the message's flags back (it does not when they were
+ * already so, nor for a message the session has not been told of). */
 enum imap_result imap_uid_set_flags(struct imap_session *s, uint32_t uid, const char *flags,
-				    struct imap_status *st);
+				    bool *answered, struct imap_status *st);
 /* UID FETCH <uid> (FLAGS [MODSEQ]): the flags as the server names them,
  * space-separated ("\Seen $Forwarded"), and the MODSEQ (RFC 7162) when
  * modseq is not NULL.  IMAP_R_GONE when the message is not there. */

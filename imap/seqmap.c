@@ -44,7 +44,7 @@ uint32_t seqmap_expunge(struct imap_seqmap *m, uint32_t seq)
 	return uid;
 }
 
-uint32_t seqmap_remove_uid(struct imap_seqmap *m, uint32_t uid)
+uint32_t seqmap_seq(const struct imap_seqmap *m, uint32_t uid)
 {
 	size_t lo = 0, hi = m->n;
 
@@ -56,9 +56,14 @@ uint32_t seqmap_remove_uid(struct imap_seqmap *m, uint32_t uid)
 		else
 			hi = mid;
 	}
-	if (lo == m->n || m->uids[lo] != uid)
-		return 0;
-	return seqmap_expunge(m, (uint32_t)lo + 1) ? (uint32_t)lo + 1 : 0;
+	return lo < m->n && m->uids[lo] == uid ? (uint32_t)lo + 1 : 0;
+}
+
+uint32_t seqmap_remove_uid(struct imap_seqmap *m, uint32_t uid)
+{
+	uint32_t seq = seqmap_seq(m, uid);
+
+	return seq && seqmap_expunge(m, seq) ? seq : 0;
 }
 
 uint32_t seqmap_last(const struct imap_seqmap *m) { return m->n ? m->uids[m->n - 1] : 0; }

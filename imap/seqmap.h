@@ -24,6 +24,8 @@ uint32_t seqmap_expunge(struct imap_seqmap *m, uint32_t seq);
 /* A message that vanished (RFC 7162 VANISHED names UIDs): its sequence
  * number, now gone, or 0 when the map does not hold uid. */
 uint32_t seqmap_remove_uid(struct imap_seqmap *m, uint32_t uid);
+/* The sequence number of uid, 0 when the map does not hold it. */
+uint32_t seqmap_seq(const struct imap_seqmap *m, uint32_t uid);
 /* The highest UID, 0 when empty. */
 uint32_t seqmap_last(const struct imap_seqmap *m);
 /* The UID at seq, 0 when out of range. */

@@ -6,6 +6,8 @@ Run with Debian's interpreter: pytest-3 tests/integration
 Fixtures
   inboxfs_bin      session  path of the binary; skips everything if missing
   dovecot          module   a private Dovecot (tests/lib/dovecot.py), user alice
+  server           module   each real server INBOXFS_SERVERS names in turn
+                            (Dovecot, Cyrus, Courier: tests/lib/realservers.py)
   seeded           module   SeededAccount: alice's mailbox filled with the
                             acceptance data set, plus the imaplib oracle
   mount            function factory: mount(url=..., options=..., ...) -> Inboxfs;
@@ -30,6 +32,7 @@ import fakeimap  # noqa: E402
 import imapraw  # noqa: E402
 import inboxfs as inboxfs_mod  # noqa: E402
 import mailgen  # noqa: E402
+import realservers  # noqa: E402
 
 
 def inboxfs_bin_path():
@@ -181,6 +184,18 @@ def seed_acceptance(dc):
         "large": ("Archive/2023/Q1", max(acc.state["Archive/2023/Q1"])),
     }
     return acc
+
+
+@pytest.fixture(scope="module", params=realservers.SERVERS)
+def server(request):
+    """A started server (.kind, .post_caps), stopped after the module."""
+    try:
+        srv = realservers.start(request.param)
+    except ValueError as e:
+        pytest.fail(str(e))
+    yield srv
+    srv.stop()
+    realservers.write_report()
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,7 @@ and the server's state from an independent imaplib client.
 """
 
 import errno
-import itertools
-import json
 import os
-import re
 import subprocess
 import sys
 
@@ -27,118 +24,10 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
-import courier as courier_mod  # noqa: E402
-import cyrus as cyrus_mod  # noqa: E402
-import dovecot as dovecot_mod  # noqa: E402
-import imapraw  # noqa: E402
-import inboxfs as ifs  # noqa: E402
 import inotify  # noqa: E402
 import mailgen  # noqa: E402
-
-SERVERS = [s.strip() for s in os.environ.get("INBOXFS_SERVERS",
-                                             "dovecot,cyrus,courier").split(",") if s.strip()]
-FACTORIES = {"dovecot": dovecot_mod.Dovecot, "cyrus": cyrus_mod.Cyrus,
-             "courier": courier_mod.Courier}
-# Courier's IDLE polls the maildir every 2 s (IMAP_IDLE_TIMEOUT, courier.py);
-# the others push at once.  Generous: two other test runs share the CPUs.
-ARRIVAL_TIMEOUT = 30.0
-
-_users = itertools.count(1)
-REPORT = {}   # server -> {"pre": [...], "post": [...], "fallbacks": set()}
-
-
-def _server_folder(srv, path):
-    """Dovecot has no folder()/mount_path(): its names are the paths."""
-    return srv.folder(path) if hasattr(srv, "folder") else path
-
-
-def _mount_path(srv, path):
-    return srv.mount_path(path) if hasattr(srv, "mount_path") else path
-
-
-@pytest.fixture(scope="module", params=SERVERS)
-def server(request):
-    name = request.param
-    if name not in FACTORIES:
-        pytest.fail("INBOXFS_SERVERS: unknown server %r (known: %s)"
-                    % (name, ", ".join(FACTORIES)))
-    srv = FACTORIES[name]()
-    srv.kind = name
-    c = imapraw.RawIMAP.connect(srv.host, srv.imaps_port, cafile=srv.cafile)
-    pre = sorted(c.capabilities)
-    c.login(srv.user, srv.password)
-    c.capabilities = set()
-    c.command("CAPABILITY")   # what the server offers now, not what LOGIN said
-    srv.post_caps = set(c.capabilities)
-    c.logout()
-    REPORT[name] = {"pre": pre, "post": sorted(srv.post_caps), "fallbacks": set()}
-    yield srv
-    srv.stop()
-    _write_report()
-
-
-def _write_report():
-    path = os.environ.get("INBOXFS_SERVER_REPORT")
-    if path:
-        with open(path, "w") as f:
-            json.dump({k: dict(v, fallbacks=sorted(v["fallbacks"])) for k, v in REPORT.items()},
-                      f, indent=1)
-
-
-class Account:
-    """A fresh user: INBOX with n messages, an empty Archive, an oracle."""
-
-    def __init__(self, srv, tmp_path, n=4):
-        self.srv = srv
-        self.user = "s%d" % next(_users)
-        self.password = srv.add_user(self.user)
-        self.archive = _server_folder(srv, "Archive")
-        c = self.raw()
-        c.create(self.archive)
-        base = mailgen.BASE_EPOCH
-        c.append_many("INBOX", [(mailgen.simple_message(i, epoch=base + 100 * i),
-                                 ["\\Seen"] if i % 2 else [], base + 100 * i, 60)
-                                for i in range(n)])
-        c.logout()
-        self.pwfile = ifs.write_password_file(str(tmp_path), self.password,
-                                              name="pw-" + self.user)
-        self.state_home = str(tmp_path / ("state-" + self.user))
-
-    def raw(self):
-        return self.srv.raw(user=self.user, password=self.password)
-
-    def imap(self):
-        return self.srv.connect(user=self.user, password=self.password)
-
-    def state(self, folder="INBOX"):
-        m = self.imap()
-        try:
-            return imapraw.folder_state(m, folder)
-        finally:
-            m.logout()
-
-    def body(self, folder, uid):
-        m = self.imap()
-        try:
-            return imapraw.fetch_body(m, folder, uid)
-        finally:
-            m.logout()
-
-    def mount(self, mount, **options):
-        opts = {"cafile": self.srv.cafile, "password_file": self.pwfile, "debug": "imap"}
-        opts.update(options)
-        return mount(self.srv.url(user=self.user), options=opts,
-                     env=ifs.clean_env({"XDG_STATE_HOME": self.state_home}))
-
-
-def sent(m, command):
-    """Lines of inboxfs's trace where it sent `command` (e.g. "UID MOVE")."""
-    pat = re.compile(r" C: \S+ %s(?: |$)" % re.escape(command))
-    return [l for l in m.stderr().splitlines() if pat.search(l)]
-
-
-def emls(path):
-    return {n for n in os.listdir(path) if n.endswith(".eml")}
+from realservers import ARRIVAL_TIMEOUT, REPORT, Account, emls, sent  # noqa: E402
+from realservers import mount_path as _mount_path  # noqa: E402
 
 
 def test_capabilities_are_usable(server):

@@ -88,9 +88,13 @@ int main(void)
 	/* given up (the fetch failed): the waiter goes on with nothing */
 	CHECK(bodycache_mark_pending(bc, 8));
 	start(&t, &w, bc, 8);
-	bodycache_unmark_pending(bc, 8);
+	CHECK(bodycache_unmark_pending(bc, 8)); /* it never came: missing */
 	CHECK(joined(t));
 	CHECK(w.got == NULL);
+	/* the fetch ended after the body came: nothing is missing */
+	CHECK(bodycache_mark_pending(bc, 10));
+	bodycache_put(bc, 10, strdup("ten"), 3, false);
+	CHECK(!bodycache_unmark_pending(bc, 10) && !bodycache_unmark_pending(bc, 11));
 
 	/* two waiters on keys of one stripe (8 and 24): each goes on when its
 	 * own body comes, whatever the order */

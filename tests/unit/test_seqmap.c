@@ -28,8 +28,12 @@ int main(void)
 	for (uint32_t u = 100; u < 10100; u++)
 		CHECK(seqmap_append(&m, u) == 0);
 	CHECK(m.n == 10002 && seqmap_uid(&m, 3) == 100);
+	/* Has this connection been told of a UID (and under which number)? */
+	CHECK(seqmap_seq(&m, 10) == 1 && seqmap_seq(&m, 40) == 2 && seqmap_seq(&m, 10099) == 10002);
+	CHECK(seqmap_seq(&m, 5) == 0 && seqmap_seq(&m, 41) == 0 && seqmap_seq(&m, 10100) == 0);
 	seqmap_clear(&m);
-	CHECK(m.n == 0 && seqmap_last(&m) == 0 && seqmap_append(&m, 1) == 0);
+	CHECK(m.n == 0 && seqmap_last(&m) == 0 && seqmap_seq(&m, 10) == 0);
+	CHECK(seqmap_append(&m, 1) == 0);
 	seqmap_free(&m);
 	return check_summary("seqmap");
 }
