@@ -24,6 +24,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
+import imapraw  # noqa: E402
+import inboxfs as ifs  # noqa: E402
 import inotify  # noqa: E402
 import mailgen  # noqa: E402
 from realservers import ARRIVAL_TIMEOUT, REPORT, Account, emls, sent  # noqa: E402
@@ -37,7 +39,6 @@ def test_capabilities_are_usable(server):
     assert "IMAP4REV1" in caps, caps
     pre = set(REPORT[server.kind]["pre"])
     assert pre & {"AUTH=PLAIN", "AUTH=LOGIN"} or "LOGINDISABLED" not in pre, pre
-
 
 
 def test_check_reports_the_server(server, inboxfs_bin, tmp_path):
@@ -55,6 +56,7 @@ def test_check_reports_the_server(server, inboxfs_bin, tmp_path):
     finally:
         m.logout()
     ifs.assert_check_report(ifs.parse_check(r.stdout), server.post_caps, boxes)
+
 
 def test_ls_stat_cat(server, mount, tmp_path):
     """ls lists exactly the UIDs, stat shows RFC822.SIZE and INTERNALDATE,
