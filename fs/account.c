@@ -62,7 +62,11 @@ static void set_session(struct account *a, struct imap_session *s)
 	pthread_mutex_unlock(&a->conn_lock);
 }
 
-static enum imap_result connect_session(struct account *a, struct imap_status *st)
+/* A new session in a->session, the server due to answer by `until`
+ * (imap_session_set_deadline) while connecting, by the call's deadline
+ * afterwards. */
+static enum imap_result connect_session(struct account *a, long long until,
+					struct imap_status *st)
 {
 	struct imap_session *s = imap_session_new(&a->scfg);
 
@@ -72,6 +76,7 @@ static enum imap_result connect_session(struct account *a, struct imap_status *s
 	}
 	/* Published before any I/O, so that unmounting can abort a connect
 	 * that hangs. */
+	imap_session_set_deadline(s, until);
 	set_session(a, s);
 	if (atomic_load(&a->shutting_down))
 		imap_session_abort(s);
@@ -80,6 +85,7 @@ static enum imap_result connect_session(struct account *a, struct imap_status *s
 		imap_session_close(s);
 		return st->result;
 	}
+	imap_session_set_deadline(s, a->deadline_ms);
 	atomic_store(&a->server_caps, imap_session_caps(s));
 	view_reset(&a->view);
 	a->view.s = a->session;
@@ -100,7 +106,7 @@ static enum imap_result first_connect(struct account *a, struct imap_status *st)
 	long wait_ms = 500;
 
 	for (int tries = 1;; tries++) {
-		if (connect_session(a, st) == IMAP_R_OK)
+		if (connect_session(a, 0, st) == IMAP_R_OK)
 			return IMAP_R_OK;
 		if (st->result != IMAP_R_LOGIN || imap_login_rejected(st) ||
 		    tries == FIRST_LOGIN_TRIES || atomic_load(&a->shutting_down))
@@ -112,15 +118,74 @@ static enum imap_result first_connect(struct account *a, struct imap_status *st)
 	}
 }
 
+/* No new connection for `wait` ms from now, after a failure (-1: the
+ * tries are used up; now, not when the try began: a try that timed out
+ * took a whole timeout).  why: the failure, for the log and the status
+ * file. */
+static void schedule_retry(struct account *a, long wait, const char *why)
+{
+	snprintf(a->last_error, sizeof(a->last_error), "%s", why);
+	if (wait < 0) {
+		log_err(LOG_CAT_IMAP, "cannot reach %s after %u tries (%s): giving up "
+			"(reconnect_tries)", a->url.host, a->backoff.tries, why);
+		atomic_store(&a->give_up, true);
+		wait = 24L * 3600 * 1000;
+	} else {
+		log_info(LOG_CAT_IMAP, "cannot reach %s: %s; next try in %ld s", a->url.host,
+			 why, (wait + 999) / 1000);
+	}
+	a->next_try_ms = clock_ms() + wait;
+}
+
+/* After the connection went silent, the next try comes at once, as a
+ * probe: a server that is back answers within a round trip or two; one
+ * that says nothing for this long (ms) is taken for still out of reach,
+ * and the backoff's waits begin.  Over a dead link every try would
+ * otherwise keep its caller, and those queued behind it, a whole timeout. */
+#define PROBE_MS 1000
+
+/* Drop the broken session old; one that went silent (a command timed
+ * out) makes the next try a probe. */
+static void drop_session(struct account *a, struct imap_session *old)
+{
+	const char *why;
+
+	if (imap_session_broken(old, &why) == IMAP_R_TIMEOUT)
+		a->probe = true;
+	set_session(a, NULL);
+	login_session_ended(&a->login, old);
+	imap_session_close(old);
+}
+
+/* One try at a new session, within the call's deadline (a probe: within
+ * PROBE_MS), and the backoff's books. */
+static enum imap_result reconnect(struct account *a, bool again, struct imap_status *st)
+{
+	long long until = a->probe ? clock_ms() + PROBE_MS : a->deadline_ms;
+	enum imap_result rr;
+
+	a->probe = false;
+	rr = connect_session(a, until, st);
+	if (rr == IMAP_R_OK) {
+		if (a->backoff.failures || again)
+			log_info(LOG_CAT_IMAP, "connected to %s again", a->url.host);
+		a->reconnects++;
+		backoff_reset(&a->backoff);
+		return IMAP_R_OK;
+	}
+	schedule_retry(a, rr == IMAP_R_TIMEOUT ? backoff_silent(&a->backoff) :
+			   backoff_next(&a->backoff, imap_login_rejected(st)), st->text);
+	return rr;
+}
+
 /* A usable session.  After a loss the next operation that needs the
- * server reconnects at once; when that fails, operations fail at once
- * (EIO, never a hang) until the backoff's next try is due. */
+ * server reconnects at once (a probe after silence); when that fails,
+ * operations fail at once (EIO, never a hang) until the backoff's next
+ * try is due.  A try has what is left of the call's deadline. */
 static enum imap_result ensure_session(struct account *a, struct imap_status *st)
 {
 	struct imap_session *old = a->session;
-	enum imap_result rr;
-	long long now = clock_ms();
-	long wait;
+	long long now;
 
 	if (old && imap_session_usable(old))
 		return IMAP_R_OK;
@@ -128,38 +193,22 @@ static enum imap_result ensure_session(struct account *a, struct imap_status *st
 		imap_status_set(st, IMAP_R_LOST, "unmounting");
 		return IMAP_R_LOST;
 	}
-	if (old) {
-		set_session(a, NULL);
-		login_session_ended(&a->login, old);
-		imap_session_close(old);
-	}
+	if (old)
+		drop_session(a, old);
 	view_reset(&a->view);
+	now = clock_ms();
 	if (now < a->next_try_ms) {
 		imap_status_set(st, IMAP_R_LOST, "server unreachable (%.150s); next try in %lld s",
 			       a->last_error, (a->next_try_ms - now + 999) / 1000);
 		return IMAP_R_LOST;
 	}
-	rr = connect_session(a, st);
-	if (rr == IMAP_R_OK) {
-		if (a->backoff.failures || old)
-			log_info(LOG_CAT_IMAP, "connected to %s again", a->url.host);
-		a->reconnects++;
-		backoff_reset(&a->backoff);
-		return IMAP_R_OK;
+	/* A try cut short by the call's deadline would say nothing of the
+	 * server: leave it to the next call, uncounted. */
+	if (a->deadline_ms && a->deadline_ms - now < (a->probe ? PROBE_MS : 1)) {
+		imap_status_set(st, IMAP_R_TIMEOUT, "no time left to reconnect");
+		return IMAP_R_TIMEOUT;
 	}
-	snprintf(a->last_error, sizeof(a->last_error), "%s", st->text);
-	wait = backoff_next(&a->backoff, imap_login_rejected(st));
-	if (wait < 0) {
-		log_err(LOG_CAT_IMAP, "cannot reach %s after %u tries (%s): giving up "
-			"(reconnect_tries)", a->url.host, a->backoff.tries, st->text);
-		atomic_store(&a->give_up, true);
-		wait = 24L * 3600 * 1000;
-	} else {
-		log_info(LOG_CAT_IMAP, "cannot reach %s: %s; next try in %ld s", a->url.host,
-			 st->text, (wait + 999) / 1000);
-	}
-	a->next_try_ms = now + wait;
-	return rr;
+	return reconnect(a, old != NULL, st);
 }
 
 enum imap_result account_session(struct account *a, struct imap_status *st)
@@ -569,11 +618,74 @@ static enum imap_result run_fetch(struct account *a, struct view *v, struct fold
 	return byuid_run(v, uids, n, fetch_uids, &fr, st);
 }
 
-void account_lock_session(struct account *a)
+long long account_deadline(const struct account *a)
 {
+	return clock_ms() + (long long)a->opt->timeout * 1000;
+}
+
+long long account_last_word_ms(struct account *a)
+{
+	long long quiet = -1;
+
+	pthread_mutex_lock(&a->conn_lock);
+	if (a->session)
+		quiet = imap_session_quiet_ms(a->session);
+	pthread_mutex_unlock(&a->conn_lock);
+	return quiet < 0 ? 0 : clock_ms() - quiet;
+}
+
+/* The session_lock holder's call is due at deadline (0: none). */
+static void set_deadline(struct account *a, long long deadline)
+{
+	a->deadline_ms = deadline;
+	if (a->session)
+		imap_session_set_deadline(a->session, deadline);
+}
+
+static bool lock_until(pthread_mutex_t *m, long long until)
+{
+	struct timespec ts = { until / 1000, until % 1000 * 1000000L };
+
+	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts) == 0;
+}
+
+bool account_lock_session_within(struct account *a, long long wait_until, long long deadline,
+				 struct imap_status *st)
+{
+	long long patience = wait_until - clock_ms(), spoke;
+	bool got;
+
 	atomic_fetch_add(&a->session_wanted, 1);
-	pthread_mutex_lock(&a->session_lock);
+	while (!(got = lock_until(&a->session_lock, wait_until)) &&
+	       (spoke = account_last_word_ms(a)) + patience > wait_until)
+		wait_until = spoke + patience;
 	atomic_fetch_sub(&a->session_wanted, 1);
+	if (!got) {
+		imap_status_set(st, IMAP_R_TIMEOUT, "no answer in time: another request is "
+				"waiting for the server");
+		return false;
+	}
+	set_deadline(a, deadline);
+	return true;
+}
+
+bool account_lock_session(struct account *a, long long deadline, struct imap_status *st)
+{
+	return account_lock_session_within(a, deadline, deadline, st);
+}
+
+bool account_trylock_session(struct account *a, long long deadline)
+{
+	if (pthread_mutex_trylock(&a->session_lock) != 0)
+		return false;
+	set_deadline(a, deadline);
+	return true;
+}
+
+void account_unlock_session(struct account *a)
+{
+	set_deadline(a, 0);
+	pthread_mutex_unlock(&a->session_lock);
 }
 
 bool account_scanning(struct account *a, struct folder *f) { return atomic_load(&a->scanning) == f; }

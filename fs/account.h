@@ -19,6 +19,7 @@
 #include "imap/url.h"
 
 struct notifier;
+struct alarms;
 
 struct account {
 	const struct options *opt;
@@ -35,12 +36,14 @@ struct account {
 	atomic_int session_wanted; /* threads waiting for session_lock (a scan yields) */
 	pthread_mutex_t index_lock;
 	struct imap_session *session; /* assigned under conn_lock too (account_abort) */
+	long long deadline_ms;     /* the session_lock holder's answer is due then (0: none) */
 	struct view view;          /* the session's selected folder */
 	pthread_mutex_t conn_lock;
 
 	/* Reconnecting (under session_lock) and health, for .inboxfs/status. */
 	struct backoff backoff;
 	long long next_try_ms;     /* no new connection before this (monotonic) */
+	bool probe;                /* the last connection went silent: the next try is short */
 	unsigned reconnects;
 	char last_error[256];
 	atomic_bool shutting_down; /* unmounting: no more connections */
@@ -55,6 +58,7 @@ struct account {
 	struct pool *readers;      /* extra connections for parallel reads */
 	struct diskcache *disk;    /* NULL: no disk cache */
 	struct notifier *notifier; /* set once mounted */
+	struct alarms *alarms;     /* set once mounted (NULL: none) */
 	struct announcer *announcer; /* set once mounted, when announcing */
 	struct state *state;       /* announced UIDs kept across mounts */
 	struct folder **watched;   /* folders with an IDLE watcher */
@@ -101,9 +105,30 @@ enum imap_result account_connect(struct account *a, struct imap_session *s,
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);
 void account_close(struct account *a);
 
-/* Take session_lock, letting a scan that holds it know someone waits:
- * the scan's read-ahead then stops asking for more and lets go. */
-void account_lock_session(struct account *a);
+/* When the answer to a call that starts now is due: `timeout` from now
+ * (monotonic ms).  Everything done for the call counts: the wait for the
+ * session, reconnecting (connect, TLS, login, SELECT), the command and
+ * its retry. */
+long long account_deadline(const struct account *a);
+/* When the worker's server last sent something (monotonic ms; 0: never,
+ * or no connection).  Any thread. */
+long long account_last_word_ms(struct account *a);
+/* Take session_lock for a call due at `deadline`, letting a scan that
+ * holds it know someone waits: the scan's read-ahead then stops asking
+ * for more and lets go.  The wait goes on past the deadline only while
+ * the server sends to the holder (it is alive, just busy), as long after
+ * its last bytes as the deadline was from the start.  False (st says
+ * why: IMAP_R_TIMEOUT) when the lock did not come in time.  Until
+ * account_unlock_session, the server too gets until the deadline
+ * (imap_session_set_deadline). */
+bool account_lock_session(struct account *a, long long deadline, struct imap_status *st);
+/* The same, waiting for the lock only until wait_until (a listing that
+ * answers from memory when it cannot have the session soon). */
+bool account_lock_session_within(struct account *a, long long wait_until, long long deadline,
+				 struct imap_status *st);
+/* Take session_lock if it is free; false otherwise. */
+bool account_trylock_session(struct account *a, long long deadline);
+void account_unlock_session(struct account *a);
 
 /* Everything below is called with a->session_lock held (and not
  * index_lock): it takes index_lock itself around changes to the index. */

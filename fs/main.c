@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "fs/account.h"
+#include "fs/alarm.h"
 #include "fs/announce.h"
 #include "fs/check.h"
 #include "fs/notify.h"
@@ -193,6 +194,7 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 	if (!o->foreground)
 		log_use_syslog(true);
 	a->notifier = notifier_start(se);
+	a->alarms = alarms_start();
 	if (login_start(&a->login) < 0)
 		log_err(LOG_CAT_AUTH, "cannot start renewing tokens in the background: each login "
 			"will ask for a token itself");
@@ -215,6 +217,8 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 		atomic_store(&wd.done, true);
 		pthread_join(wd.thread, NULL);
 	}
+	alarms_stop(a->alarms); /* the loop is over: no listing is waiting */
+	a->alarms = NULL;
 	/* Order matters: nothing may touch the mount once the loop is gone,
 	 * and the announcer may be waiting for it: closing the session's
 	 * device (destroy, below) fails such a request, then it is joined. */

@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/account.h"
+#include "fs/alarm.h"
 #include "fs/announce.h"
 #include "fs/changes.h"
 #include "fs/errno_map.h"
@@ -226,21 +228,22 @@ static int lookup_in_index(struct account *a, fuse_ino_t parent, const char *nam
 	return 0;
 }
 
-static int load_folder(struct account *a, struct folder *dir)
+static int load_folder(struct account *a, struct folder *dir, long long deadline)
 {
 	struct imap_status st;
-	int err = 0;
+	enum imap_result rr = IMAP_R_TIMEOUT;
 
-	account_lock_session(a);
-	if (account_ensure_loaded(a, dir, &st) != IMAP_R_OK)
-		err = imap_errno(&st, dir->imap_name);
-	pthread_mutex_unlock(&a->session_lock);
-	return err;
+	if (account_lock_session(a, deadline, &st)) {
+		rr = account_ensure_loaded(a, dir, &st);
+		account_unlock_session(a);
+	}
+	return rr == IMAP_R_OK ? 0 : imap_errno(&st, dir->imap_name);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct account *a = req_account(req);
+	long long deadline = account_deadline(a);
 	struct fuse_entry_param e;
 	struct folder *dir;
 	int err;
@@ -252,7 +255,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	pthread_mutex_lock(&a->index_lock);
 	err = lookup_in_index(a, parent, name, ann, &dir, &e);
 	pthread_mutex_unlock(&a->index_lock);
-	if (err == EAGAIN && !(err = load_folder(a, dir))) {
+	if (err == EAGAIN && !(err = load_folder(a, dir, deadline))) {
 		pthread_mutex_lock(&a->index_lock);
 		err = lookup_in_index(a, parent, name, ann, &dir, &e);
 		pthread_mutex_unlock(&a->index_lock);
@@ -355,23 +358,108 @@ static bool unreachable(const struct imap_status *st)
 
 /* While the server is out of reach, a folder listed before is listed from
  * the index as it was last known. */
-static int stale_listing(const struct folder *f, const struct imap_status *st)
+static int stale_listing(const struct folder *f, const char *why)
 {
 	log_info(LOG_CAT_FS, "%s: listed from the cache: %s", f->imap_name ? f->imap_name : "/",
-		 st->text);
+		 why);
+	return 0;
+}
+
+/* A folder listed before whose refresh the server leaves without a word
+ * this long is listed from memory (ms): a dead link must not freeze ls
+ * for `timeout`.  The refresh goes on behind, with the call's deadline. */
+#define LIST_WAIT_MS 600
+
+static bool listed_before(struct account *a, struct folder *f)
+{
+	bool listed;
+
+	pthread_mutex_lock(&a->index_lock);
+	listed = f->loaded || !index_folder_selectable(f);
+	pthread_mutex_unlock(&a->index_lock);
+	return listed;
+}
+
+/* Bring f up to date for a listing.  A folder listed before waits for
+ * the session only LIST_WAIT_MS (while the server is silent). */
+static enum imap_result refresh_listing(struct account *a, struct folder *f, bool listed,
+					long long deadline, struct imap_status *st)
+{
+	long long wait_until = listed ? clock_ms() + LIST_WAIT_MS : deadline;
+	enum imap_result rr = IMAP_R_TIMEOUT;
+
+	if (account_lock_session_within(a, wait_until, deadline, st)) {
+		rr = account_refresh_folder(a, f, st);
+		account_unlock_session(a);
+	}
+	return rr;
+}
+
+/* A refresh that failed: a folder listed before is listed from the cache
+ * while the server is out of reach (0); otherwise an errno. */
+static int listing_errno(struct account *a, struct folder *f, const struct imap_status *st)
+{
+	return unreachable(st) && listed_before(a, f) ? stale_listing(f, st->text) :
+	       imap_errno(st, f->imap_name);
+}
+
+/* Answer an opendir with a snapshot of f as the index has it now. */
+static void reply_listing(fuse_req_t req, struct fuse_file_info *fi, struct account *a,
+			  struct folder *f)
+{
+	struct dir_snapshot *ds;
+
+	account_flush_aliases(a, f->ino);
+	pthread_mutex_lock(&a->index_lock);
+	ds = take_snapshot(f);
+	pthread_mutex_unlock(&a->index_lock);
+	if (!ds) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)ds;
+	fuse_reply_open(req, fi);
+}
+
+/* An opendir that may be answered from memory by the alarm thread. */
+struct early_listing {
+	fuse_req_t req;
+	struct fuse_file_info *fi;
+	struct account *a;
+	struct folder *f;
+	struct alarm alarm;
+};
+
+/* The alarm of a listing: LIST_WAIT_MS since the call began, and the
+ * server has said nothing for that long, so answer from memory; while it
+ * talks, look again later. */
+static long long list_from_memory(void *ctx)
+{
+	struct early_listing *el = ctx;
+	long long spoke = account_last_word_ms(el->a);
+	char why[64];
+
+	if (spoke + LIST_WAIT_MS > clock_ms())
+		return spoke + LIST_WAIT_MS;
+	snprintf(why, sizeof(why), "no word from the server for %.1f s", LIST_WAIT_MS / 1000.0);
+	stale_listing(el->f, why);
+	reply_listing(el->req, el->fi, el->a, el->f);
 	return 0;
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct account *a = req_account(req);
-	struct dir_snapshot *ds = NULL;
+	long long deadline = account_deadline(a);
+	struct early_listing el = { req, fi, a, NULL, { 0 } };
 	struct imap_status st;
-	struct folder *f;
-	int err = 0;
+	enum imap_result rr;
+	bool listed;
+	int err;
 
 	if (ino == STATUS_DIR_INO) {
-		ds = calloc(1, sizeof(*ds)); /* dir NULL: the .inboxfs listing */
+		struct dir_snapshot *ds = calloc(1, sizeof(*ds)); /* dir NULL: .inboxfs */
+
 		fi->fh = (uintptr_t)ds;
 		if (ds)
 			fuse_reply_open(req, fi);
@@ -379,27 +467,24 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	account_lock_session(a);
-	f = index_folder_by_ino(a->index, ino);
-	if (!f)
-		err = ENOENT;
-	else if (account_refresh_folder(a, f, &st) != IMAP_R_OK)
-		err = unreachable(&st) && (f->loaded || !index_folder_selectable(f)) ?
-		      stale_listing(f, &st) : imap_errno(&st, f->imap_name);
-	pthread_mutex_unlock(&a->session_lock);
-	if (!err) {
-		account_flush_aliases(a, f->ino);
-		pthread_mutex_lock(&a->index_lock);
-		ds = take_snapshot(f);
-		pthread_mutex_unlock(&a->index_lock);
-		err = ds ? 0 : ENOMEM;
-	}
-	if (err) {
-		fuse_reply_err(req, err);
+	pthread_mutex_lock(&a->index_lock);
+	el.f = index_folder_by_ino(a->index, ino);
+	pthread_mutex_unlock(&a->index_lock);
+	if (!el.f) {
+		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fi->fh = (uintptr_t)ds;
-	fuse_reply_open(req, fi);
+	listed = listed_before(a, el.f);
+	if (listed)
+		alarm_set(a->alarms, &el.alarm, clock_ms() + LIST_WAIT_MS, list_from_memory, &el);
+	rr = refresh_listing(a, el.f, listed, deadline, &st);
+	if (listed && alarm_cancel(a->alarms, &el.alarm))
+		return; /* answered from memory already */
+	err = rr == IMAP_R_OK ? 0 : listing_errno(a, el.f, &st);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		reply_listing(req, fi, a, el.f);
 }
 
 /* Entry i of the listing: ".", "..", subfolders, then messages. */
@@ -608,18 +693,20 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 /* Fetch for an open: on the worker's connection, or on a free reader's
  * while the worker is busy (another reader's fetch, a scan's read-ahead). */
 static enum imap_result load_for_open(struct account *a, struct folder *f, uint32_t uid,
-				      struct open_req *o, struct imap_status *st)
+				      struct open_req *o, long long deadline,
+				      struct imap_status *st)
 {
 	enum imap_result rr;
 
-	if (pthread_mutex_trylock(&a->session_lock) != 0) {
+	if (!account_trylock_session(a, deadline)) {
 		if (!account_scanning(a, f) &&
-		    pool_load_body(a->readers, f, uid, open_ready, o, st, &rr))
+		    pool_load_body(a->readers, f, uid, open_ready, o, deadline, st, &rr))
 			return rr;
-		account_lock_session(a);
+		if (!account_lock_session(a, deadline, st))
+			return st->result;
 	}
 	rr = account_load_body(a, f, uid, open_ready, o, st);
-	pthread_mutex_unlock(&a->session_lock);
+	account_unlock_session(a);
 	return rr;
 }
 
@@ -627,6 +714,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_req o = { req, fi, req_account(req), ino };
 	struct account *a = o.a;
+	long long deadline = account_deadline(a);
 	struct imap_status st;
 	struct folder *f = NULL;
 	char what[300];
@@ -676,7 +764,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		open_ready(&o, b);
 		return;
 	}
-	if (load_for_open(a, f, uid, &o, &st) != IMAP_R_OK && o.req) {
+	if (load_for_open(a, f, uid, &o, deadline, &st) != IMAP_R_OK && o.req) {
 		snprintf(what, sizeof(what), "%s/%u.eml", f->imap_name, uid);
 		err = imap_errno(&st, what);
 	}
@@ -780,18 +868,21 @@ static bool refuse_if_ro(fuse_req_t req, const char *what, const char *name)
 }
 
 
-/* Run a change with the session: returns 0 or an errno (logged). */
-#define WITH_SESSION(a, expr) ({ \
+/* Run a change with the session, due at deadline: returns 0 or an errno
+ * (logged). */
+#define WITH_SESSION(a, deadline, expr) ({ \
 	struct imap_status st_; \
-	enum imap_result rr_; \
-	account_lock_session(a); \
-	rr_ = (expr); \
-	pthread_mutex_unlock(&(a)->session_lock); \
+	enum imap_result rr_ = IMAP_R_TIMEOUT; \
+	if (account_lock_session(a, deadline, &st_)) { \
+		rr_ = (expr); \
+		account_unlock_session(a); \
+	} \
 	rr_ == IMAP_R_OK ? 0 : imap_errno(&st_, what); })
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct account *a = req_account(req);
+	long long deadline = account_deadline(a);
 	struct folder *dir;
 	char what[300];
 	uint32_t uid;
@@ -816,7 +907,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	pthread_mutex_unlock(&a->index_lock);
 	if (!err) {
 		snprintf(what, sizeof(what), "rm %s/%s", dir->imap_name ? dir->imap_name : "", name);
-		err = WITH_SESSION(a, change_delete_message(a, dir, uid, &st_));
+		err = WITH_SESSION(a, deadline, change_delete_message(a, dir, uid, &st_));
 	}
 	fuse_reply_err(req, err);
 }
@@ -833,7 +924,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
  * next listed; if the folder has a real message of that name, the alias
  * is dropped at once so that the real one shows. */
 static int move_message(struct account *a, struct folder *from, const char *name,
-			struct folder *to, const char *newname, bool noreplace)
+			struct folder *to, const char *newname, bool noreplace, long long deadline)
 {
 	uint32_t uid, new_uid = 0, other;
 	char what[600];
@@ -852,14 +943,14 @@ static int move_message(struct account *a, struct folder *from, const char *name
 	err = index_child(to, newname) ? EISDIR : 0;
 	pthread_mutex_unlock(&a->index_lock);
 	if (!err && noreplace && index_folder_selectable(to) &&
-	    (err = WITH_SESSION(a, account_ensure_loaded(a, to, &st_))) == 0 &&
+	    (err = WITH_SESSION(a, deadline, account_ensure_loaded(a, to, &st_))) == 0 &&
 	    index_parse_msg_name(newname, &other) && index_find_msg(to, other))
 		err = EEXIST;
 	if (err == EISDIR || err == EEXIST)
 		return refuse("the target name exists", what, err);
 	if (err)
 		return err;
-	err = WITH_SESSION(a, change_move_message(a, from, uid, to, &new_uid, &st_));
+	err = WITH_SESSION(a, deadline, change_move_message(a, from, uid, to, &new_uid, &st_));
 	if (err)
 		return err;
 	pthread_mutex_lock(&a->index_lock);
@@ -874,18 +965,19 @@ static int move_message(struct account *a, struct folder *from, const char *name
 }
 
 static int rename_folder(struct account *a, struct folder *f, struct folder *newparent,
-			 const char *newname)
+			 const char *newname, long long deadline)
 {
 	char what[600];
 
 	snprintf(what, sizeof(what), "mv %s %s", f->imap_name ? f->imap_name : f->name, newname);
-	return WITH_SESSION(a, change_rename_folder(a, f, newparent, newname, &st_));
+	return WITH_SESSION(a, deadline, change_rename_folder(a, f, newparent, newname, &st_));
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
 	struct account *a = req_account(req);
+	long long deadline = account_deadline(a);
 	struct folder *from, *to, *child;
 	int err;
 
@@ -903,15 +995,16 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	if (!from || !to)
 		err = ENOENT;
 	else if (child)
-		err = rename_folder(a, child, to, newname);
+		err = rename_folder(a, child, to, newname, deadline);
 	else
-		err = move_message(a, from, name, to, newname, flags & RENAME_NOREPLACE);
+		err = move_message(a, from, name, to, newname, flags & RENAME_NOREPLACE, deadline);
 	fuse_reply_err(req, err);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct account *a = req_account(req);
+	long long deadline = account_deadline(a);
 	struct fuse_entry_param e;
 	struct folder *dir, *f = NULL;
 	char what[300];
@@ -924,7 +1017,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	pthread_mutex_lock(&a->index_lock);
 	dir = index_folder_by_ino(a->index, parent);
 	pthread_mutex_unlock(&a->index_lock);
-	err = dir ? WITH_SESSION(a, change_create_folder(a, dir, name, &f, &st_)) : ENOENT;
+	err = dir ? WITH_SESSION(a, deadline, change_create_folder(a, dir, name, &f, &st_)) :
+	      ENOENT;
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
@@ -938,6 +1032,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct account *a = req_account(req);
+	long long deadline = account_deadline(a);
 	struct folder *dir, *f = NULL;
 	char what[300];
 	uint32_t uid;
@@ -956,7 +1051,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (!f)
 		err = index_parse_msg_name(name, &uid) ? ENOTDIR : ENOENT;
 	else
-		err = WITH_SESSION(a, change_delete_folder(a, f, &st_));
+		err = WITH_SESSION(a, deadline, change_delete_folder(a, f, &st_));
 	fuse_reply_err(req, err);
 }
 

@@ -164,6 +164,7 @@ static int append(void *ctx, uint64_t dir_ino, const char *name, const char *dat
 		  int64_t mtime)
 {
 	struct account *a = ctx;
+	long long deadline = account_deadline(a); /* the close() began just now */
 	struct imap_status st;
 	enum imap_result rr;
 	struct folder *dir;
@@ -177,9 +178,10 @@ static int append(void *ctx, uint64_t dir_ino, const char *name, const char *dat
 		return ENOENT;
 	snprintf(what, sizeof(what), "cp %s/%s", dir->imap_name ? dir->imap_name : "", name);
 	/* Always with a date: the index then knows INTERNALDATE exactly. */
-	account_lock_session(a);
+	if (!account_lock_session(a, deadline, &st))
+		return imap_errno(&st, what);
 	rr = change_append(a, dir, data, len, mtime >= 0 ? mtime : time(NULL), &uid, &st);
-	pthread_mutex_unlock(&a->session_lock);
+	account_unlock_session(a);
 	return rr == IMAP_R_OK ? 0 : imap_errno(&st, what);
 }
 

@@ -182,7 +182,7 @@ void options_usage(const char *prog)
 	       "  -o cache_mem=SIZE            message bodies kept in memory (64M)\n"
 	       "  -o cache_disk=SIZE           bodies and folder lists on disk (off)\n"
 	       "  -o max_message=SIZE          largest message read or written (512M)\n"
-	       "  -o timeout=SECS              one server operation (30)\n"
+	       "  -o timeout=SECS              a call's wait for a silent server (30)\n"
 	       "  -o connections=N             for reading in parallel (3; IDLE ones extra)\n"
 	       "  -o compress=yes              COMPRESS=DEFLATE where offered (no)\n"
 	       "  -o idle_interval=SECS        re-issue IDLE this often (1500)\n"

@@ -30,7 +30,7 @@ struct options {
 	char *max_message;    /* the largest message read */
 	char *expunge;        /* "unsafe": allow a bare EXPUNGE without UIDPLUS */
 	char *delete_mode;    /* "trash": rm moves to the \Trash folder */
-	unsigned timeout;     /* seconds per server operation */
+	unsigned timeout;     /* seconds a call may wait for a silent server */
 	char **watch;         /* watch=FOLDER, repeatable; "all"; "none" */
 	size_t nwatch;
 	unsigned watch_max;   /* cap on IDLE connections for watch=all */

@@ -60,7 +60,7 @@ static void drop(struct pool *p, struct reader *r)
 }
 
 /* A logged-in session on r, or false (then the worker serves). */
-static bool ensure(struct pool *p, struct reader *r, struct imap_status *st)
+static bool ensure(struct pool *p, struct reader *r, long long deadline, struct imap_status *st)
 {
 	struct imap_session *s;
 	long long now = clock_ms();
@@ -73,15 +73,17 @@ static bool ensure(struct pool *p, struct reader *r, struct imap_status *st)
 		return false;
 	if (!(s = imap_session_new(&p->a->scfg)))
 		return false;
+	imap_session_set_deadline(s, deadline);
 	set_session(r, s);
 	if (atomic_load(&p->a->shutting_down))
 		imap_session_abort(s);
 	if (account_connect(p->a, s, st) != IMAP_R_OK) {
-		long wait = backoff_next(&r->backoff, imap_login_rejected(st));
+		long wait = st->result == IMAP_R_TIMEOUT ? backoff_silent(&r->backoff) :
+			    backoff_next(&r->backoff, imap_login_rejected(st));
 
 		log_info(LOG_CAT_IMAP, "a reader connection failed (%s): the worker serves alone "
 			 "for %ld s", st->text, (wait + 999) / 1000);
-		r->next_try_ms = now + wait;
+		r->next_try_ms = clock_ms() + wait; /* the try may have taken a timeout */
 		set_session(r, NULL);
 		imap_session_close(s);
 		return false;
@@ -109,18 +111,21 @@ static enum imap_result fetch(struct pool *p, struct reader *r, struct folder *f
 }
 
 bool pool_load_body(struct pool *p, struct folder *f, uint32_t uid, body_ready_fn ready,
-		    void *ctx, struct imap_status *st, enum imap_result *rr)
+		    void *ctx, long long deadline, struct imap_status *st, enum imap_result *rr)
 {
 	for (size_t i = 0; p && i < p->n; i++) {
 		struct reader *r = &p->r[i];
 
 		if (pthread_mutex_trylock(&r->lock) != 0)
 			continue;
-		if (!ensure(p, r, st)) {
+		if (!ensure(p, r, deadline, st)) {
 			pthread_mutex_unlock(&r->lock);
 			continue;
 		}
+		imap_session_set_deadline(r->s, deadline);
 		*rr = fetch(p, r, f, uid, ready, ctx, st);
+		if (r->s)
+			imap_session_set_deadline(r->s, 0);
 		pthread_mutex_unlock(&r->lock);
 		return true;
 	}

@@ -16,11 +16,12 @@
 struct pool;
 
 struct pool *pool_new(struct account *a, size_t readers);
-/* Fetch uid of f on a free reader.  False when every reader is busy (or
- * there are none): the caller waits for the worker.  True with *rr set
+/* Fetch uid of f on a free reader, for a call due at `deadline` (see
+ * imap_session_set_deadline).  False when every reader is busy (or there
+ * are none): the caller waits for the worker.  True with *rr set
  * otherwise (ready() called on success). */
 bool pool_load_body(struct pool *p, struct folder *f, uint32_t uid, body_ready_fn ready,
-		    void *ctx, struct imap_status *st, enum imap_result *rr);
+		    void *ctx, long long deadline, struct imap_status *st, enum imap_result *rr);
 /* Unmounting: fail what waits on a reader now.  Any thread. */
 void pool_abort(struct pool *p);
 /* The same for the readers in the middle of a fetch only (the idle ones

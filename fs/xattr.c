@@ -77,14 +77,16 @@ static void drop_recent(char *flags)
 static int read_flags(struct account *a, const struct target *t, char *out, size_t cap,
 		      uint64_t *modseq)
 {
+	long long deadline = account_deadline(a);
 	struct imap_status st;
 	enum imap_result rr;
 	char what[300];
 
 	snprintf(what, sizeof(what), "getfattr %s/%u.eml", t->f->imap_name, t->uid);
-	account_lock_session(a);
+	if (!account_lock_session(a, deadline, &st))
+		return imap_errno(&st, what);
 	rr = change_get_flags(a, t->f, t->uid, out, cap, modseq, &st);
-	pthread_mutex_unlock(&a->session_lock);
+	account_unlock_session(a);
 	if (rr != IMAP_R_OK)
 		return imap_errno(&st, what);
 	drop_recent(out);
@@ -189,14 +191,16 @@ int xattr_normalise_flags(const char *value, size_t len, char *out, size_t cap)
 
 static int write_flags(struct account *a, const struct target *t, const char *flags)
 {
+	long long deadline = account_deadline(a);
 	struct imap_status st;
 	enum imap_result rr;
 	char what[300];
 
 	snprintf(what, sizeof(what), "setfattr %s/%u.eml", t->f->imap_name, t->uid);
-	account_lock_session(a);
+	if (!account_lock_session(a, deadline, &st))
+		return imap_errno(&st, what);
 	rr = change_set_flags(a, t->f, t->uid, flags, &st);
-	pthread_mutex_unlock(&a->session_lock);
+	account_unlock_session(a);
 	return rr == IMAP_R_OK ? 0 : imap_errno(&st, what);
 }
 

@@ -53,13 +53,14 @@ static enum imap_result read_greeting(struct imap_session *s, struct imap_status
 static enum imap_result tls_handshake(struct imap_session *s, struct imap_status *st)
 {
 	char msg[200];
-	enum net_err e = net_start_tls(s->net, s->cfg.host, &s->cfg.tls, s->cfg.timeout_ms, msg,
-				       sizeof(msg));
+	enum net_err e = net_start_tls(s->net, s->cfg.host, &s->cfg.tls, imap_session_wait_ms(s),
+				       msg, sizeof(msg));
 
 	if (e == NET_OK)
 		return IMAP_R_OK;
-	imap_status_set(st, IMAP_R_TLS, "%s", msg);
-	return IMAP_R_TLS;
+	/* A silent server is not a TLS problem: it is out of reach. */
+	imap_status_set(st, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_TLS, "%s", msg);
+	return st->result;
 }
 
 static enum imap_result starttls(struct imap_session *s, struct imap_status *st)
@@ -124,9 +125,10 @@ enum imap_result imap_session_connect(struct imap_session *s, struct imap_status
 	char msg[200];
 
 	imap_session_set_state(s, IMAP_ST_CONNECTING);
-	net = net_connect(cfg->host, cfg->port, cfg->timeout_ms, &e, msg, sizeof(msg));
+	net = net_connect(cfg->host, cfg->port, imap_session_wait_ms(s), &e, msg, sizeof(msg));
 	if (!net) {
-		imap_status_set(st, IMAP_R_CONNECT, "%s", msg);
+		imap_status_set(st, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_CONNECT, "%s",
+				msg);
 		goto fail;
 	}
 	__atomic_store_n(&s->net, net, __ATOMIC_SEQ_CST);
@@ -372,6 +374,7 @@ void imap_logout(struct imap_session *s)
 	 * silent, and unmounting must not wait for it). */
 	if (s->cfg.timeout_ms > 1000)
 		s->cfg.timeout_ms = 1000;
+	s->deadline_ms = 0;
 	imap_session_set_state(s, IMAP_ST_LOGOUT);
 	/* BYE then OK is the normal answer: BYE in LOGOUT state is expected. */
 	imap_simple(s, &st, NULL, NULL, "LOGOUT");

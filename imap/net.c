@@ -153,7 +153,7 @@ struct net_conn *net_connect(const char *host, unsigned port, int timeout_ms,
 		fd = connect_one(ai, deadline, &err_no);
 	freeaddrinfo(res);
 	if (fd < 0) {
-		*err = NET_ERR_CONNECT;
+		*err = err_no == ETIMEDOUT ? NET_ERR_TIMEOUT : NET_ERR_CONNECT;
 		snprintf(errmsg, errlen, "cannot connect to %s port %u: %s", host, port,
 			 strerror(err_no ? err_no : ECONNREFUSED));
 		return NULL;

@@ -14,10 +14,10 @@ struct net_conn;
 enum net_err {
 	NET_OK = 0,
 	NET_ERR_RESOLVE,   /* host name did not resolve */
-	NET_ERR_CONNECT,   /* refused, unreachable, timed out while connecting */
+	NET_ERR_CONNECT,   /* refused, unreachable */
 	NET_ERR_TLS,       /* handshake failed (protocol) */
 	NET_ERR_VERIFY,    /* certificate or host name verification failed */
-	NET_ERR_TIMEOUT,   /* no data within the timeout */
+	NET_ERR_TIMEOUT,   /* no data (or no answer to connecting) within the timeout */
 	NET_ERR_CLOSED,    /* peer closed the connection */
 	NET_ERR_IO,        /* any other socket error */
 };

@@ -28,6 +28,24 @@ long long imap_session_quiet_ms(const struct imap_session *s)
 	return last ? clock_ms() - last : -1;
 }
 
+void imap_session_set_deadline(struct imap_session *s, long long deadline_ms)
+{
+	s->deadline_ms = deadline_ms;
+}
+
+int imap_session_wait_ms(const struct imap_session *s)
+{
+	long long last = atomic_load(&s->last_rx_ms), now, end;
+
+	if (!s->deadline_ms)
+		return s->cfg.timeout_ms;
+	now = clock_ms();
+	end = s->deadline_ms;
+	if (last && last + s->cfg.timeout_ms > end)
+		end = last + s->cfg.timeout_ms;
+	return end > now ? (int)(end - now) : 0;
+}
+
 bool imap_login_rejected(const struct imap_status *st)
 {
 	return st->result == IMAP_R_LOGIN && st->code != IMAP_CODE_UNAVAILABLE;
@@ -77,6 +95,12 @@ bool imap_session_peer_is_loopback(const struct imap_session *s, char *addr, siz
 bool imap_session_usable(const struct imap_session *s)
 {
 	return s->state != IMAP_ST_DISCONNECTED && s->state != IMAP_ST_LOGOUT && !s->broken;
+}
+
+enum imap_result imap_session_broken(const struct imap_session *s, const char **why)
+{
+	*why = s->broken_text;
+	return s->broken ? s->broken_result : IMAP_R_OK;
 }
 
 void imap_session_set_untagged(struct imap_session *s, imap_untagged_fn fn, void *ctx)
@@ -220,7 +244,7 @@ static int frame_line(struct imap_session *s, const char *line, size_t len, bool
 
 static enum imap_result send_buf(struct imap_session *s, struct buf *b)
 {
-	enum net_err e = net_write_all(s->net, b->data, b->len, s->cfg.timeout_ms);
+	enum net_err e = net_write_all(s->net, b->data, b->len, imap_session_wait_ms(s));
 
 	buf_free(b);
 	if (e != NET_OK) {
@@ -246,7 +270,7 @@ enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t
 
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out)
 {
-	return imap_read_response_within(s, out, s->cfg.timeout_ms, false);
+	return imap_read_response_within(s, out, -1, false);
 }
 
 enum imap_result imap_read_response_within(struct imap_session *s, struct imap_response **out,
@@ -279,7 +303,8 @@ enum imap_result imap_read_response_within(struct imap_session *s, struct imap_r
 			continue;
 		}
 		s->rlen = s->roff = 0;
-		n = net_read(s->net, s->rbuf, sizeof(s->rbuf), timeout_ms, &e);
+		n = net_read(s->net, s->rbuf, sizeof(s->rbuf),
+			     timeout_ms < 0 ? imap_session_wait_ms(s) : timeout_ms, &e);
 		/* Silence between responses is normal while idling; silence in
 		 * the middle of one is a dead link. */
 		if (n < 0 && e == NET_ERR_TIMEOUT && quiet_ok && imap_parser_empty(s->parser))
@@ -372,9 +397,9 @@ enum imap_result imap_send_literal(struct imap_session *s, const char *data, siz
 		return s->broken_result;
 	log_trace(LOG_CAT_IMAP, "[%s] C: <literal of %zu bytes>", s->name, len);
 	/* Sent from the caller's buffer: a message may be hundreds of MB. */
-	e = net_write_all(s->net, data, len, s->cfg.timeout_ms);
+	e = net_write_all(s->net, data, len, imap_session_wait_ms(s));
 	if (e == NET_OK)
-		e = net_write_all(s->net, "\r\n", 2, s->cfg.timeout_ms);
+		e = net_write_all(s->net, "\r\n", 2, imap_session_wait_ms(s));
 	if (e != NET_OK) {
 		mark_broken(s, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_LOST, net_err_name(e));
 		return s->broken_result;

@@ -83,7 +83,7 @@ struct imap_session_config {
 	bool implicit_tls;          /* imaps:// */
 	bool no_tls;                /* tls=none: plaintext, only when asked */
 	struct net_tls_config tls;
-	int timeout_ms;             /* per read/write/connect */
+	int timeout_ms;             /* per read/write/connect (but see imap_session_set_deadline) */
 	size_t max_message;         /* largest literal accepted */
 };
 
@@ -107,6 +107,9 @@ enum imap_state imap_session_state(const struct imap_session *s);
 void imap_session_set_state(struct imap_session *s, enum imap_state st);
 unsigned imap_session_caps(const struct imap_session *s);
 bool imap_session_usable(const struct imap_session *s);
+/* Why a session that is no longer usable broke (IMAP_R_TIMEOUT: the server
+ * went silent), with the reason in words; IMAP_R_OK while it is usable. */
+enum imap_result imap_session_broken(const struct imap_session *s, const char **why);
 /* Whether the connection runs TLS, and whether its peer address is
  * loopback (the address as text to addr): what decides whether
  * credentials may be sent in clear. */
@@ -120,6 +123,12 @@ long long imap_session_auth_ms(const struct imap_session *s);
 /* Milliseconds since the server last sent anything (-1: never).  Any
  * thread. */
 long long imap_session_quiet_ms(const struct imap_session *s);
+/* The answer is due at deadline_ms (monotonic): from now on every wait for
+ * the server (connect, TLS handshake, each read and write) ends by then,
+ * or `timeout` after the server last sent something if that is later (a
+ * server that is sending is alive).  0: each wait may take `timeout`
+ * (the IDLE watchers).  The owner's thread only. */
+void imap_session_set_deadline(struct imap_session *s, long long deadline_ms);
 
 /* The handler for untagged data that no command claimed (EXISTS,
  * EXPUNGE, FETCH of flags...): the mailbox layer sets it. */
@@ -164,10 +173,11 @@ enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t
 /* Send a literal's bytes (after its {N} line) and the CRLF that ends the
  * command; traced as a byte count only. */
 enum imap_result imap_send_literal(struct imap_session *s, const char *data, size_t len);
-/* Read one response (blocking up to the timeout). */
+/* Read one response (blocking up to the timeout, or the deadline). */
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out);
-/* The same with its own timeout; with quiet_ok, no response at all within
- * it gives IMAP_R_TIMEOUT and leaves the connection usable (IDLE). */
+/* The same with its own timeout (-1: the usual one); with quiet_ok, no
+ * response at all within it gives IMAP_R_TIMEOUT and leaves the
+ * connection usable (IDLE). */
 enum imap_result imap_read_response_within(struct imap_session *s, struct imap_response **out,
 					   int timeout_ms, bool quiet_ok);
 /* Start a command and return its tag (for AUTHENTICATE, IDLE). */

@@ -22,6 +22,7 @@ struct imap_session {
 	char broken_text[200];
 	char bye_text[200];         /* what the server said with BYE, if it did */
 	long long auth_ms;          /* monotonic time of the login (0: not yet) */
+	long long deadline_ms;      /* imap_session_set_deadline (0: none) */
 	unsigned tag_counter;
 	_Atomic long long last_rx_ms;  /* monotonic time of the last bytes read */
 	imap_untagged_fn untagged_fn;
@@ -30,6 +31,9 @@ struct imap_session {
 	char rbuf[64 * 1024];
 };
 
+/* How long the next wait for the server may take, in ms (0: no time
+ * left): timeout_ms, or what the deadline leaves. */
+int imap_session_wait_ms(const struct imap_session *s);
 void imap_session_dispatch(struct imap_session *s, struct imap_response *r, imap_untagged_fn fn,
 			   void *ctx);
 

@@ -12,6 +12,12 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
     p.delay(seconds)               # every chunk is held this long (0: off)
     p.blackhole()                  # the connections open now go silent both
                                    # ways, sockets kept open (a dead NAT entry)
+    p.blackhole(new="drop")        # ... and so do new ones, until link_back():
+                                   # their SYNs go unanswered (connect times
+                                   # out, as over a dropped link); new="hold":
+                                   # accepted, then silent (a middlebox)
+    p.link_back()                  # new connections are forwarded again (those
+                                   # blackholed stay dead, as TCP gave up on them)
     p.close_all(say=b"* BYE ...\r\n")  # the connections open now get these
                                    # bytes as if from the server, then close
     p.server_filter = fn           # fn(state, data) -> data for every chunk
@@ -19,7 +25,13 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
                                    # connection), to add what a server says
 
 Plaintext only (inboxfs with -o tls=none) when a pattern is to be seen.
-Each rule fires once; connections made afterwards are forwarded normally.
+Each rule fires once; connections made afterwards are forwarded normally
+(but during a blackhole(new=...)).
+
+A local proxy cannot drop a SYN itself; the kernel does it for us: with
+the listen backlog at 0 and one connection of the proxy's own waiting
+unaccepted, the accept queue is full and Linux drops every further SYN
+(tcp_conn_request), so a client's connect() waits for its own timeout.
 """
 
 import select
@@ -49,6 +61,9 @@ class FaultProxy:
         self._delay = 0
         self._kill = None
         self._kill_gen = 0
+        self._new = None       # blackhole(new=...): "drop" or "hold"
+        self._accepting = threading.Event()  # the accept loop is not inside accept()
+        self._fillers = []     # our own connections that keep the accept queue full
         self.server_filter = None
 
     def start(self):
@@ -57,10 +72,40 @@ class FaultProxy:
         self._threads.append(t)
         return self
 
-    def blackhole(self):
+    def blackhole(self, new=None):
+        """The open connections go silent; with new="drop" or "hold", so
+        do the ones made from now on until link_back()."""
+        assert new in (None, "drop", "hold")
         with self.lock:
             for c in self._conns:
                 c[0] = True
+            self._new = new
+        if new == "drop":
+            self._fill_accept_queue()
+
+    def link_back(self):
+        """New connections are forwarded again."""
+        with self.lock:
+            self._new = None
+        self.listener.listen(16)
+        for f in self._fillers:
+            f.close()   # accepted and closed by the accept loop
+        self._fillers = []
+
+    def _fill_accept_queue(self):
+        """Keep the accept queue full, so that the kernel drops new SYNs."""
+        self._accepting.clear()
+        assert self._accepting.wait(5), "the accept loop does not pause"
+        self.listener.listen(0)
+        for _ in range(8):
+            f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", self.port))
+            self._fillers.append(f)
+            _, w, _ = select.select([], [f], [], 0.2)
+            if not w:
+                return   # this SYN went unanswered: the queue is full
+        raise AssertionError("the accept queue does not fill up")
 
     def delay(self, seconds):
         self._delay = seconds
@@ -82,10 +127,27 @@ class FaultProxy:
 
     def _accept_loop(self):
         while not self._stop:
+            with self.lock:
+                dropping = self._new == "drop"
+            if dropping:   # the queue stays full: nothing is accepted
+                self._accepting.set()
+                time.sleep(0.02)
+                continue
+            self._accepting.set()
             try:
+                r, _, _ = select.select([self.listener], [], [], 0.05)
+                if not r:
+                    continue
+                with self.lock:
+                    if self._new == "drop":
+                        continue
+                self.listener.setblocking(False)
                 client, _ = self.listener.accept()
-            except OSError:
+            except BlockingIOError:
+                continue
+            except (OSError, ValueError):
                 return
+            client.setblocking(True)
             t = threading.Thread(target=self._pump, args=(client,), daemon=True)
             t.start()
             self._threads.append(t)
@@ -111,7 +173,30 @@ class FaultProxy:
             self.cuts += 1
             return cut
 
+    def _hold(self, client):
+        """A connection accepted during blackhole(new="hold"): silent."""
+        with self.lock:
+            self._conns.append([True])
+        try:
+            while not self._stop:
+                r, _, _ = select.select([client], [], [], 0.05)
+                if r:
+                    data = client.recv(65536)
+                    if not data:
+                        return
+                    with self.lock:
+                        self.swallowed += data
+        except OSError:
+            return
+        finally:
+            client.close()
+
     def _pump(self, client):
+        with self.lock:
+            held = self._new is not None
+        if held:
+            self._hold(client)
+            return
         try:
             server = socket.create_connection(self.upstream)
         except OSError:  # the server is down: the client sees a close
@@ -176,5 +261,7 @@ class FaultProxy:
     def stop(self):
         self._stop = True
         self.listener.close()
+        for f in self._fillers:
+            f.close()
         for t in self._threads:
             t.join(timeout=2)

@@ -1,5 +1,6 @@
 /* The reconnect policy: at once, then 1, 2, 4 ... s (+-20 %), a ceiling,
- * a minute after a login rejection, giving up only when told. */
+ * a minute after a login rejection, never at once after silence, giving
+ * up only when told. */
 #include "check.h"
 #include "common/backoff.h"
 
@@ -37,5 +38,14 @@ int main(void)
 	for (int i = 0; i < 10; i++)
 		ms = backoff_next(&b, false);
 	CHECK(near(ms, 2000));
+
+	backoff_init(&b, 300, 3);                 /* a silent server: never at once */
+	CHECK(near(backoff_silent(&b), 1000));
+	CHECK(near(backoff_silent(&b), 1000));
+	CHECK(near(backoff_next(&b, false), 2000));
+	CHECK(backoff_silent(&b) == -1);          /* it counts as a try */
+	backoff_init(&b, 300, 0);
+	CHECK(backoff_next(&b, false) == 0);      /* a drop, then silence */
+	CHECK(near(backoff_silent(&b), 1000));
 	return check_summary("backoff");
 }
