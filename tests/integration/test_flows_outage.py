@@ -10,6 +10,7 @@ open connections go silent and new SYNs go unanswered, as over a pulled
 cable (tests/lib/faultproxy.py says how)."""
 
 import itertools
+import re
 import os
 import subprocess
 import sys
@@ -240,3 +241,35 @@ def test_commands_while_the_server_is_unreachable(outage, new):
     assert o.oracle_count("Archive") == 2
     assert o.oracle_count("INBOX") == 8 - 2 + 1   # mv and rm took two, cp added one
     assert removed not in o.ls("INBOX") and moved not in o.ls("INBOX")
+
+
+def slowest_call(strace_log):
+    """The longest system call in an `strace -T` log: (seconds, line)."""
+    worst = (0.0, "")
+    for line in strace_log.splitlines():
+        m = re.search(r"<(\d+\.\d+)>$", line)
+        if m and float(m.group(1)) > worst[0]:
+            worst = (float(m.group(1)), line)
+    return worst
+
+
+@pytest.mark.parametrize("tool", ["grep", "tar"])
+def test_a_tool_over_a_folder_when_the_link_drops(outage, tool, tmp_path):
+    """grep -rl and tar over a folder while the server is out of reach: the
+    tool ends (with an error for what it could not read), no system call it
+    makes takes longer than timeout + 2 s, and the whole run does not add
+    up a timeout per message: after the first call finds the server gone,
+    the others fail at once until the next try is due."""
+    o = outage
+    argv = {"grep": ["grep", "-rl", "Hello", o.path("INBOX")],
+            "tar": ["tar", "-cf", str(tmp_path / "inbox.tar"), "-C", o.path(), "INBOX"]}[tool]
+    log = tmp_path / "strace.log"
+    o.proxy.blackhole(new="drop")
+    step = sh("strace", "-f", "-T", "-o", str(log), "-e", "trace=openat,read,newfstatat",
+              *argv)
+    o.proxy.link_back()
+    secs, line = slowest_call(log.read_text())
+    print(tool, step, "slowest call %.2f s: %s" % (secs, line))
+    assert step.rc != 0 and "Input/output error" in step.err, step
+    assert secs <= LIMIT, (line, o.m.stderr()[-3000:])
+    assert step.secs <= 2 * LIMIT, (step, o.m.stderr()[-3000:])
