@@ -135,6 +135,9 @@ static void *watchdog_main(void *arg)
 			fuse_session_exit(wd->se);
 		if (fuse_session_exited(wd->se)) {
 			atomic_store(&wd->a->shutting_down, true);
+			/* Nothing may touch the mount once its loop is over; and
+			 * a listing waiting for the announcer is let go. */
+			announcer_request_stop(wd->a->announcer);
 			/* Someone is waiting for the server: do not let the unmount
 			 * wait with them.  (Idle: the session stays for LOGOUT.) */
 			if (pthread_mutex_trylock(&wd->a->session_lock) == 0)

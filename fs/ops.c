@@ -388,6 +388,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		      stale_listing(f, &st) : imap_errno(&st, f->imap_name);
 	pthread_mutex_unlock(&a->session_lock);
 	if (!err) {
+		announce_wait_pending(a, f);
 		account_flush_aliases(a, f->ino);
 		pthread_mutex_lock(&a->index_lock);
 		ds = take_snapshot(f);

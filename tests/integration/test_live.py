@@ -200,6 +200,28 @@ def test_mail_that_came_while_unmounted_is_announced_once(dovecot, mount, tmp_pa
     assert announcements == [announcements[0]] and "1 new message announced" in announcements[0]
 
 
+def test_first_ls_after_mounting_lists_mail_that_came_while_unmounted(dovecot, mount, tmp_path):
+    """Mail that came while unmounted is held back until announced (its
+    mknod raises IN_CREATE); the first ls after mounting must list it all
+    the same, not an INBOX that looks empty.  Six remounts, each with new
+    mail: the old daemon listed without it in 19 of 20."""
+    live = Live(dovecot, tmp_path, n=0)
+    m = live.mount(mount)
+    assert eml_files(m.path("INBOX")) == set()
+    for cycle in range(6):
+        assert m.unmount() == (0, [])
+        before = live.uids()
+        live.append(n=1 + cycle % 3)
+        new = {"%d.eml" % u for u in live.uids() - before}
+        m = live.mount(mount)
+        listed = set(subprocess.run(["ls", m.path("INBOX")], capture_output=True, text=True,
+                                    check=True).stdout.split())
+        assert listed == {"%d.eml" % u for u in live.uids()}, (cycle, listed, new, m.stderr())
+        # ... and still announced.
+        assert ifs.wait_until(lambda: set(open(m.path("INBOX", ".newmail")).read().split())
+                              == new, timeout=EVENT_TIMEOUT), (cycle, new, m.stderr())
+
+
 def test_uidvalidity_change_rebuilds_the_folder(dovecot, mount, tmp_path):
     """Orders deleted and created again by another client: a new
     UIDVALIDITY, the same names for other messages.  The listing shows the
