@@ -33,6 +33,7 @@ Courier ran).  The copies are dropped first thing.
 """
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -118,6 +119,24 @@ class Courier(privserver.PrivateServer):
     def _command(self):
         return ["unshare", "-m", "--propagation", "private", "/bin/sh",
                 os.path.join(self.dir, "start.sh")]
+
+    def _start_process(self):
+        super()._start_process()
+        self._namespace = os.readlink("/proc/%d/ns/mnt" % self.proc.pid)
+
+    def _kill_all(self, term_timeout=5.0):
+        """Everything the server started, and whatever else is left in its
+        mount namespace: imapd's gam_server (Gamin) detaches itself, so it
+        is no child of ours, and lived on for minutes, and the namespace
+        with it."""
+        namespace = getattr(self, "_namespace", None)
+        super()._kill_all(term_timeout)
+        for pid in filter(str.isdigit, os.listdir("/proc") if namespace else ()):
+            try:
+                if os.readlink("/proc/%s/ns/mnt" % pid) == namespace:
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
 
     def log_files(self):
         return ["server.out", "authdaemond.log"]
