@@ -441,6 +441,30 @@ def test_idle_is_reissued(dovecot, mount, tmp_path):
     assert ifs.wait_until(lambda: name in eml_files(m.path("INBOX")), timeout=EVENT_TIMEOUT)
 
 
+def test_status_says_idle_once_the_server_idles(dovecot, mount, tmp_path):
+    """.inboxfs/status (and the log) say the watcher is in IDLE once the
+    server has said it idles, not just before the command goes out: a link
+    that dies right after is noticed within idle_timeout, not after the
+    30 s a command may wait.  A slow link (0.1 s each way) makes that
+    moment wide enough to hit every time."""
+    import faultproxy
+    live = Live(dovecot, tmp_path)
+    proxy = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    try:
+        proxy.delay(0.1)
+        m = mount(dovecot.url(user=live.user, tls=False, port=proxy.port),
+                  options={"tls": "none", "password_file": live.pwfile, "idle_timeout": 2},
+                  env=ifs.clean_env({"XDG_STATE_HOME": live.state_home}))
+        status = m.path(".inboxfs", "status")
+        assert ifs.wait_until(lambda: "watch INBOX: connected (idle)" in open(status).read(),
+                              timeout=EVENT_TIMEOUT), open(status).read()
+        proxy.blackhole()
+        assert ifs.wait_until(lambda: "the connection is dead" in m.stderr(), timeout=10), \
+            m.stderr()
+    finally:
+        proxy.stop()
+
+
 def test_dead_link_is_noticed_and_mail_still_arrives(dovecot, mount, tmp_path):
     """The connection goes silent without a FIN or RST: after idle_timeout
     the watcher gives it up, reconnects, and new mail is announced."""
