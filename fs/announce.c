@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "fs/account.h"
 #include "fs/notify.h"
@@ -25,6 +26,10 @@
 
 #define BATCH_MAX 512
 #define PATH_LEN 8300
+/* How long a listing waits for the announcer to show what is pending: one
+ * mknod per message; only an announcer held up by a busy mount takes
+ * longer, and the listing then goes on without what is left. */
+#define LISTING_WAIT_MS 2000
 
 struct announcer {
 	struct account *a;
@@ -33,8 +38,10 @@ struct announcer {
 				   * make fusermount -u fail with EBUSY) */
 	dev_t dev;                /* the mount's device, to know it is still there */
 	atomic_int tid;
-	pthread_mutex_t lock;     /* guards work and stop */
+	pthread_mutex_t lock;     /* guards work, stop and batches */
 	pthread_cond_t cond;
+	pthread_cond_t progress;  /* a batch was announced, or stop (CLOCK_MONOTONIC) */
+	unsigned long batches;
 	bool work;
 	atomic_bool stop;
 };
@@ -336,6 +343,76 @@ void announce_forget_departed(struct folder *f, uint32_t uid)
 		drop_at(f->departed, &f->ndeparted, (size_t)pos);
 }
 
+/* ---- listings wait for what is pending ----------------------------------- */
+
+static uint32_t pending_top(struct account *a, struct folder *f)
+{
+	uint32_t top = 0;
+
+	pthread_mutex_lock(&a->index_lock);
+	for (size_t i = 0; i < f->npending; i++)
+		top = f->pending[i].uid > top ? f->pending[i].uid : top;
+	pthread_mutex_unlock(&a->index_lock);
+	return top;
+}
+
+static bool pending_upto(struct account *a, struct folder *f, uint32_t top)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&a->index_lock);
+	for (size_t i = 0; i < f->npending && !any; i++)
+		any = f->pending[i].uid <= top;
+	pthread_mutex_unlock(&a->index_lock);
+	return any;
+}
+
+static unsigned long batches_now(struct announcer *an)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&an->lock);
+	n = an->batches;
+	pthread_mutex_unlock(&an->lock);
+	return n;
+}
+
+/* Until a batch after the seen-th is announced.  False at the deadline
+ * or when the announcer stops. */
+static bool next_batch(struct announcer *an, unsigned long seen, const struct timespec *until)
+{
+	bool stop;
+	int rc = 0;
+
+	pthread_mutex_lock(&an->lock);
+	while (an->batches == seen && !atomic_load(&an->stop) && rc == 0)
+		rc = pthread_cond_timedwait(&an->progress, &an->lock, until);
+	stop = atomic_load(&an->stop);
+	pthread_mutex_unlock(&an->lock);
+	return rc == 0 && !stop;
+}
+
+void announce_wait_pending(struct account *a, struct folder *f)
+{
+	struct announcer *an = a->announcer;
+	long long until_ms = clock_ms() + LISTING_WAIT_MS;
+	struct timespec until = { until_ms / 1000, until_ms % 1000 * 1000000L };
+	unsigned long seen;
+	uint32_t top;
+
+	if (!an || !f->watched || !(top = pending_top(a, f)))
+		return;
+	for (;;) {
+		seen = batches_now(an);
+		if (!pending_upto(a, f, top))
+			return;
+		if (!next_batch(an, seen, &until))
+			break;
+	}
+	log_info(LOG_CAT_FS, "%s: listed before its new mail was announced (the announcer is "
+		 "busy or stopping)", f->imap_name);
+}
+
 /* ---- the announcer thread --------------------------------------------- */
 
 /* f's path below the mount root ("Archive/2023"). */
@@ -461,6 +538,15 @@ static void write_marker(struct announcer *an, struct folder *f, struct batch *b
 		 b->nborn == 1 ? "" : "s");
 }
 
+/* A batch is visible: listings waiting for it may go on. */
+static void progressed(struct announcer *an)
+{
+	pthread_mutex_lock(&an->lock);
+	an->batches++;
+	pthread_cond_broadcast(&an->progress);
+	pthread_mutex_unlock(&an->lock);
+}
+
 static void announce_folder(struct announcer *an, struct folder *f)
 {
 	struct batch *b = malloc(sizeof(*b));
@@ -468,6 +554,7 @@ static void announce_folder(struct announcer *an, struct folder *f)
 	while (b && !an->stop && take_batch(an->a, f, b) && mounted(an)) {
 		announce_departures(an, f, b);
 		announce_arrivals(an, f, b);
+		progressed(an);
 		if (b->nborn)
 			write_marker(an, f, b);
 	}
@@ -498,6 +585,7 @@ static void *announcer_main(void *arg)
 	if (stat(an->root, &st) < 0) {
 		log_err(LOG_CAT_FS, "cannot reach the mount %s: %s; no announcements", an->root,
 			strerror(errno));
+		announcer_request_stop(an); /* listings need not wait for it */
 		return NULL;
 	}
 	an->dev = st.st_dev;
@@ -505,6 +593,16 @@ static void *announcer_main(void *arg)
 		for (size_t i = 0; i < a->nwatched && !an->stop; i++)
 			announce_folder(an, a->watched[i]);
 	return NULL;
+}
+
+static void init_monotonic_cond(pthread_cond_t *c)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &attr);
+	pthread_condattr_destroy(&attr);
 }
 
 struct announcer *announcer_start(struct account *a, const char *root)
@@ -517,6 +615,7 @@ struct announcer *announcer_start(struct account *a, const char *root)
 	snprintf(an->root, sizeof(an->root), "%s", root);
 	pthread_mutex_init(&an->lock, NULL);
 	pthread_cond_init(&an->cond, NULL);
+	init_monotonic_cond(&an->progress);
 	an->work = true; /* catch-up found at mount time */
 	a->announcer = an; /* before its first mknod reaches a handler */
 	if (pthread_create(&an->thread, NULL, announcer_main, an) != 0) {
@@ -534,6 +633,7 @@ void announcer_request_stop(struct announcer *an)
 	pthread_mutex_lock(&an->lock);
 	atomic_store(&an->stop, true);
 	pthread_cond_signal(&an->cond);
+	pthread_cond_broadcast(&an->progress);
 	pthread_mutex_unlock(&an->lock);
 }
 
@@ -546,5 +646,6 @@ void announcer_stop(struct announcer *an)
 	an->a->announcer = NULL;
 	pthread_mutex_destroy(&an->lock);
 	pthread_cond_destroy(&an->cond);
+	pthread_cond_destroy(&an->progress);
 	free(an);
 }

@@ -57,6 +57,11 @@ void announcer_request_stop(struct announcer *an);
 void announcer_stop(struct announcer *an);
 /* The thread whose requests are the announcer's own (0 when none). */
 pid_t announcer_tid(const struct account *a);
+/* Before a listing of f (no lock held): wait until the messages pending
+ * in f now are announced, so that it shows what the server has (a new
+ * message is visible only once its mknod raised IN_CREATE).  At most 2 s,
+ * and not once the announcer stops. */
+void announce_wait_pending(struct account *a, struct folder *f);
 
 /* For the request handlers, called with index_lock held: */
 /* A pending message becomes visible (the announcer's mknod). */

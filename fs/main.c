@@ -124,8 +124,18 @@ struct watchdog {
 	struct fuse_session *se;
 	struct account *a;
 	pthread_t thread;
+	pthread_t loop;            /* the thread running the session loop */
 	atomic_bool done;
 };
+
+/* The loop looks at the exit flag only between requests: when nothing
+ * comes, it would wait for the next one.  SIGTERM to the loop's thread
+ * wakes it, and libfuse's handler for it ends the loop as for a user's. */
+static void end_session(struct watchdog *wd)
+{
+	fuse_session_exit(wd->se);
+	pthread_kill(wd->loop, SIGTERM);
+}
 
 static void *watchdog_main(void *arg)
 {
@@ -135,9 +145,12 @@ static void *watchdog_main(void *arg)
 	pthread_setname_np(pthread_self(), "ibx-watchdog"); /* named in top, gdb, perf */
 	while (!atomic_load(&wd->done)) {
 		if (atomic_load(&wd->a->give_up) && !fuse_session_exited(wd->se))
-			fuse_session_exit(wd->se);
+			end_session(wd);
 		if (fuse_session_exited(wd->se)) {
 			atomic_store(&wd->a->shutting_down, true);
+			/* Nothing may touch the mount once its loop is over; and
+			 * a listing waiting for the announcer is let go. */
+			announcer_request_stop(wd->a->announcer);
 			/* Someone is waiting for the server: do not let the unmount
 			 * wait with them.  (Idle: the session stays for LOGOUT.) */
 			if (pthread_mutex_trylock(&wd->a->session_lock) == 0)
@@ -207,6 +220,7 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 	a->watchers = watchers_start(a);
 	wd.se = se;
 	wd.a = a;
+	wd.loop = pthread_self();
 	if (pthread_create(&wd.thread, NULL, watchdog_main, &wd) != 0)
 		wd.se = NULL;
 	/* The loop returns the signal that ended it (SIGTERM, SIGINT: a

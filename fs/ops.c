@@ -481,6 +481,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (listed && alarm_cancel(a->alarms, &el.alarm))
 		return; /* answered from memory already */
 	err = rr == IMAP_R_OK ? 0 : listing_errno(a, el.f, &st);
+	if (rr == IMAP_R_OK)
+		announce_wait_pending(a, el.f); /* the mail it has shows in this listing */
 	if (err)
 		fuse_reply_err(req, err);
 	else

@@ -77,9 +77,19 @@ static bool changed(const struct view *v)
 	return v->dirty || v->stale || v->exists != v->seq.n;
 }
 
+/* The log line and .inboxfs/status say "watching" once it is so: for
+ * IDLE, once the server has said it is idling (scripts and tests wait for
+ * it before they count on new mail being seen). */
+static void report_watching(struct watcher *w, bool idle)
+{
+	log_info(LOG_CAT_IMAP, "watching %s (%s)", w->f->imap_name,
+		 idle ? "IDLE" : "polling with NOOP: the server has no IDLE");
+	set_state(w, "connected (%s)", idle ? "idle" : "polling");
+}
+
 /* One IDLE command: until something changes, the re-issue time comes, or
  * the link dies.  IMAP_R_OK when the caller should catch up and go on. */
-static enum imap_result idle_once(struct watcher *w, struct view *v)
+static enum imap_result idle_once(struct watcher *w, struct view *v, bool *reported)
 {
 	const struct options *o = w->a->opt;
 	long long reissue = clock_ms() + (long long)o->idle_interval * 1000, left;
@@ -90,6 +100,9 @@ static enum imap_result idle_once(struct watcher *w, struct view *v)
 	rr = imap_idle_begin(w->s, tag, sizeof(tag), &st);
 	if (rr != IMAP_R_OK)
 		return rr;
+	if (!*reported)
+		report_watching(w, true);
+	*reported = true;
 	while (!atomic_load(&w->stop) && !changed(v)) {
 		left = reissue - clock_ms();
 		if (left <= 0)
@@ -124,18 +137,15 @@ static void watch_connection(struct watcher *w)
 	struct view v;
 	struct imap_status st = { 0 };
 	enum imap_result rr;
-	bool idle = imap_session_caps(w->s) & CAP_IDLE;
+	bool idle = imap_session_caps(w->s) & CAP_IDLE, reported = !idle;
 
 	view_init(&v, w->a, w->s);
 	imap_session_set_untagged(w->s, view_on_untagged, &v);
 	rr = view_open(&v, w->f, false, false, &st);
-	if (rr == IMAP_R_OK) {
-		log_info(LOG_CAT_IMAP, "watching %s (%s)", w->f->imap_name,
-			 idle ? "IDLE" : "polling with NOOP: the server has no IDLE");
-		set_state(w, "connected (%s)", idle ? "idle" : "polling");
-	}
+	if (rr == IMAP_R_OK && !idle)
+		report_watching(w, false);
 	while (rr == IMAP_R_OK && !atomic_load(&w->stop)) {
-		rr = idle ? idle_once(w, &v) : poll_once(w);
+		rr = idle ? idle_once(w, &v, &reported) : poll_once(w);
 		if (rr == IMAP_R_OK)
 			rr = view_catch_up(&v, 0, &st);
 	}

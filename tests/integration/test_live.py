@@ -200,6 +200,28 @@ def test_mail_that_came_while_unmounted_is_announced_once(dovecot, mount, tmp_pa
     assert announcements == [announcements[0]] and "1 new message announced" in announcements[0]
 
 
+def test_first_ls_after_mounting_lists_mail_that_came_while_unmounted(dovecot, mount, tmp_path):
+    """Mail that came while unmounted is held back until announced (its
+    mknod raises IN_CREATE); the first ls after mounting must list it all
+    the same, not an INBOX that looks empty.  Six remounts, each with new
+    mail: the old daemon listed without it in 19 of 20."""
+    live = Live(dovecot, tmp_path, n=0)
+    m = live.mount(mount)
+    assert eml_files(m.path("INBOX")) == set()
+    for cycle in range(6):
+        assert m.unmount() == (0, [])
+        before = live.uids()
+        live.append(n=1 + cycle % 3)
+        new = {"%d.eml" % u for u in live.uids() - before}
+        m = live.mount(mount)
+        listed = set(subprocess.run(["ls", m.path("INBOX")], capture_output=True, text=True,
+                                    check=True).stdout.split())
+        assert listed == {"%d.eml" % u for u in live.uids()}, (cycle, listed, new, m.stderr())
+        # ... and still announced.
+        assert ifs.wait_until(lambda: set(open(m.path("INBOX", ".newmail")).read().split())
+                              == new, timeout=EVENT_TIMEOUT), (cycle, new, m.stderr())
+
+
 def test_uidvalidity_change_rebuilds_the_folder(dovecot, mount, tmp_path):
     """Orders deleted and created again by another client: a new
     UIDVALIDITY, the same names for other messages.  The listing shows the
@@ -417,6 +439,30 @@ def test_idle_is_reissued(dovecot, mount, tmp_path):
     live.append()
     name = "%d.eml" % (live.uids() - before).pop()
     assert ifs.wait_until(lambda: name in eml_files(m.path("INBOX")), timeout=EVENT_TIMEOUT)
+
+
+def test_status_says_idle_once_the_server_idles(dovecot, mount, tmp_path):
+    """.inboxfs/status (and the log) say the watcher is in IDLE once the
+    server has said it idles, not just before the command goes out: a link
+    that dies right after is noticed within idle_timeout, not after the
+    30 s a command may wait.  A slow link (0.1 s each way) makes that
+    moment wide enough to hit every time."""
+    import faultproxy
+    live = Live(dovecot, tmp_path)
+    proxy = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    try:
+        proxy.delay(0.1)
+        m = mount(dovecot.url(user=live.user, tls=False, port=proxy.port),
+                  options={"tls": "none", "password_file": live.pwfile, "idle_timeout": 2},
+                  env=ifs.clean_env({"XDG_STATE_HOME": live.state_home}))
+        status = m.path(".inboxfs", "status")
+        assert ifs.wait_until(lambda: "watch INBOX: connected (idle)" in open(status).read(),
+                              timeout=EVENT_TIMEOUT), open(status).read()
+        proxy.blackhole()
+        assert ifs.wait_until(lambda: "the connection is dead" in m.stderr(), timeout=10), \
+            m.stderr()
+    finally:
+        proxy.stop()
 
 
 def test_dead_link_is_noticed_and_mail_still_arrives(dovecot, mount, tmp_path):

@@ -75,6 +75,41 @@ def mount_entry(path):
     return found
 
 
+def mount_device(path):
+    """major:minor of the topmost mount at path, or None."""
+    path = os.path.realpath(path)
+    found = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split(" - ")[0].split()
+            if len(fields) >= 5 and _unescape_mountinfo(fields[4]) == path:
+                found = fields[2]
+    return found
+
+
+def other_namespace_holders(device):
+    """["pid comm cmdline"]: one process of each other mount namespace that
+    still has the mount of device (major:minor); a FUSE file system lives
+    on, and its daemon with it, while any namespace has it mounted."""
+    ours = os.readlink("/proc/self/ns/mnt")
+    seen, out = set(), []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ns = os.readlink("/proc/%s/ns/mnt" % pid)
+            if ns == ours or ns in seen:
+                continue
+            with open("/proc/%s/mountinfo" % pid) as f:
+                if not any(l.split()[2] == device for l in f if len(l.split()) > 2):
+                    continue
+            seen.add(ns)
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:200]
+            out.append("%s %s" % (pid, cmd))
+        except OSError:
+            continue
+    return out
+
+
 def is_mounted(path, fstype=FSTYPE):
     e = mount_entry(path)
     return e is not None and (fstype is None or e[0] == fstype)
@@ -349,6 +384,7 @@ class Inboxfs:
         """fusermount3 -u, then wait for the process to exit. Returns
         (exit code, problems list); a hang is killed and reported."""
         problems = []
+        device = mount_device(self.mountpoint)
         if is_mounted(self.mountpoint, None):
             # "busy" while some process is in the middle of a system call on
             # the mount (inboxfs's own announcer writing .newmail, say): retry
@@ -369,6 +405,10 @@ class Inboxfs:
             except subprocess.TimeoutExpired:
                 rc = None
             if rc is None:
+                holders = other_namespace_holders(device) if device else []
+                if holders:
+                    problems.append("still mounted in another mount namespace, held by: "
+                                    + "; ".join(holders))
                 problems.append(self._stacks())
                 problems.append("inboxfs did not exit within %.0f s after unmount: killed"
                                 % timeout)
