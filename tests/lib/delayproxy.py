@@ -213,7 +213,10 @@ class _Direction:
     def _eof(self):
         self.done = True
         if not self.dst.is_closing():
-            self.dst.write_eof()
+            try:
+                self.dst.write_eof()
+            except OSError:  # the other side is gone already
+                self.dst.abort()
         self.pair.check_done()
 
     def throttle(self):
