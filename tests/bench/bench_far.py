@@ -130,6 +130,8 @@ class HangReport:
             self.m.close()
         except subprocess.TimeoutExpired:
             pid = self.m.proc.pid
+            print("inboxfs still running 20 s after fusermount3 -u; still mounted: %s"
+                  % self.m.mounted(), file=sys.stderr)
             subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
                            stdout=sys.stderr, stderr=subprocess.DEVNULL)
             self.m.proc.kill()
