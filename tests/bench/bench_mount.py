@@ -79,7 +79,16 @@ class Mount:
             return any(l.split()[4] == self.mnt and "fuse.inboxfs" in l for l in f)
 
     def close(self):
-        subprocess.run(["fusermount3", "-u", self.mnt], check=False)
+        # "busy" while a thread of inboxfs is in a system call on the mount
+        # (its announcer, just after mounting): try again for a moment, as
+        # tests/lib/inboxfs.py does
+        deadline = time.monotonic() + 3
+        while True:
+            r = subprocess.run(["fusermount3", "-u", self.mnt], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True)
+            if r.returncode == 0 or "busy" not in r.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.proc.wait(timeout=20)
 
     def __enter__(self):
