@@ -136,6 +136,7 @@ class HangReport:
                            stdout=sys.stderr, stderr=subprocess.DEVNULL)
             self.m.proc.kill()
             print(self.m.proc.communicate()[1].decode(errors="replace"), file=sys.stderr)
+            subprocess.run(["fusermount3", "-uz", self.m.mnt], stderr=subprocess.DEVNULL)
             raise
 
 
