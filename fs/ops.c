@@ -310,6 +310,8 @@ struct dir_snapshot {
 	struct folder **subs;
 	size_t nsubs;
 	struct folder msgs_of;    /* copy of the message list (msgs, nmsgs, gen) */
+	struct newfile_entry *news; /* files being written or waiting for a rename */
+	size_t nnews;
 };
 
 static void free_snapshot(struct dir_snapshot *ds)
@@ -318,15 +320,20 @@ static void free_snapshot(struct dir_snapshot *ds)
 		return;
 	free(ds->subs);
 	free(ds->msgs_of.msgs);
+	free(ds->news);
 	free(ds);
 }
 
-static struct dir_snapshot *take_snapshot(struct folder *f)
+static struct dir_snapshot *take_snapshot(struct account *a, struct folder *f)
 {
 	struct dir_snapshot *ds = calloc(1, sizeof(*ds));
 
 	if (!ds)
 		return NULL;
+	if (newfile_list(a->newfiles, f->ino, &ds->news, &ds->nnews) != 0) {
+		free(ds);
+		return NULL;
+	}
 	ds->dir = f;
 	ds->marker = f->watched;
 	ds->status = f->parent == NULL;
@@ -390,7 +397,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!err) {
 		account_flush_aliases(a, f->ino);
 		pthread_mutex_lock(&a->index_lock);
-		ds = take_snapshot(f);
+		ds = take_snapshot(a, f);
 		pthread_mutex_unlock(&a->index_lock);
 		err = ds ? 0 : ENOMEM;
 	}
@@ -402,7 +409,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
-/* Entry i of the listing: ".", "..", subfolders, then messages. */
+/* Entry i of the listing: ".", "..", subfolders, messages, then files
+ * being written or waiting for a rename. */
 static bool snapshot_entry(struct account *a, struct dir_snapshot *ds, size_t i, char *name,
 			   size_t namelen, struct fuse_entry_param *e)
 {
@@ -447,6 +455,12 @@ static bool snapshot_entry(struct account *a, struct dir_snapshot *ds, size_t i,
 		msg_entry(a, &ds->msgs_of, m, e);
 		return true;
 	}
+	i -= ds->msgs_of.nmsgs;
+	if (i < ds->nnews) {
+		snprintf(name, namelen, "%s", ds->news[i].name);
+		newmsg_entry(&ds->news[i].info, e);
+		return true;
+	}
 	return false;
 }
 
@@ -463,6 +477,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	/* Listed: the names kept for appended files go (not at opendir: an
+	 * atomic writer opens the folder only to fsync it). */
+	if (off == 0 && ds->dir)
+		newfile_forget_ghosts(a->newfiles, ds->dir->ino);
 	for (size_t i = (size_t)off; snapshot_entry(a, ds, i, name, sizeof(name), &e); i++) {
 		if (plus)
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
@@ -649,7 +667,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (is_newfile_ino(ino)) {
-		fuse_reply_err(req, EBUSY); /* being written by whoever created it */
+		newmsg_open(req, ino, fi);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -895,6 +913,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		fuse_reply_err(req, refuse("exchanging two names is not possible", name, EINVAL));
 		return;
 	}
+	if (newmsg_rename(req, parent, name, newparent, newname, flags))
+		return;
 	pthread_mutex_lock(&a->index_lock);
 	from = index_folder_by_ino(a->index, parent);
 	to = index_folder_by_ino(a->index, newparent);
