@@ -255,20 +255,6 @@ enum imap_result account_refresh_folder(struct account *a, struct folder *f,
 	return worth_retrying(rr) ? open_folder(a, f, false, st) : rr;
 }
 
-enum imap_result account_examine(struct account *a, struct folder *f, struct imap_status *st)
-{
-	enum imap_result rr = IMAP_R_OK;
-
-	for (int tries = 0; tries < 2 && index_folder_selectable(f); tries++) {
-		rr = ensure_session(a, st);
-		if (rr == IMAP_R_OK)
-			rr = view_open(&a->view, f, false, false, st);
-		if (!worth_retrying(rr))
-			break;
-	}
-	return rr;
-}
-
 enum imap_result account_select_rw(struct account *a, struct folder *f, struct imap_status *st)
 {
 	enum imap_result rr = open_folder(a, f, true, st);

@@ -112,10 +112,6 @@ void account_lock_session(struct account *a);
  * NOOP or a resync afterwards). */
 enum imap_result account_refresh_folder(struct account *a, struct folder *f,
 					struct imap_status *st);
-/* Select the folder to look at its messages (EXAMINE unless it is
- * selected already) without asking the server what changed: what this
- * connection knows is enough (no NOOP). */
-enum imap_result account_examine(struct account *a, struct folder *f, struct imap_status *st);
 /* Select the folder read-write (for a change) and bring it up to date. */
 enum imap_result account_select_rw(struct account *a, struct folder *f, struct imap_status *st);
 /* Leave the selected folder (before it is deleted or renamed). */

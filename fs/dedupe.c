@@ -88,7 +88,7 @@ enum imap_result dedupe_find(struct account *a, struct folder *f, const char *da
 			     int64_t date, uint32_t *uid, struct imap_status *st)
 {
 	uint32_t uids[DEDUPE_CANDIDATES];
-	enum imap_result rr = account_examine(a, f, st);
+	enum imap_result rr = account_select_rw(a, f, st); /* the APPEND that may follow needs it */
 	bool same = false;
 	size_t n;
 

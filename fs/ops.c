@@ -524,6 +524,7 @@ struct open_req {
 	struct fuse_file_info *fi;
 	struct account *a;
 	fuse_ino_t ino;
+	bool ghost;       /* opened by a name kept for an appended file */
 };
 
 /* Reply to open as soon as the body is there; read-ahead goes on after. */
@@ -537,7 +538,7 @@ static void open_ready(void *ctx, struct body *b)
 	m = index_msg_by_ino(o->a->index, o->ino, &f);
 	/* A corrected size may not have reached the kernel yet: bypass the
 	 * page cache, which would cut the read at the old size. */
-	o->fi->direct_io = !m || m->size_exact == 2;
+	o->fi->direct_io = !m || m->size_exact == 2 || o->ghost;
 	pthread_mutex_unlock(&o->a->index_lock);
 	o->fi->keep_cache = !o->fi->direct_io;
 	o->fi->noflush = 1; /* only files being written need a FLUSH at close */
@@ -643,7 +644,7 @@ static enum imap_result load_for_open(struct account *a, struct folder *f, uint3
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct open_req o = { req, fi, req_account(req), ino };
+	struct open_req o = { req, fi, req_account(req), ino, false };
 	struct account *a = o.a;
 	struct imap_status st;
 	struct folder *f = NULL;
@@ -667,8 +668,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (is_newfile_ino(ino)) {
-		newmsg_open(req, ino, fi);
-		return;
+		if (!newmsg_open(req, ino, fi, &o.ino))
+			return;
+		/* its size is the file's: the message is read past the page cache */
+		o.ghost = true;
+		ino = o.ino;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		log_info(LOG_CAT_FS, "refused to open message inode %llx for writing: messages "
@@ -754,7 +758,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (is_newfile_ino(ino)) {
+	if (is_newfile_ino(ino) && !fi->fh) { /* not a ghost opened for reading */
 		newmsg_release(req, ino);
 		return;
 	}

@@ -181,22 +181,45 @@ void newmsg_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int
 		newmsg_getattr(req, ino);
 }
 
-void newmsg_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* The message a ghost stands for, when the index knows it. */
+static bool ghost_message(struct account *a, fuse_ino_t ino, uint64_t *msg_ino)
 {
+	struct newfile_info info;
+	struct folder *dir;
+	bool found = false;
+
+	if (newfile_stat(a->newfiles, ino, &info) != 0 || !info.ghost || !info.uid)
+		return false;
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, info.dir_ino);
+	if (dir && index_find_msg(dir, info.uid)) {
+		*msg_ino = index_msg_ino(dir, info.uid);
+		found = true;
+	}
+	pthread_mutex_unlock(&a->index_lock);
+	return found;
+}
+
+bool newmsg_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, uint64_t *msg_ino)
+{
+	struct account *a = req_acct(req);
 	int err;
 
 	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+		if (ghost_message(a, ino, msg_ino))
+			return true;
 		fuse_reply_err(req, EBUSY); /* its bytes are the writer's until appended */
-		return;
+		return false;
 	}
-	err = newfile_reopen(req_acct(req)->newfiles, ino, (fi->flags & O_TRUNC) != 0);
+	err = newfile_reopen(a->newfiles, ino, (fi->flags & O_TRUNC) != 0);
 	if (err) {
 		fuse_reply_err(req, err);
-		return;
+		return false;
 	}
 	fi->direct_io = 1;
 	fi->fh = 0;
 	fuse_reply_open(req, fi);
+	return false;
 }
 
 void newmsg_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off)

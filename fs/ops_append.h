@@ -22,8 +22,10 @@ bool newmsg_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 		   const char *newname, unsigned int flags);
 void newmsg_getattr(fuse_req_t req, fuse_ino_t ino);
 void newmsg_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set);
-/* An open of a file held here: writing it again. */
-void newmsg_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* An open of a file held here.  For writing: it is written again
+ * (replied).  For reading an appended file's name: true and *msg_ino, the
+ * message to read as any other (not replied); other reads are refused. */
+bool newmsg_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, uint64_t *msg_ino);
 void newmsg_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off);
 void newmsg_flush(fuse_req_t req, fuse_ino_t ino);
 void newmsg_release(fuse_req_t req, fuse_ino_t ino);
