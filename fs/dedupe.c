@@ -88,14 +88,17 @@ enum imap_result dedupe_find(struct account *a, struct folder *f, const char *da
 			     int64_t date, uint32_t *uid, struct imap_status *st)
 {
 	uint32_t uids[DEDUPE_CANDIDATES];
-	enum imap_result rr = account_select_rw(a, f, st); /* the APPEND that may follow needs it */
+	enum imap_result rr = account_ensure_loaded(a, f, st);
 	bool same = false;
-	size_t n;
+	size_t n = 0;
 
 	*uid = 0;
-	if (rr != IMAP_R_OK)
-		return rr;
-	n = candidates(a, f, len, date, uids);
+	if (rr == IMAP_R_OK)
+		n = candidates(a, f, len, date, uids);
+	/* Only a likely duplicate costs a round trip: selecting the folder
+	 * (for writing, as the APPEND that may follow wants it), a fetch. */
+	if (n)
+		rr = account_select_rw(a, f, st);
 	for (size_t i = 0; i < n && !same && rr == IMAP_R_OK; i++)
 		if ((rr = same_bytes(a, f, uids[i], data, len, &same, st)) == IMAP_R_OK && same)
 			*uid = uids[i];

@@ -19,9 +19,10 @@
 /* At most this many messages of the same size and date are compared. */
 #define DEDUPE_CANDIDATES 4
 
-/* *uid: the message of f holding exactly data, or 0.  Selects f (for
- * writing: an APPEND follows) when it is not.  Called with session_lock held; a failure is the
- * server's (the connection, a refused EXAMINE). */
+/* *uid: the message of f holding exactly data, or 0.  Lists f the first
+ * time (as ls would); selects it (for writing: an APPEND follows) only to
+ * compare a likely duplicate.  Called with session_lock held; a failure
+ * is the server's (the connection, a refused SELECT). */
 enum imap_result dedupe_find(struct account *a, struct folder *f, const char *data, size_t len,
 			     int64_t date, uint32_t *uid, struct imap_status *st);
 
