@@ -20,8 +20,9 @@ struct newfile {
 	bool dirty;            /* bytes not yet appended */
 	bool unlinked;         /* removed while in use: goes when it is not */
 	bool busy;             /* being appended: the buffer is in use */
-	bool open;             /* a writer holds it */
-	bool appended;         /* sent at a close: a ghost once released */
+	unsigned opens;        /* open handles (their RELEASE comes after close() returns) */
+	bool flushed;          /* closed since the last write: no writer is busy with it */
+	bool appended;         /* sent: a ghost once released */
 	bool ghost;            /* only the name, uid and date are left */
 	uint32_t uid;
 	uint64_t ghost_seq;    /* age, to let the oldest ghost go first */
@@ -99,7 +100,7 @@ static void drop(struct newfiles *nf, struct newfile *f)
 	struct newfile **pp;
 
 	f->unlinked = true;
-	if (f->open || f->busy)
+	if (f->opens || f->busy)
 		return;
 	for (pp = &nf->head; *pp; pp = &(*pp)->next)
 		if (*pp == f) {
@@ -111,8 +112,11 @@ static void drop(struct newfiles *nf, struct newfile *f)
 
 static bool parked(const struct newfile *f)
 {
-	return !f->open && !f->ghost && !f->unlinked;
+	return !f->opens && !f->ghost && !f->unlinked;
 }
+
+/* A writer is at it: open, written to since its last close. */
+static bool writing(const struct newfile *f) { return f->opens && !f->flushed; }
 
 /* Under lock: room for one more parked file? */
 static bool room_to_park(struct newfiles *nf)
@@ -156,7 +160,7 @@ static void info_of(const struct newfile *f, struct newfile_info *info)
 	info->dir_ino = f->dir_ino;
 	info->size = f->len;
 	info->mtime = f->mtime;
-	info->open = f->open;
+	info->open = f->opens > 0;
 	info->ghost = f->ghost;
 	info->uid = f->uid;
 }
@@ -167,7 +171,7 @@ static int claim_name(struct newfiles *nf, uint64_t dir_ino, const char *name)
 {
 	struct newfile *old = by_name(nf, dir_ino, name);
 
-	if (old && !old->ghost)
+	if (old && !old->appended)
 		return EEXIST;
 	if (newfile_hidden(name) && !room_to_park(nf))
 		return ENOSPC;
@@ -191,7 +195,7 @@ int newfile_create(struct newfiles *nf, uint64_t dir_ino, const char *name, uint
 		f->ino = NEWFILE_INO_BIT | ++nf->next_ino;
 		f->dir_ino = dir_ino;
 		f->mtime = -1;
-		f->open = true;
+		f->opens = 1;
 		/* not dirty: a file closed without a byte written (touch) is
 		 * not a message, and nothing is sent */
 		f->next = nf->head;
@@ -236,19 +240,21 @@ int newfile_reopen(struct newfiles *nf, uint64_t ino, bool trunc)
 	f = by_ino(nf, ino);
 	if (!f || f->unlinked)
 		err = ENOENT;
-	else if (f->open || f->busy)
+	else if (writing(f) || f->busy)
 		err = EBUSY;
-	if (!err && (f->ghost || trunc)) {
+	if (!err && (f->appended || trunc)) {
 		free_data(f);
-		f->dirty = f->ghost ? false : true;
-		if (f->ghost)
+		f->dirty = !f->appended;
+		if (f->appended)
 			f->mtime = -1;
 		f->ghost = f->appended = false;
 		f->uid = 0;
 		f->err = 0;
 	}
-	if (!err)
-		f->open = true;
+	if (!err) {
+		f->opens++;
+		f->flushed = false;
+	}
 	pthread_mutex_unlock(&nf->lock);
 	return err;
 }
@@ -298,6 +304,7 @@ int newfile_write(struct newfiles *nf, uint64_t ino, const char *buf, size_t siz
 	if (!err) {
 		memcpy(f->data + off, buf, size);
 		f->dirty = true;
+		f->flushed = false;
 	}
 	pthread_mutex_unlock(&nf->lock);
 	return err;
@@ -310,18 +317,20 @@ int newfile_truncate(struct newfiles *nf, uint64_t ino, size_t size)
 
 	pthread_mutex_lock(&nf->lock);
 	err = changeable(nf, ino, &f);
-	/* open(O_TRUNC) of a ghost without atomic_o_trunc: the open that
-	 * follows starts it over */
-	if (err == EBUSY && f->ghost && size == 0)
-		err = 0;
-	else if (!err && size <= f->len)
-		f->len = size;
-	else if (!err)
+	/* open(O_TRUNC) of an appended file without atomic_o_trunc: the open
+	 * that follows starts it over; nothing to do now */
+	if (f && f->appended && !f->busy && size == 0)
+		err = EALREADY;
+	else if (!err && size > f->len)
 		err = resize(nf, f, size);
-	if (!err && !f->ghost)
+	else if (!err)
+		f->len = size;
+	if (!err) {
 		f->dirty = true;
+		f->flushed = false;
+	}
 	pthread_mutex_unlock(&nf->lock);
-	return err;
+	return err == EALREADY ? 0 : err;
 }
 
 int newfile_set_mtime(struct newfiles *nf, uint64_t ino, int64_t mtime)
@@ -380,6 +389,8 @@ int newfile_flush(struct newfiles *nf, uint64_t ino, newfile_append_fn fn, void 
 
 	pthread_mutex_lock(&nf->lock);
 	f = by_ino(nf, ino);
+	if (f && !f->busy)
+		f->flushed = true;
 	if (!f || f->busy || f->unlinked || f->ghost || newfile_hidden(f->name) || !has_bytes(f))
 		err = 0;
 	else if (f->err)
@@ -396,8 +407,7 @@ void newfile_release(struct newfiles *nf, uint64_t ino)
 
 	pthread_mutex_lock(&nf->lock);
 	f = by_ino(nf, ino);
-	if (f) {
-		f->open = false;
+	if (f && f->opens && --f->opens == 0) {
 		if (f->appended && !f->unlinked)
 			make_ghost(nf, f);
 		else if (f->unlinked || !newfile_hidden(f->name))
@@ -415,9 +425,9 @@ static int may_rename(struct newfiles *nf, struct newfile *f, uint64_t newdir,
 
 	if (f->busy)
 		return EBUSY;
-	if (f->ghost && newdir != f->dir_ino)
+	if (f->appended && newdir != f->dir_ino)
 		return EXDEV; /* the message is in its folder; mv moves it by its UID */
-	if (g && g != f && (g->open || g->busy))
+	if (g && g != f && (writing(g) || g->busy))
 		return EBUSY;
 	if (g && g != f && noreplace)
 		return EEXIST;
@@ -473,7 +483,9 @@ int newfile_rename(struct newfiles *nf, uint64_t dir_ino, const char *name, uint
 		pthread_mutex_unlock(&nf->lock);
 		return err;
 	}
-	if (f->open || f->ghost || newfile_hidden(newname)) {
+	/* Closed, even if its RELEASE is still on its way: what it holds is
+	 * final, and a rename to a visible name appends it now. */
+	if (writing(f) || f->appended || newfile_hidden(newname)) {
 		take_name(nf, f, newdir, nm);
 	} else if (!has_bytes(f) && !f->err) {
 		free(nm); /* an empty file is no message: nothing to keep */

@@ -46,7 +46,7 @@ struct newfile_info {
 	uint64_t ino, dir_ino;
 	size_t size;
 	int64_t mtime;        /* set by touch/cp -p/rsync; -1 when not */
-	bool open;            /* a writer has it open */
+	bool open;            /* open (maybe only its RELEASE is still to come) */
 	bool ghost;           /* appended and closed: only the name is left */
 	uint32_t uid;         /* a ghost's message (0: the server did not say) */
 };
@@ -68,9 +68,10 @@ int newfile_create(struct newfiles *nf, uint64_t dir_ino, const char *name, uint
 int newfile_lookup(struct newfiles *nf, uint64_t dir_ino, const char *name,
 		   struct newfile_info *info);
 int newfile_stat(struct newfiles *nf, uint64_t ino, struct newfile_info *info);
-/* Open a closed file for writing again: a ghost starts over as a new,
- * empty file (a second message when closed); a parked file keeps its
- * bytes unless trunc.  EBUSY when it is open already, ENOENT when gone. */
+/* Open a closed file for writing again: an appended file starts over as
+ * a new, empty file (a second message when closed); a parked file keeps
+ * its bytes unless trunc.  EBUSY while a writer is at it (open and
+ * written since its last close), ENOENT when gone. */
 int newfile_reopen(struct newfiles *nf, uint64_t ino, bool trunc);
 /* EFBIG past max_size (and the file is marked: it will never be appended). */
 int newfile_write(struct newfiles *nf, uint64_t ino, const char *buf, size_t size, off_t off);
@@ -98,13 +99,15 @@ int newfile_flush(struct newfiles *nf, uint64_t ino, newfile_append_fn fn, void 
  * appended one becomes a ghost, a hidden one is parked. */
 void newfile_release(struct newfiles *nf, uint64_t ino);
 
-/* rename(dir/name, newdir/newname) of a file held here.  A parked file
- * renamed to a visible name is appended now through fn, into newdir; on
- * failure it stays parked under its old name and fn's errno is returned.
- * Anything else only changes the name (an open file is appended at its
- * close under the new one).  A ghost stays in its folder (EXDEV).  A file
- * held under the new name is replaced, unless it is open (EBUSY) or
- * noreplace (EEXIST).  ENOENT when nothing of that name is held. */
+/* rename(dir/name, newdir/newname) of a file held here.  A closed hidden
+ * file (parked, or closed with its RELEASE still to come: the kernel
+ * sends it after close() returns) renamed to a visible name is appended
+ * now through fn, into newdir; on failure it stays under its old name and
+ * fn's errno is returned.  Anything else only changes the name (a file a
+ * writer is at is appended at its close under the new one).  An appended
+ * file stays in its folder (EXDEV).  A file held under the new name is
+ * replaced, unless a writer is at it (EBUSY) or noreplace (EEXIST).
+ * ENOENT when nothing of that name is held. */
 int newfile_rename(struct newfiles *nf, uint64_t dir_ino, const char *name, uint64_t newdir,
 		   const char *newname, bool noreplace, newfile_append_fn fn, void *ctx);
 

@@ -215,6 +215,47 @@ def test_hidden_temporaries_are_never_sent(dovecot, tmp_path, mount):
     assert acct.state("INBOX") == before
 
 
+def _write_keeping_release(path, data, flags=os.O_WRONLY | os.O_CREAT | os.O_EXCL):
+    """Write and close path, with a dup of the descriptor left open: the
+    writer is done (FLUSH) but the kernel holds back the RELEASE.
+    Returns the dup."""
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.write(fd, data)
+        return os.dup(fd)
+    finally:
+        os.close(fd)
+
+
+def test_rename_and_rewrite_before_the_release_arrives(dovecot, tmp_path, mount):
+    """The kernel tells inboxfs a file is released only after close()
+    returns (and not while a dup of its descriptor lives): a rename right
+    after the close still appends the file, and writing the same name
+    again right after its close makes a second message."""
+    acct = Account(dovecot, tmp_path, mount)
+    before = acct.state("INBOX")
+    first, second = mailgen.simple_message(41), mailgen.simple_message(42)
+    tmp = acct.path("INBOX", ".pending.tmp")
+    kept = [_write_keeping_release(tmp, first)]
+    try:
+        os.utime(tmp, (1640000000, 1640000000))
+        os.rename(tmp, acct.path("INBOX", "pending.eml"))
+        new = set(acct.state("INBOX")) - set(before)
+        assert len(new) == 1
+        note = acct.path("INBOX", "note")
+        kept.append(_write_keeping_release(note, first))
+        os.close(_write_keeping_release(note, second, os.O_WRONLY | os.O_TRUNC))
+    finally:
+        for fd in kept:
+            os.close(fd)
+    after = acct.state("INBOX")
+    assert after[min(new)][1] == 1640000000
+    m = acct.imap()
+    bodies = imapraw.fetch_bodies(m, "INBOX")
+    m.logout()
+    assert sorted(b for u, b in bodies.items() if u not in before) == sorted([first, first, second])
+
+
 # ------------------------------------------------------------ other writers
 
 @pytest.mark.parametrize("prefix", [".report.eml.", "tmp"])
