@@ -255,7 +255,11 @@ static int append(void *ctx, uint64_t dir_ino, const char *name, const char *dat
 	sent->date = mtime >= 0 ? mtime : time(NULL);
 	sent->uid = 0;
 	account_lock_session(a);
-	if (a->opt->append_dedupe && mtime >= 0 && index_folder_selectable(dir))
+	/* Listed first (once, as ls would): the index then takes the new
+	 * message at once (APPENDUID), so that the name written reads it. */
+	rr = account_ensure_loaded(a, dir, &st);
+	if (rr == IMAP_R_OK && a->opt->append_dedupe && mtime >= 0 &&
+	    index_folder_selectable(dir))
 		rr = dedupe_find(a, dir, data, len, mtime, &sent->uid, &st);
 	if (rr == IMAP_R_OK && !sent->uid)
 		rr = change_append(a, dir, data, len, sent->date, &sent->uid, &st);

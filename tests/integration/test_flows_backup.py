@@ -263,8 +263,9 @@ def test_python_atomic_write(dovecot, tmp_path, mount, prefix):
     """tempfile in the folder, fsync, close, os.replace onto the final
     name, fsync of the folder: one message with those bytes, readable
     under the final name; a hidden temporary's mtime is its INTERNALDATE
-    (a visible one is appended at its close, with that time)."""
-    acct = Account(dovecot, tmp_path, mount)
+    (a visible one is appended at its close, with that time).  Nothing
+    watches or lists the folder first."""
+    acct = Account(dovecot, tmp_path, mount, watch="none")
     folder = acct.path("INBOX")
     data = mailgen.simple_message(77, epoch=1690000000)
     before = acct.state("INBOX")
