@@ -540,7 +540,9 @@ enum imap_result change_append(struct account *a, struct folder *f, const char *
 			       int64_t date, uint32_t *uid, struct imap_status *st)
 {
 	struct imap_appenduid au;
+	struct imap_status noop_st;
 	enum imap_result rr;
+	uint32_t exists;
 	struct msg m;
 
 	*uid = 0;
@@ -549,10 +551,20 @@ enum imap_result change_append(struct account *a, struct folder *f, const char *
 		return st->result;
 	}
 	rr = account_session(a, st);
+	/* Courier refuses an APPEND to the folder the session has EXAMINEd
+	 * ("NO Current box is selected READ-ONLY"): select it for writing. */
+	if (rr == IMAP_R_OK && a->view.f == f && !a->view.rw)
+		rr = account_select_rw(a, f, st);
+	exists = a->view.exists;
 	if (rr == IMAP_R_OK)
 		rr = imap_append(a->session, f->imap_name, NULL, date, data, len, &au, st);
 	if (rr != IMAP_R_OK)
 		return rr;
+	/* This connection must see the message it added to the folder it has
+	 * selected, or its next look would take the index's entry for one
+	 * that vanished.  Courier says EXISTS only at the next command. */
+	if (a->view.f == f && a->view.exists == exists)
+		imap_noop(a->session, &noop_st);
 	log_info(LOG_CAT_FS, "appended %zu bytes to %s as UID %u", len, f->imap_name,
 		 au.valid ? au.uid : 0);
 	if (!au.valid || !f->loaded || au.uidvalidity != f->uidvalidity)

@@ -313,6 +313,8 @@ struct dir_snapshot {
 	struct folder **subs;
 	size_t nsubs;
 	struct folder msgs_of;    /* copy of the message list (msgs, nmsgs, gen) */
+	struct newfile_entry *news; /* files being written or waiting for a rename */
+	size_t nnews;
 };
 
 static void free_snapshot(struct dir_snapshot *ds)
@@ -321,15 +323,20 @@ static void free_snapshot(struct dir_snapshot *ds)
 		return;
 	free(ds->subs);
 	free(ds->msgs_of.msgs);
+	free(ds->news);
 	free(ds);
 }
 
-static struct dir_snapshot *take_snapshot(struct folder *f)
+static struct dir_snapshot *take_snapshot(struct account *a, struct folder *f)
 {
 	struct dir_snapshot *ds = calloc(1, sizeof(*ds));
 
 	if (!ds)
 		return NULL;
+	if (newfile_list(a->newfiles, f->ino, &ds->news, &ds->nnews) != 0) {
+		free(ds);
+		return NULL;
+	}
 	ds->dir = f;
 	ds->marker = f->watched;
 	ds->status = f->parent == NULL;
@@ -411,7 +418,7 @@ static void reply_listing(fuse_req_t req, struct fuse_file_info *fi, struct acco
 
 	account_flush_aliases(a, f->ino);
 	pthread_mutex_lock(&a->index_lock);
-	ds = take_snapshot(f);
+	ds = take_snapshot(a, f);
 	pthread_mutex_unlock(&a->index_lock);
 	if (!ds) {
 		fuse_reply_err(req, ENOMEM);
@@ -489,7 +496,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		reply_listing(req, fi, a, el.f);
 }
 
-/* Entry i of the listing: ".", "..", subfolders, then messages. */
+/* Entry i of the listing: ".", "..", subfolders, messages, then files
+ * being written or waiting for a rename. */
 static bool snapshot_entry(struct account *a, struct dir_snapshot *ds, size_t i, char *name,
 			   size_t namelen, struct fuse_entry_param *e)
 {
@@ -534,6 +542,12 @@ static bool snapshot_entry(struct account *a, struct dir_snapshot *ds, size_t i,
 		msg_entry(a, &ds->msgs_of, m, e);
 		return true;
 	}
+	i -= ds->msgs_of.nmsgs;
+	if (i < ds->nnews) {
+		snprintf(name, namelen, "%s", ds->news[i].name);
+		newmsg_entry(&ds->news[i].info, e);
+		return true;
+	}
 	return false;
 }
 
@@ -550,6 +564,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	/* Listed: the names kept for appended files go (not at opendir: an
+	 * atomic writer opens the folder only to fsync it). */
+	if (off == 0 && ds->dir)
+		newfile_forget_ghosts(a->newfiles, ds->dir->ino);
 	for (size_t i = (size_t)off; snapshot_entry(a, ds, i, name, sizeof(name), &e); i++) {
 		if (plus)
 			n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
@@ -593,6 +611,7 @@ struct open_req {
 	struct fuse_file_info *fi;
 	struct account *a;
 	fuse_ino_t ino;
+	bool ghost;       /* opened by a name kept for an appended file */
 };
 
 /* Reply to open as soon as the body is there; read-ahead goes on after. */
@@ -606,7 +625,7 @@ static void open_ready(void *ctx, struct body *b)
 	m = index_msg_by_ino(o->a->index, o->ino, &f);
 	/* A corrected size may not have reached the kernel yet: bypass the
 	 * page cache, which would cut the read at the old size. */
-	o->fi->direct_io = !m || m->size_exact == 2;
+	o->fi->direct_io = !m || m->size_exact == 2 || o->ghost;
 	pthread_mutex_unlock(&o->a->index_lock);
 	o->fi->keep_cache = !o->fi->direct_io;
 	o->fi->noflush = 1; /* only files being written need a FLUSH at close */
@@ -714,7 +733,7 @@ static enum imap_result load_for_open(struct account *a, struct folder *f, uint3
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct open_req o = { req, fi, req_account(req), ino };
+	struct open_req o = { req, fi, req_account(req), ino, false };
 	struct account *a = o.a;
 	long long deadline = account_deadline(a);
 	struct imap_status st;
@@ -739,8 +758,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (is_newfile_ino(ino)) {
-		fuse_reply_err(req, EBUSY); /* being written by whoever created it */
-		return;
+		if (!newmsg_open(req, ino, fi, &o.ino))
+			return;
+		/* its size is the file's: the message is read past the page cache */
+		o.ghost = true;
+		ino = o.ino;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		log_info(LOG_CAT_FS, "refused to open message inode %llx for writing: messages "
@@ -826,7 +848,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (is_newfile_ino(ino)) {
+	if (is_newfile_ino(ino) && !fi->fh) { /* not a ghost opened for reading */
 		newmsg_release(req, ino);
 		return;
 	}
@@ -989,6 +1011,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		fuse_reply_err(req, refuse("exchanging two names is not possible", name, EINVAL));
 		return;
 	}
+	if (newmsg_rename(req, parent, name, newparent, newname, flags))
+		return;
 	pthread_mutex_lock(&a->index_lock);
 	from = index_folder_by_ino(a->index, parent);
 	to = index_folder_by_ino(a->index, newparent);

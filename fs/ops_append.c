@@ -1,7 +1,10 @@
-/* cp into a folder: create, write, close -> APPEND (RFC 3501 §6.3.11). */
+/* Files written into a folder become messages: create, write, close ->
+ * APPEND (RFC 3501 §6.3.11); a hidden temporary (rsync's, an atomic
+ * writer's) -> APPEND when it is renamed to a visible name. */
 #include "fs/ops_append.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,12 +14,12 @@
 #include "common/log.h"
 #include "fs/account.h"
 #include "fs/changes.h"
+#include "fs/dedupe.h"
 #include "fs/errno_map.h"
-#include "fs/newfile.h"
 
 static struct account *req_acct(fuse_req_t req) { return fuse_req_userdata(req); }
 
-static void attr_of(const struct account *a, const struct newfile_info *info, struct stat *st)
+static void attr_of(const struct newfile_info *info, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = info->ino;
@@ -28,28 +31,26 @@ static void attr_of(const struct account *a, const struct newfile_info *info, st
 	st->st_blksize = 4096;
 	st->st_mtime = st->st_ctime = st->st_atime =
 		info->mtime >= 0 ? (time_t)info->mtime : time(NULL);
-	(void)a;
 }
 
-/* Never cached by the kernel: the name is gone once the file is closed. */
-static void entry_of(const struct account *a, const struct newfile_info *info,
-		     struct fuse_entry_param *e)
+/* Never cached by the kernel: the name changes meaning at a close, a
+ * rename, a listing. */
+void newmsg_entry(const struct newfile_info *info, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = info->ino;
-	attr_of(a, info, &e->attr);
+	attr_of(info, &e->attr);
 }
 
 static int refuse_name(const char *name, const char *why, int err)
 {
-	log_info(LOG_CAT_FS, "create %s refused: %s", name, why);
+	log_info(LOG_CAT_FS, "%s refused: %s", name, why);
 	return err;
 }
 
-/* Which names may become a message: not hidden files (editor swap files,
- * rsync's temporaries would otherwise be appended as mail), nothing that
- * exists, only in a folder that holds messages.  index_lock held. */
-static int check_new(struct account *a, struct folder *dir, const char *name)
+/* Which names may be written in dir: only in a folder that holds
+ * messages, a usable name, not one that exists.  index_lock held. */
+static int check_new(struct folder *dir, const char *name)
 {
 	uint32_t uid;
 
@@ -57,14 +58,11 @@ static int check_new(struct account *a, struct folder *dir, const char *name)
 		return ENOENT;
 	if (!index_folder_selectable(dir))
 		return refuse_name(name, "this folder holds no messages (\\Noselect)", EPERM);
-	if (name[0] == '.')
-		return refuse_name(name, "hidden files are not messages", EPERM);
 	if (!index_valid_component(name))
 		return refuse_name(name, "not a usable file name", EINVAL);
-	if (index_child(dir, name) ||
+	if (index_child(dir, name) || (dir->watched && strcmp(name, MARKER_NAME) == 0) ||
 	    (index_parse_msg_name(name, &uid) && index_find_msg(dir, uid)))
 		return EEXIST;
-	(void)a;
 	return 0;
 }
 
@@ -77,20 +75,49 @@ void newmsg_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int err;
 
 	pthread_mutex_lock(&a->index_lock);
-	err = check_new(a, index_folder_by_ino(a->index, parent), name);
+	err = check_new(index_folder_by_ino(a->index, parent), name);
 	pthread_mutex_unlock(&a->index_lock);
 	if (!err)
 		err = newfile_create(a->newfiles, parent, name, &info.ino);
+	if (err == ENOSPC)
+		log_warn(LOG_CAT_FS, "%s refused: %d hidden files (or %zu MB) already wait for a "
+			 "rename; remove some", name, PARKED_MAX_FILES, PARKED_MAX_BYTES >> 20);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
 	}
 	info.dir_ino = parent;
-	entry_of(a, &info, &e);
+	info.open = true;
+	newmsg_entry(&info, &e);
 	fi->direct_io = 1; /* every write reaches us; nothing to cache */
 	fi->fh = 0;
-	log_debug(LOG_CAT_FS, "new file %s: appended when closed", name);
+	log_debug(LOG_CAT_FS, "new file %s: %s", name, newfile_hidden(name) ?
+		  "hidden, kept until it is renamed to a visible name" : "appended when closed");
 	fuse_reply_create(req, &e, fi);
+}
+
+/* A real message of dir has that name: it wins over a ghost. */
+static bool names_a_message(struct account *a, uint64_t dir_ino, const char *name)
+{
+	struct folder *dir;
+	uint32_t uid;
+	bool found;
+
+	if (!index_parse_msg_name(name, &uid))
+		return false;
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, dir_ino);
+	found = dir && index_find_msg(dir, uid);
+	pthread_mutex_unlock(&a->index_lock);
+	return found;
+}
+
+/* The file held as parent/name, unless a real message takes the name. */
+static bool held(struct account *a, uint64_t parent, const char *name,
+		 struct newfile_info *info)
+{
+	return newfile_lookup(a->newfiles, parent, name, info) == 0 &&
+	       !(info->ghost && names_a_message(a, parent, name));
 }
 
 bool newmsg_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -99,38 +126,44 @@ bool newmsg_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct newfile_info info;
 	struct fuse_entry_param e;
 
-	if (newfile_lookup(a->newfiles, parent, name, &info) != 0)
+	if (!held(a, parent, name, &info))
 		return false;
-	entry_of(a, &info, &e);
+	newmsg_entry(&info, &e);
 	fuse_reply_entry(req, &e);
 	return true;
 }
 
 bool newmsg_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	if (newfile_unlink(req_acct(req)->newfiles, parent, name) != 0)
+	struct account *a = req_acct(req);
+	struct newfile_info info;
+
+	if (!held(a, parent, name, &info) || newfile_unlink(a->newfiles, parent, name) != 0)
 		return false;
-	log_info(LOG_CAT_FS, "%s removed before it was closed: not appended", name);
+	if (info.ghost)
+		log_info(LOG_CAT_FS, "%s: name dropped; the message stays as %u.eml", name,
+			 info.uid);
+	else
+		log_info(LOG_CAT_FS, "%s removed before it became a message: not appended", name);
 	fuse_reply_err(req, 0);
 	return true;
 }
 
 void newmsg_getattr(fuse_req_t req, fuse_ino_t ino)
 {
-	struct account *a = req_acct(req);
 	struct newfile_info info;
 	struct stat st;
 
-	if (newfile_stat(a->newfiles, ino, &info) != 0) {
+	if (newfile_stat(req_acct(req)->newfiles, ino, &info) != 0) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	attr_of(a, &info, &st);
+	attr_of(&info, &st);
 	fuse_reply_attr(req, &st, 0);
 }
 
-/* truncate, and the mtime of cp -p / touch -d: it becomes INTERNALDATE.
- * chmod and chown mean nothing here and are accepted. */
+/* truncate, and the mtime of cp -p / touch -d / rsync: it becomes
+ * INTERNALDATE.  chmod and chown mean nothing here and are accepted. */
 void newmsg_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set)
 {
 	struct account *a = req_acct(req);
@@ -148,6 +181,47 @@ void newmsg_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int
 		newmsg_getattr(req, ino);
 }
 
+/* The message a ghost stands for, when the index knows it. */
+static bool ghost_message(struct account *a, fuse_ino_t ino, uint64_t *msg_ino)
+{
+	struct newfile_info info;
+	struct folder *dir;
+	bool found = false;
+
+	if (newfile_stat(a->newfiles, ino, &info) != 0 || !info.ghost || !info.uid)
+		return false;
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, info.dir_ino);
+	if (dir && index_find_msg(dir, info.uid)) {
+		*msg_ino = index_msg_ino(dir, info.uid);
+		found = true;
+	}
+	pthread_mutex_unlock(&a->index_lock);
+	return found;
+}
+
+bool newmsg_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, uint64_t *msg_ino)
+{
+	struct account *a = req_acct(req);
+	int err;
+
+	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
+		if (ghost_message(a, ino, msg_ino))
+			return true;
+		fuse_reply_err(req, EBUSY); /* its bytes are the writer's until appended */
+		return false;
+	}
+	err = newfile_reopen(a->newfiles, ino, (fi->flags & O_TRUNC) != 0);
+	if (err) {
+		fuse_reply_err(req, err);
+		return false;
+	}
+	fi->direct_io = 1;
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
+	return false;
+}
+
 void newmsg_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off)
 {
 	int err = newfile_write(req_acct(req)->newfiles, ino, buf, size, off);
@@ -160,27 +234,37 @@ void newmsg_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 		fuse_reply_write(req, size);
 }
 
+/* Store the bytes as a message of folder dir_ino (newfile_append_fn):
+ * APPEND, unless append_dedupe finds them there already.  Always with a
+ * date: the index then knows INTERNALDATE exactly. */
 static int append(void *ctx, uint64_t dir_ino, const char *name, const char *data, size_t len,
-		  int64_t mtime)
+		  int64_t mtime, struct newfile_sent *sent)
 {
 	struct account *a = ctx;
 	long long deadline = account_deadline(a); /* the close() began just now */
 	struct imap_status st;
-	enum imap_result rr;
+	enum imap_result rr = IMAP_R_OK;
 	struct folder *dir;
 	char what[600];
-	uint32_t uid;
 
 	pthread_mutex_lock(&a->index_lock);
 	dir = index_folder_by_ino(a->index, dir_ino);
 	pthread_mutex_unlock(&a->index_lock);
 	if (!dir)
 		return ENOENT;
-	snprintf(what, sizeof(what), "cp %s/%s", dir->imap_name ? dir->imap_name : "", name);
-	/* Always with a date: the index then knows INTERNALDATE exactly. */
+	snprintf(what, sizeof(what), "append %s/%s", dir->imap_name ? dir->imap_name : "", name);
+	sent->date = mtime >= 0 ? mtime : time(NULL);
+	sent->uid = 0;
 	if (!account_lock_session(a, deadline, &st))
 		return imap_errno(&st, what);
-	rr = change_append(a, dir, data, len, mtime >= 0 ? mtime : time(NULL), &uid, &st);
+	/* Listed first (once, as ls would): the index then takes the new
+	 * message at once (APPENDUID), so that the name written reads it. */
+	rr = account_ensure_loaded(a, dir, &st);
+	if (rr == IMAP_R_OK && a->opt->append_dedupe && mtime >= 0 &&
+	    index_folder_selectable(dir))
+		rr = dedupe_find(a, dir, data, len, mtime, &sent->uid, &st);
+	if (rr == IMAP_R_OK && !sent->uid)
+		rr = change_append(a, dir, data, len, sent->date, &sent->uid, &st);
 	account_unlock_session(a);
 	return rr == IMAP_R_OK ? 0 : imap_errno(&st, what);
 }
@@ -196,4 +280,44 @@ void newmsg_release(fuse_req_t req, fuse_ino_t ino)
 {
 	newfile_release(req_acct(req)->newfiles, ino);
 	fuse_reply_err(req, 0);
+}
+
+/* Where a file held here may be renamed to: a folder that holds
+ * messages, a usable name that is not a folder or the marker.  A
+ * message's name is taken only with noreplace (EEXIST); otherwise the
+ * file becomes a message beside it, as mv does.  index_lock held. */
+static int check_target(struct folder *dir, const char *name, bool noreplace)
+{
+	int err = check_new(dir, name);
+
+	if (err == EEXIST && index_child(dir, name))
+		return EISDIR;
+	if (err == EEXIST && strcmp(name, MARKER_NAME) == 0)
+		return refuse_name(name, "the new-mail marker is written by inboxfs only", EPERM);
+	if (err == EEXIST && !noreplace)
+		return 0;
+	return err;
+}
+
+bool newmsg_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		   const char *newname, unsigned int flags)
+{
+	struct account *a = req_acct(req);
+	bool noreplace = (flags & RENAME_NOREPLACE) != 0;
+	struct newfile_info info;
+	int err;
+
+	if (!held(a, parent, name, &info))
+		return false;
+	pthread_mutex_lock(&a->index_lock);
+	err = check_target(index_folder_by_ino(a->index, newparent), newname, noreplace);
+	pthread_mutex_unlock(&a->index_lock);
+	if (!err)
+		err = newfile_rename(a->newfiles, parent, name, newparent, newname, noreplace,
+				     append, a);
+	if (err == EXDEV)
+		log_info(LOG_CAT_FS, "%s: already appended as %u.eml; mv that to move it", name,
+			 info.uid);
+	fuse_reply_err(req, err);
+	return true;
 }

@@ -51,6 +51,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("reconnect_tries=%u", reconnect_tries),
 	OPT("connections=%u", connections),
 	OPT("compress=%s", compress_opt),
+	OPT("append_dedupe=%s", append_dedupe_opt),
 	{ "allow_plaintext_auth", offsetof(struct options, allow_plaintext_auth), 1 },
 	{ "--check", offsetof(struct options, check), 1 },
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
@@ -66,6 +67,7 @@ static const char *const config_keys[] = {
 	"max_message",
 	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
 	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections", "compress",
+	"append_dedupe",
 	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
 	"oauth2_client_cert", "oauth2_client_key", "oauth2_scope", "oauth2_refresh_token_file",
 	"oauth2_cafile", "token_cmd", "allow_plaintext_auth", "allow_other", NULL,
@@ -177,6 +179,7 @@ void options_usage(const char *prog)
 	       "  -o allow_other               let other users in (default: only you)\n"
 	       "  -o delete=trash              rm moves to \\Trash (default: expunge)\n"
 	       "  -o expunge=unsafe            allow a bare EXPUNGE (server without UIDPLUS)\n"
+	       "  -o append_dedupe=no          append a file even if the folder has it (yes)\n"
 	       "  -o watch=FOLDER              IDLE on FOLDER: repeatable, all, none (INBOX)\n"
 	       "  -o watch_max=N               most IDLE connections for watch=all (20)\n"
 	       "  -o cache_mem=SIZE            message bodies kept in memory (64M)\n"
@@ -421,6 +424,7 @@ void options_free(struct options *o)
 	free(o->cache_mem);
 	free(o->cache_disk);
 	free(o->compress_opt);
+	free(o->append_dedupe_opt);
 	free(o->max_message);
 	free(o->expunge);
 	free(o->delete_mode);
@@ -528,6 +532,12 @@ static int finish(struct options *o)
 		return -1;
 	}
 	o->compress = o->compress_opt && strcmp(o->compress_opt, "yes") == 0;
+	if (o->append_dedupe_opt && strcmp(o->append_dedupe_opt, "yes") &&
+	    strcmp(o->append_dedupe_opt, "no")) {
+		fprintf(stderr, "inboxfs: append_dedupe=%s: use yes or no\n", o->append_dedupe_opt);
+		return -1;
+	}
+	o->append_dedupe = !o->append_dedupe_opt || strcmp(o->append_dedupe_opt, "no") != 0;
 	if (o->connections > 16) {
 		fprintf(stderr, "inboxfs: connections=%u: at most 16\n", o->connections);
 		return -1;

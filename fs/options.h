@@ -40,6 +40,8 @@ struct options {
 	unsigned connections;      /* worker + readers (default 3) */
 	char *compress_opt;        /* "yes"/"no" */
 	bool compress;
+	char *append_dedupe_opt;   /* "yes" (default)/"no" */
+	bool append_dedupe;        /* skip an append the folder holds already (dedupe.h) */
 	int ro;
 	int allow_plaintext_auth; /* send credentials without TLS to a non-loopback peer */
 	int allow_other;          /* let other users into the mount (FUSE allow_other) */
