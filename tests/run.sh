@@ -7,7 +7,7 @@
 # FUSE mount started by the tests themselves:
 #   1. gcc build (-Wall -Wextra -Werror): unit tests (C) + integration tests (pytest)
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   (each with a soak test: 5 min plain, 1 min under the sanitizers)
+#   (each with a soak test: 2.5 min plain, 1 min under the sanitizers)
 #   3. clang build (-Werror, ASan+UBSan): unit tests, and each libFuzzer target
 #      (response parser, modified UTF-7, token answers, config file) for
 #      fuzz_seconds (60 s) on its seed corpus
@@ -104,9 +104,9 @@ run_config() {
     results+=("$r")
 }
 
-# The soak test runs about 5 minutes in the plain build and 1 minute under
+# The soak test runs about 2.5 minutes in the plain build and 1 minute under
 # the sanitizers (INBOXFS_SOAK_SECONDS overrides both; INBOXFS_QUICK: 30 s).
-soak=${INBOXFS_SOAK_SECONDS:-300}
+soak=${INBOXFS_SOAK_SECONDS:-150}
 [ -n "${INBOXFS_QUICK:-}" ] && soak=${INBOXFS_SOAK_SECONDS:-30}
 INBOXFS_SOAK_SECONDS=$soak run_config "gcc" build ""
 if [ -z "${INBOXFS_QUICK:-}" ]; then
