@@ -1,8 +1,8 @@
 #!/bin/bash
 # The valgrind memcheck pass of tests/run.sh: the core integration tests
 # (mount, listing, reading, rm, mv, IDLE arrivals, unmount by fusermount3
-# and SIGTERM, refused certificates and plaintext logins) with every inboxfs
-# process run under valgrind.  Fails when pytest fails or when any valgrind
+# and SIGTERM, refused certificates and plaintext logins, an rsync restore)
+# with every inboxfs process run under valgrind.  Fails when pytest fails or when any valgrind
 # log reports an error or a definitely lost block.
 #
 #   bash tests/valgrind.sh [BUILD_DIR]      # default: build (gcc)
@@ -29,6 +29,8 @@ TESTS=(
     "test_live.py::test_expunge_and_move_elsewhere_raise_in_delete"
     "test_security.py::test_bad_certificate_refused"
     "test_security.py::test_plaintext_auth_refused_off_loopback"
+    "test_flows_backup.py::test_rsync_backup_then_restore_then_again"
+    "test_flows_backup.py::test_a_refused_append_fails_the_rename_and_keeps_the_file"
 )
 
 # Errors in leaks count only for "definitely lost": the daemon exits with
