@@ -34,7 +34,15 @@
  * (medians of 8 alternating runs; ranges 0.65-0.71 and 0.70-0.76). */
 #define UIDS_PER_COMMAND 32
 #define FETCH_WINDOW 16
+/* A far server needs more in flight: about what 100 MB/s brings in one
+ * round trip (10 MB at 100 ms), within the session's 64 commands. */
+#define FAR_BYTES_PER_US 100
+#define FETCH_WINDOW_MAX 64
 #define SCAN_RUN 8 /* misses in a row in one folder that make a scan, streamed */
+/* ... or 2, when the folder was just listed (a glob, grep -r, ls then
+ * cat): a bulk read is then all but certain. */
+#define LISTED_SCAN_RUN 1
+#define LISTED_RECENTLY_MS 60000
 
 /* ---- connecting ----------------------------------------------------------- */
 
@@ -373,6 +381,18 @@ static void note_real_size(struct account *a, struct folder *f, struct msg *m, s
 	notifier_inval_inode(a->notifier, index_msg_ino(f, m->uid));
 }
 
+void account_keep_body(struct account *a, struct folder *f, uint32_t uidvalidity, uint32_t uid,
+		       char *data, size_t len)
+{
+	uint64_t key;
+
+	pthread_mutex_lock(&a->index_lock);
+	key = index_msg_ino(f, uid);
+	pthread_mutex_unlock(&a->index_lock);
+	diskcache_put_body(a->disk, f->imap_name, uidvalidity, uid, data, len);
+	bodycache_put(a->bodies, key, data, len, false);
+}
+
 static void store_body(struct body_load *bl, uint32_t uid, char *data, size_t len)
 {
 	uint64_t key = index_msg_ino(bl->f, uid);
@@ -429,7 +449,8 @@ static void on_body(void *ctx, uint32_t uid, char *data, size_t len)
 }
 
 /* Up to `window` uncached, not too large messages from position `from`
- * on, appended to uids[n..max).  Called with index_lock. */
+ * on, appended to uids[n..max) (the first n are not taken twice).
+ * Called with index_lock. */
 static size_t collect_uncached(struct account *a, struct folder *f, size_t from, uint32_t *uids,
 			       size_t n, size_t max, size_t window)
 {
@@ -440,7 +461,8 @@ static size_t collect_uncached(struct account *a, struct folder *f, size_t from,
 
 		if (m->size > READAHEAD_MSG_LIMIT || bytes + m->size > READAHEAD_MAX_BYTES)
 			break;
-		if (bodycache_has(a->bodies, index_msg_ino(f, m->uid)))
+		if (bodycache_has(a->bodies, index_msg_ino(f, m->uid)) ||
+		    (first && m->uid == uids[0]))
 			continue;
 		uids[n++] = m->uid;
 		bytes += m->size;
@@ -448,14 +470,26 @@ static size_t collect_uncached(struct account *a, struct folder *f, size_t from,
 	return n;
 }
 
+void account_note_listing(struct account *a, struct folder *f)
+{
+	pthread_mutex_lock(&a->index_lock);
+	a->listed_folder = f;
+	a->listed_ms = clock_ms();
+	pthread_mutex_unlock(&a->index_lock);
+}
+
 /* A scan of a folder (grep -r in UID order, cat *.eml in the shell's
  * name order 1, 10, 100, 1000, 1001 ...) opens one message after another
  * in the same folder: each miss then also fetches the next messages in
- * UID order, a window that doubles with every miss in a row.  A single
- * cat of one message fetches just that one.  Called with index_lock. */
+ * UID order, a window that doubles with every miss in a row, and a long
+ * enough run becomes a scan, which streams the folder in UID order from
+ * its first uncached message (the name order jumps back: a stream from
+ * the reader's place would restart each time).  A single cat of one
+ * message fetches just that one.  Called with index_lock. */
 static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint32_t *uids,
-			     size_t max)
+			     size_t max, bool *scan)
 {
+	bool listed = a->listed_folder == f && clock_ms() - a->listed_ms < LISTED_RECENTLY_MS;
 	size_t window;
 
 	if (a->ra_folder == f && pos != a->ra_pos)
@@ -466,7 +500,34 @@ static size_t plan_readahead(struct account *a, struct folder *f, long pos, uint
 	a->ra_pos = pos;
 	uids[0] = f->msgs[pos].uid;
 	window = a->ra_run ? (size_t)1 << (a->ra_run < 9 ? a->ra_run : 8) : 0;
+	*scan = a->ra_run >= (listed ? LISTED_SCAN_RUN : SCAN_RUN);
+	if (*scan)
+		return collect_uncached(a, f, 0, uids, 1, max, max);
 	return collect_uncached(a, f, (size_t)pos + 1, uids, 1, max, window);
+}
+
+/* Commands in flight for a fetch on s: enough to fill the link for one
+ * round trip (the connection's own measure) at FAR_BYTES_PER_US, given
+ * the mean size of the messages planned; never fewer than on loopback. */
+static size_t fetch_window(struct account *a, struct folder *f, struct imap_session *s,
+			   const uint32_t *uids, size_t n)
+{
+	unsigned long long bytes = 0, seen = 0, want = 0;
+	const struct msg *m;
+	size_t w;
+
+	pthread_mutex_lock(&a->index_lock);
+	for (size_t i = 0; i < n && i < 64; i++)
+		if ((m = index_find_msg(f, uids[i]))) {
+			bytes += m->size;
+			seen++;
+		}
+	pthread_mutex_unlock(&a->index_lock);
+	if (seen && bytes)
+		want = (unsigned long long)imap_session_rtt_us(s) * FAR_BYTES_PER_US /
+		       (bytes / seen * UIDS_PER_COMMAND + 1);
+	w = (size_t)want + 1;
+	return w < FETCH_WINDOW ? FETCH_WINDOW : w > FETCH_WINDOW_MAX ? FETCH_WINDOW_MAX : w;
 }
 
 /* One fetch as a feed of UID sets: the planned UIDs (the wanted one
@@ -589,8 +650,9 @@ static enum imap_result fetch_uids(void *ctx, const uint32_t *uids, size_t n,
 	struct fetch_run *fr = ctx;
 	struct fetch_plan p = { .a = fr->a, .f = fr->f, .bl = fr->bl, .uids = uids, .n = n,
 				.stream = fr->stream, .missed = missed };
-	struct imap_uidset_feed feed = { plan_next, plan_done, &p, FETCH_WINDOW };
 	struct imap_session *s = fr->v->s;
+	struct imap_uidset_feed feed = { plan_next, plan_done, &p,
+					 fetch_window(fr->a, fr->f, s, uids, n) };
 	bool scan = fr->stream && fr->v == &fr->a->view;
 	enum imap_result rr;
 
@@ -832,8 +894,7 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 		return rr;
 	pthread_mutex_lock(&a->index_lock);
 	pos = index_msg_pos(f, uid);
-	n = pos < 0 ? 0 : plan_readahead(a, f, pos, uids, READAHEAD_MAX_MSGS + 1);
-	scan = a->ra_run >= SCAN_RUN;
+	n = pos < 0 ? 0 : plan_readahead(a, f, pos, uids, READAHEAD_MAX_MSGS + 1, &scan);
 	pthread_mutex_unlock(&a->index_lock);
 	if (n == 0) {
 		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);

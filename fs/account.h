@@ -71,6 +71,8 @@ struct account {
 	struct folder *ra_folder;
 	long ra_pos;
 	unsigned ra_run;
+	struct folder *listed_folder; /* the folder listed last, and when */
+	long long listed_ms;
 	_Atomic(struct folder *) scanning;
 	atomic_uint ra_hits;
 
@@ -88,6 +90,12 @@ void account_flush_aliases(struct account *a, uint64_t dir_ino);
  * served by it (it yields at once, and one stream on one connection
  * beats several), than by a reader connection. */
 bool account_scanning(struct account *a, struct folder *f);
+/* A body that came before its message is in the index (news): into the
+ * caches, data taken. */
+void account_keep_body(struct account *a, struct folder *f, uint32_t uidvalidity, uint32_t uid,
+		       char *data, size_t len);
+/* f is being listed: opens in it soon after are likely a bulk read. */
+void account_note_listing(struct account *a, struct folder *f);
 /* An open was served from the body cache (read-ahead paid off). */
 void account_note_cache_hit(struct account *a);
 

@@ -417,6 +417,7 @@ static void reply_listing(fuse_req_t req, struct fuse_file_info *fi, struct acco
 	struct dir_snapshot *ds;
 
 	account_flush_aliases(a, f->ino);
+	account_note_listing(a, f);
 	pthread_mutex_lock(&a->index_lock);
 	ds = take_snapshot(a, f);
 	pthread_mutex_unlock(&a->index_lock);

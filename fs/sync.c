@@ -183,11 +183,26 @@ static void collect_meta(void *ctx, const struct imap_msg_meta *m)
 }
 
 
+/* Bodies that came with news (view.news_bodies). */
+struct small_body {
+	uint32_t uid;
+	char *data;
+	size_t len;
+};
+
 struct meta_batch {
 	struct view *v;
 	uint32_t min_uid;   /* "N:*" also returns the last message when N > UIDNEXT */
 	struct collected got;
+	struct small_body *bodies;
+	size_t nbodies;
 };
+
+/* News that comes with its bodies: at most this many new messages, each
+ * of at most NEWS_BODY_LIMIT bytes (a larger one costs that much for
+ * nothing).  A script woken by IN_CREATE then reads without a round trip. */
+#define NEWS_BODIES_MAX 16
+#define NEWS_BODY_LIMIT 65536
 
 static void on_meta(void *ctx, const struct imap_msg_meta *m)
 {
@@ -208,17 +223,64 @@ static void on_meta(void *ctx, const struct imap_msg_meta *m)
 	push_msg(&b->got, &msg);
 }
 
-static enum imap_result fetch_from(struct view *v, uint32_t first, struct meta_batch *b,
-				   struct imap_status *st)
+static void on_small_body(void *ctx, uint32_t uid, char *data, size_t len)
 {
+	struct meta_batch *b = ctx;
+
+	if (b->nbodies == NEWS_BODIES_MAX || uid < b->min_uid) {
+		free(data);
+		return;
+	}
+	b->bodies[b->nbodies++] = (struct small_body){ uid, data, len };
+}
+
+/* The bodies that came: into the caches, and the sizes made exact, before
+ * the news is announced. */
+static void keep_bodies(struct view *v, struct meta_batch *b)
+{
+	for (size_t i = 0; i < b->nbodies; i++) {
+		struct small_body *sb = &b->bodies[i];
+
+		for (size_t k = 0; k < b->got.n; k++)
+			if (b->got.msgs[k].uid == sb->uid) {
+				b->got.msgs[k].size_exact = b->got.msgs[k].size == sb->len ? 1 : 2;
+				b->got.msgs[k].size = (uint32_t)sb->len;
+				account_keep_body(v->a, v->f, v->uidvalidity, sb->uid, sb->data,
+						  sb->len);
+				sb->data = NULL;
+			}
+		free(sb->data);
+	}
+	b->nbodies = 0;
+}
+
+/* The messages from UID first on; news (not a whole load) brings small
+ * bodies along when the view asks for them. */
+static enum imap_result fetch_from(struct view *v, uint32_t first, bool news,
+				   struct meta_batch *b, struct imap_status *st)
+{
+	struct small_body bodies[NEWS_BODIES_MAX];
 	char set[32];
 	enum imap_result rr;
+	bool small = news && v->news_bodies && v->exists >= v->seq.n &&
+		     v->exists - v->seq.n <= NEWS_BODIES_MAX;
 
 	memset(b, 0, sizeof(*b));
 	b->v = v;
 	b->min_uid = first;
+	b->bodies = bodies;
 	snprintf(set, sizeof(set), "%u:*", first);
-	rr = imap_fetch_meta(v->s, set, on_meta, b, st);
+	if (small)
+		rr = imap_fetch_meta_small(v->s, set, NEWS_BODY_LIMIT, on_meta, on_small_body, b,
+					   st);
+	else
+		rr = imap_fetch_meta(v->s, set, on_meta, b, st);
+	if (rr == IMAP_R_OK && !b->got.oom)
+		keep_bodies(v, b);
+	for (size_t i = 0; i < b->nbodies; i++)
+		free(bodies[i].data);
+	b->bodies = NULL;
+	b->nbodies = 0;
 	if (rr == IMAP_R_OK && b->got.oom) {
 		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
 		rr = IMAP_R_NOMEM;
@@ -235,7 +297,7 @@ static enum imap_result full_load(struct view *v, uint32_t uidvalidity, uint32_t
 	seqmap_clear(&v->seq);
 	v->dirty = false;
 	if (v->exists)
-		rr = fetch_from(v, 1, &b, st);
+		rr = fetch_from(v, 1, false, &b, st);
 	if (rr == IMAP_R_OK &&
 	    !account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.got.msgs, b.got.n, v->quiet,
 				 v->selected_ms))
@@ -405,7 +467,7 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 	}
 	if (!v->dirty && (v->exists > v->seq.n || (uidnext && uidnext != v->f->uidnext &&
 						     uidnext > seqmap_last(&v->seq) + 1))) {
-		rr = fetch_from(v, seqmap_last(&v->seq) + 1, &b, st);
+		rr = fetch_from(v, seqmap_last(&v->seq) + 1, true, &b, st);
 		if (rr == IMAP_R_OK && b.got.n)
 			account_msgs_arrived(v->a, v->f, b.got.msgs, b.got.n);
 		free(b.got.msgs);

@@ -29,6 +29,7 @@ struct view {
 	bool stale;                /* the server complained about the mailbox: select again */
 	bool rw;                   /* SELECT rather than EXAMINE */
 	bool quiet;                /* departures are our own doing: no announcement */
+	bool news_bodies;          /* news comes with the bodies of small messages */
 };
 
 void view_init(struct view *v, struct account *a, struct imap_session *s);

@@ -119,7 +119,8 @@ static enum imap_result idle_once(struct watcher *w, struct view *v, bool *repor
 		if (rr != IMAP_R_OK && rr != IMAP_R_TIMEOUT)
 			return rr;
 	}
-	return imap_idle_end(w->s, tag, &st);
+	/* The catch-up FETCH goes out right behind DONE: one round trip. */
+	return imap_idle_done(w->s, tag);
 }
 
 static enum imap_result poll_once(struct watcher *w)
@@ -140,6 +141,7 @@ static void watch_connection(struct watcher *w)
 	bool idle = imap_session_caps(w->s) & CAP_IDLE, reported = !idle;
 
 	view_init(&v, w->a, w->s);
+	v.news_bodies = true; /* a script woken by the news reads at once */
 	imap_session_set_untagged(w->s, view_on_untagged, &v);
 	rr = view_open(&v, w->f, false, false, &st);
 	if (rr == IMAP_R_OK && !idle)

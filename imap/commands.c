@@ -192,6 +192,13 @@ enum imap_result imap_capability(struct imap_session *s, struct imap_status *st)
 	return rr;
 }
 
+/* After a login: a CAPABILITY command only when the server did not list
+ * them with its OK (Dovecot and Cyrus do, Courier does not). */
+static enum imap_result login_capabilities(struct imap_session *s, struct imap_status *st)
+{
+	return s->have_caps ? IMAP_R_OK : imap_capability(s, st);
+}
+
 /* Decode a base64 server challenge into out (NUL-terminated, non-printable
  * bytes replaced by '?').  Returns the length, or -1. */
 static int decode_challenge(const char *b64, char *out, size_t outlen)
@@ -303,6 +310,9 @@ enum imap_result imap_authenticate(struct imap_session *s, const char *mech,
 				*initial_b64 ? initial_b64 : "=") < 0 ? IMAP_R_NOMEM : IMAP_R_OK;
 	else
 		rr = buf_printf(&line, "AUTHENTICATE %s", mech) < 0 ? IMAP_R_NOMEM : IMAP_R_OK;
+	/* Capabilities change at login: those of the OK or an untagged
+	 * CAPABILITY before it count, else they are asked for after. */
+	s->have_caps = false;
 	if (rr == IMAP_R_OK)
 		rr = imap_start_command(s, line.data, true, tag, sizeof(tag));
 	buf_free(&line);
@@ -313,10 +323,7 @@ enum imap_result imap_authenticate(struct imap_session *s, const char *mech,
 	rr = finish_authenticate(s, tag, ir ? NULL : initial_b64, failure_reply, st);
 	if (rr == IMAP_R_OK) {
 		imap_session_set_state(s, IMAP_ST_AUTHENTICATED);
-		/* Capabilities change after login; a server may list them in
-		 * the OK (already parsed), otherwise ask. */
-		s->have_caps = false;
-		rr = imap_capability(s, st);
+		rr = login_capabilities(s, st);
 	}
 	return rr;
 }
@@ -344,6 +351,7 @@ enum imap_result imap_login(struct imap_session *s, const char *user, const char
 		if (buf_printf(&b, "LOGIN %s %s", qu, qp) < 0)
 			return IMAP_R_NOMEM;
 		cmd.line = b.data;
+		s->have_caps = false; /* as for AUTHENTICATE */
 		rr = imap_run(s, &cmd, 1, NULL, NULL);
 		OPENSSL_cleanse(b.data, b.len);
 		OPENSSL_cleanse(qp, sizeof(qp));
@@ -357,8 +365,7 @@ enum imap_result imap_login(struct imap_session *s, const char *user, const char
 		return IMAP_R_LOGIN;
 	}
 	imap_session_set_state(s, IMAP_ST_AUTHENTICATED);
-	s->have_caps = false;
-	return imap_capability(s, st);
+	return login_capabilities(s, st);
 }
 
 enum imap_result imap_noop(struct imap_session *s, struct imap_status *st)
@@ -662,6 +669,55 @@ struct body_ctx {
 	imap_body_fn fn;
 	void *ctx;
 };
+
+struct small_ctx {
+	imap_meta_fn meta_fn;
+	imap_body_fn body_fn;
+	void *ctx;
+	size_t limit;
+};
+
+/* "BODY[]<0>": the start of a partial body (RFC 9051 §7.5.2). */
+static const struct imap_value *partial_body(const struct imap_value *items)
+{
+	for (size_t i = 0; i + 1 < items->n; i += 2)
+		if (imap_value_is(&items->items[i], "BODY[]<0>") &&
+		    items->items[i + 1].type == IV_STRING)
+			return &items->items[i + 1];
+	return NULL;
+}
+
+static bool on_fetch_small(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct small_ctx *sc = vctx;
+	const struct imap_value *body;
+	struct imap_msg_meta m;
+	size_t len;
+	char *data;
+
+	if (!imap_parse_fetch(r, &m))
+		return false;
+	if (m.uid == 0) {
+		log_warn(LOG_CAT_IMAP, "[%s] FETCH response without a valid UID ignored", s->name);
+		return true;
+	}
+	body = partial_body(imap_list_item(&r->data, 2));
+	if (body && body->len < sc->limit && (data = imap_value_steal(r, body, &len)))
+		sc->body_fn(sc->ctx, m.uid, data, len);
+	sc->meta_fn(sc->ctx, &m);
+	return true;
+}
+
+enum imap_result imap_fetch_meta_small(struct imap_session *s, const char *uidset, size_t limit,
+				       imap_meta_fn meta_fn, imap_body_fn body_fn, void *ctx,
+				       struct imap_status *st)
+{
+	struct small_ctx sc = { meta_fn, body_fn, ctx, limit };
+
+	return imap_simple(s, st, on_fetch_small, &sc,
+			   "UID FETCH %s (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[]<0.%zu>)",
+			   uidset, limit);
+}
 
 static bool on_fetch_body(struct imap_session *s, struct imap_response *r, void *vctx)
 {
@@ -1238,26 +1294,28 @@ enum imap_result imap_compress(struct imap_session *s, struct imap_status *st)
 
 /* ---- QRESYNC (RFC 7162 §3.2, RFC 5161 ENABLE) --------------------------------- */
 
-static bool on_enabled(struct imap_session *s, struct imap_response *r, void *ctx)
-{
-	(void)ctx;
-	if (r->cond != IMAP_COND_NONE || !imap_value_is(imap_list_item(&r->data, 0), "ENABLED"))
-		return false;
-	for (size_t i = 1; i < r->data.n; i++)
-		if (imap_value_is(&r->data.items[i], "QRESYNC"))
-			s->qresync = true;
-	return true;
-}
-
 enum imap_result imap_enable_qresync(struct imap_session *s, struct imap_status *st)
 {
 	enum imap_result rr;
+	char tag[16];
 
 	if (!(s->caps & CAP_QRESYNC) || !(s->caps & CAP_ENABLE))
 		return IMAP_R_OK;
-	rr = imap_simple(s, st, on_enabled, NULL, "ENABLE QRESYNC");
-	/* A refusal (NO/BAD) only means: no QRESYNC here. */
-	return rr == IMAP_R_NO || rr == IMAP_R_BAD ? IMAP_R_OK : rr;
+	rr = imap_start_command(s, "ENABLE QRESYNC", false, tag, sizeof(tag));
+	if (rr != IMAP_R_OK) {
+		imap_status_set(st, rr, "%s", s->broken_text);
+		return rr;
+	}
+	/* Taken as agreed until the server says otherwise (ENABLED lists
+	 * what it turned on; a refusal turns it off): commands sent before
+	 * the answer are read by the server after it. */
+	s->qresync = true;
+	if (imap_session_set_aside(s, tag, ASIDE_ENABLE))
+		return IMAP_R_OK;
+	rr = await_tag(s, tag, NULL, st);
+	if (rr == IMAP_R_OK && st->result != IMAP_R_OK)
+		s->qresync = false; /* a refusal only means: no QRESYNC here */
+	return rr;
 }
 
 bool imap_session_qresync(const struct imap_session *s) { return s->qresync; }

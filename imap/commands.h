@@ -57,8 +57,10 @@ enum imap_result imap_select(struct imap_session *s, const char *mailbox, bool r
 			     const struct imap_qresync *qr, struct imap_select_info *info,
 			     struct imap_status *st);
 /* ENABLE QRESYNC (RFC 7162 §3.2.3): from then on the server reports
- * expunges as VANISHED with UIDs.  IMAP_R_OK whether or not it agreed;
- * imap_session_qresync() tells. */
+ * expunges as VANISHED with UIDs.  Sent without waiting: the next command
+ * follows in the same round trip, the answer is read with its answers.
+ * IMAP_R_OK unless the connection broke; imap_session_qresync() tells
+ * whether the server agreed (as far as it has said yet). */
 enum imap_result imap_enable_qresync(struct imap_session *s, struct imap_status *st);
 bool imap_session_qresync(const struct imap_session *s);
 /* "1:3,7" -> {1,2,3,7} (malloc'd, as given, at most 16 Mi UIDs).  0/-1. */
@@ -90,6 +92,14 @@ enum imap_result imap_fetch_meta(struct imap_session *s, const char *uidset, ima
 
 /* Body handler: takes ownership of data (malloc'd, len bytes). */
 typedef void (*imap_body_fn)(void *ctx, uint32_t uid, char *data, size_t len);
+/* The metadata of uidset, as imap_fetch_meta, and in the same command the
+ * bodies of those no larger than limit bytes (BODY.PEEK[]<0.limit>: a
+ * message the server sends whole in fewer bytes than asked for ends
+ * there).  What came cut off at limit is dropped.  Both go to their fn;
+ * body_fn takes the malloc'd data. */
+enum imap_result imap_fetch_meta_small(struct imap_session *s, const char *uidset, size_t limit,
+				       imap_meta_fn meta_fn, imap_body_fn body_fn, void *ctx,
+				       struct imap_status *st);
 /* UID sets to fetch, asked for while earlier ones arrive (imap_run_feed):
  * next() gives a set ("4,5,9") or NULL when there is none now, and an id
  * handed back to done() once that command has its answer (or failed). */

@@ -84,3 +84,12 @@ enum imap_result imap_idle_end(struct imap_session *s, const char *tag, struct i
 	imap_status_set(st, rr, "%s", s->broken_text);
 	return rr;
 }
+
+enum imap_result imap_idle_done(struct imap_session *s, const char *tag)
+{
+	struct imap_status st;
+
+	if (!imap_session_set_aside(s, tag, ASIDE_IDLE))
+		return imap_idle_end(s, tag, &st);
+	return imap_send_line(s, "DONE", 4, false);
+}

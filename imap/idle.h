@@ -15,4 +15,9 @@ enum imap_result imap_idle_wait(struct imap_session *s, int timeout_ms);
 /* Send DONE and read up to IDLE's tagged completion. */
 enum imap_result imap_idle_end(struct imap_session *s, const char *tag, struct imap_status *st);
 
+/* Send DONE and go on at once: the next command follows DONE in the same
+ * round trip (Dovecot, Cyrus and Courier all answer it), and IDLE's tagged
+ * completion is read and set aside whenever it comes. */
+enum imap_result imap_idle_done(struct imap_session *s, const char *tag);
+
 #endif

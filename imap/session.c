@@ -268,6 +268,52 @@ enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t
 	return send_buf(s, &b);
 }
 
+static void parse_capability_list(struct imap_session *s, const struct imap_value *items,
+				  size_t first);
+
+long long imap_session_rtt_us(const struct imap_session *s) { return s->rtt_us; }
+
+bool imap_session_set_aside(struct imap_session *s, const char *tag, enum imap_aside kind)
+{
+	for (size_t i = 0; i < sizeof(s->aside) / sizeof(s->aside[0]); i++)
+		if (s->aside[i].kind == ASIDE_NONE) {
+			snprintf(s->aside[i].tag, sizeof(s->aside[i].tag), "%s", tag);
+			s->aside[i].kind = kind;
+			return true;
+		}
+	return false;
+}
+
+/* The answer to a command set aside: a refused ENABLE means no QRESYNC. */
+static void land_aside(struct imap_session *s, const struct imap_response *r,
+		       enum imap_aside kind)
+{
+	if (r->cond == IMAP_COND_OK)
+		return;
+	if (kind == ASIDE_ENABLE)
+		s->qresync = false;
+	log_info(LOG_CAT_IMAP, "[%s] %s answered: %s", s->name,
+		 kind == ASIDE_IDLE ? "IDLE" : "ENABLE", r->text ? r->text : "");
+}
+
+/* What a tagged response tells the session itself: the capabilities in a
+ * login's OK (RFC 9051 §7.1), and the answers set aside.  True when that
+ * is all the response was for: no caller waits for it. */
+static bool take_tagged_aside(struct imap_session *s, const struct imap_response *r)
+{
+	if (r->kind != IMAP_RESP_TAGGED)
+		return false;
+	if (r->cond == IMAP_COND_OK && imap_value_is(imap_list_item(&r->code, 0), "CAPABILITY"))
+		parse_capability_list(s, &r->code, 1);
+	for (size_t i = 0; i < sizeof(s->aside) / sizeof(s->aside[0]); i++)
+		if (s->aside[i].kind != ASIDE_NONE && strcmp(r->tag, s->aside[i].tag) == 0) {
+			land_aside(s, r, s->aside[i].kind);
+			s->aside[i].kind = ASIDE_NONE;
+			return true;
+		}
+	return false;
+}
+
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out)
 {
 	return imap_read_response_within(s, out, -1, false);
@@ -290,7 +336,11 @@ enum imap_result imap_read_response_within(struct imap_session *s, struct imap_r
 			s->roff += used;
 			if (pr == IMAP_PARSE_RESPONSE) {
 				*out = imap_parser_take(s->parser);
-				return IMAP_R_OK;
+				if (!take_tagged_aside(s, *out))
+					return IMAP_R_OK;
+				imap_response_free(*out);
+				*out = NULL;
+				continue;
 			}
 			if (pr == IMAP_PARSE_ERROR) {
 				char why[200];
@@ -374,6 +424,14 @@ static bool session_untagged(struct imap_session *s, struct imap_response *r)
 		parse_capability_list(s, &r->data, 1);
 		return true;
 	}
+	if (imap_value_is(first, "ENABLED")) {
+		/* RFC 5161 §3.2: what the server turned on, and only that. */
+		s->qresync = false;
+		for (size_t i = 1; i < r->data.n; i++)
+			if (imap_value_is(&r->data.items[i], "QRESYNC"))
+				s->qresync = true;
+		return true;
+	}
 	return false;
 }
 
@@ -452,6 +510,7 @@ enum imap_result imap_start_command(struct imap_session *s, const char *line, bo
 struct flight {
 	struct imap_cmd *cmd;
 	unsigned tag;
+	long long sent_us;
 };
 
 #define RUN_WINDOW 64
@@ -481,6 +540,7 @@ static enum imap_result send_more(struct imap_session *s, const struct imap_feed
 			feed->done(feed->ctx, cmd);
 			break;
 		}
+		fl[*nfl].sent_us = clock_us();
 		fl[(*nfl)++].tag = s->tag_counter;
 	}
 	if (*nfl == first) {
@@ -490,8 +550,11 @@ static enum imap_result send_more(struct imap_session *s, const struct imap_feed
 	return send_buf(s, &out);
 }
 
-/* The command a tagged response answers, taken out of the window. */
-static struct imap_cmd *landed(struct flight *fl, size_t *nfl, const char *tag)
+/* The command a tagged response answers, taken out of the window.  Its
+ * time in flight bounds the round trip from above: the shortest one seen
+ * (a NOOP, an EXAMINE) is the connection's round trip. */
+static struct imap_cmd *landed(struct imap_session *s, struct flight *fl, size_t *nfl,
+			       const char *tag)
 {
 	char *end;
 	unsigned long v;
@@ -504,7 +567,10 @@ static struct imap_cmd *landed(struct flight *fl, size_t *nfl, const char *tag)
 	for (size_t i = 0; i < *nfl; i++)
 		if (fl[i].tag == v) {
 			struct imap_cmd *cmd = fl[i].cmd;
+			long long took = clock_us() - fl[i].sent_us;
 
+			if (s->rtt_us <= 0 || took < s->rtt_us)
+				s->rtt_us = took > 0 ? took : 1;
 			fl[i] = fl[--*nfl];
 			return cmd;
 		}
@@ -550,7 +616,7 @@ enum imap_result imap_run_feed(struct imap_session *s, const struct imap_feed *f
 		if ((rr = imap_read_response(s, &r)) != IMAP_R_OK)
 			break;
 		if (r->kind == IMAP_RESP_TAGGED) {
-			if (!(cmd = landed(fl, &nfl, r->tag))) {
+			if (!(cmd = landed(s, fl, &nfl, r->tag))) {
 				rr = refuse_response(s, r, "response to a tag never sent");
 				break;
 			}

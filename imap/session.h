@@ -130,6 +130,11 @@ long long imap_session_quiet_ms(const struct imap_session *s);
  * (the IDLE watchers).  The owner's thread only. */
 void imap_session_set_deadline(struct imap_session *s, long long deadline_ms);
 
+/* The connection's round trip in microseconds, as its own commands have
+ * measured it (the shortest from sending to the tagged answer); 0 before
+ * any.  What a pipeline must keep in flight to fill the link follows. */
+long long imap_session_rtt_us(const struct imap_session *s);
+
 /* The handler for untagged data that no command claimed (EXISTS,
  * EXPUNGE, FETCH of flags...): the mailbox layer sets it. */
 void imap_session_set_untagged(struct imap_session *s, imap_untagged_fn fn, void *ctx);
