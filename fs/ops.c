@@ -20,6 +20,7 @@
 #include "fs/announce.h"
 #include "fs/changes.h"
 #include "fs/errno_map.h"
+#include "fs/inode.h"
 #include "fs/newfile.h"
 #include "fs/notify.h"
 #include "fs/ops_append.h"
@@ -278,7 +279,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int err = 0;
 
 	(void)fi;
-	if (is_newfile_ino(ino)) {
+	if (ino_is_newfile(ino)) {
 		newmsg_getattr(req, ino);
 		return;
 	}
@@ -700,7 +701,7 @@ static void open_status(fuse_req_t req, struct fuse_file_info *fi)
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	if (is_newfile_ino(ino)) {
+	if (ino_is_newfile(ino)) {
 		newmsg_write(req, ino, buf, size, off);
 		return;
 	}
@@ -757,7 +758,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		open_status(req, fi);
 		return;
 	}
-	if (is_newfile_ino(ino)) {
+	if (ino_is_newfile(ino)) {
 		if (!newmsg_open(req, ino, fi, &o.ino))
 			return;
 		/* its size is the file's: the message is read past the page cache */
@@ -840,7 +841,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	if (is_newfile_ino(ino))
+	if (ino_is_newfile(ino))
 		newmsg_flush(req, ino);
 	else
 		fuse_reply_err(req, 0);
@@ -848,7 +849,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (is_newfile_ino(ino) && !fi->fh) { /* not a ghost opened for reading */
+	if (ino_is_newfile(ino) && !fi->fh) { /* not a ghost opened for reading */
 		newmsg_release(req, ino);
 		return;
 	}
@@ -1088,7 +1089,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
 	struct account *a = req_account(req);
 
-	if (is_newfile_ino(ino)) {
+	if (ino_is_newfile(ino)) {
 		newmsg_setattr(req, ino, attr, to_set);
 		return;
 	}
