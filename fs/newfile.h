@@ -3,7 +3,7 @@
  * in memory under their typed name until they become a message.
  *
  * - A visible name is appended to its folder at the close (see
- *   ops_append.c); nothing reaches the server while it is written, so a
+ *   node_newfile.c); nothing reaches the server while it is written, so a
  *   write that fails (too large) appends nothing, and a file removed
  *   before it is closed is never appended.
  * - A hidden name (".x") is never sent: after its close it stays here
