@@ -1,10 +1,8 @@
 /* The in-memory index: the folder tree and, per folder, its messages in
- * mailbox (sequence) order.  Inode numbers are derived, not stored:
- *   directory: a small number given to the folder (1 is the root);
- *   message:   MSG_INO_BIT | generation << 32 | UID,
- * where a generation names one (folder, UIDVALIDITY) pair for the life of
- * the process.  So a message keeps its inode for as long as it exists and
- * an inode never comes back meaning another message. */
+ * mailbox (sequence) order.  Inode numbers are derived, not stored (see
+ * inode.h): a folder gets a small number (1 is the root), a message its
+ * generation and UID, so a message keeps its inode for as long as it
+ * exists and an inode never comes back meaning another message. */
 #ifndef INBOXFS_FS_INDEX_H
 #define INBOXFS_FS_INDEX_H
 
@@ -12,8 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSG_INO_BIT (UINT64_C(1) << 63)
-#define ROOT_INO UINT64_C(1)
+#include "fs/inode.h"
 
 /* 24 bytes per message: the whole per-message cost of the index. */
 struct msg {
@@ -56,7 +53,6 @@ struct folder {
 	int64_t marker_mtime;
 };
 
-#define MARKER_INO_BIT (UINT64_C(1) << 62)
 #define MARKER_NAME ".newmail"
 
 struct index;

@@ -10,6 +10,8 @@
 
 #include <openssl/crypto.h>
 
+#include "fs/inode.h"
+
 struct newfile {
 	uint64_t ino, dir_ino;
 	char *name;

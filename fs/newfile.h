@@ -3,7 +3,7 @@
  * in memory under their typed name until they become a message.
  *
  * - A visible name is appended to its folder at the close (see
- *   ops_append.c); nothing reaches the server while it is written, so a
+ *   node_newfile.c); nothing reaches the server while it is written, so a
  *   write that fails (too large) appends nothing, and a file removed
  *   before it is closed is never appended.
  * - A hidden name (".x") is never sent: after its close it stays here
@@ -17,8 +17,8 @@
  *   next listing of their folder (newfile_forget_ghosts), or the oldest
  *   beyond GHOSTS_MAX.
  *
- * Their inode numbers have NEWFILE_INO_BIT set; the kernel is told never
- * to cache their entries.  Thread-safe. */
+ * Their inode numbers are in the NEWFILE_INO_BIT range (inode.h); the
+ * kernel is told never to cache their entries.  Thread-safe. */
 #ifndef INBOXFS_FS_NEWFILE_H
 #define INBOXFS_FS_NEWFILE_H
 
@@ -27,15 +27,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NEWFILE_INO_BIT (UINT64_C(1) << 60)
 #define PARKED_MAX_FILES 1024
 #define PARKED_MAX_BYTES ((size_t)64 << 20)
 #define GHOSTS_MAX 1024
-
-static inline bool is_newfile_ino(uint64_t ino)
-{
-	return (ino >> 60) == 1; /* bit 60 alone: not a message, marker or status inode */
-}
 
 /* Hidden names are never sent to the server. */
 static inline bool newfile_hidden(const char *name) { return name[0] == '.'; }

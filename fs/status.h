@@ -4,11 +4,7 @@
 #define INBOXFS_FS_STATUS_H
 
 #include <stddef.h>
-#include <stdint.h>
 
-#define STATUS_INO_BIT (UINT64_C(1) << 61)
-#define STATUS_DIR_INO (STATUS_INO_BIT | 1)
-#define STATUS_FILE_INO (STATUS_INO_BIT | 2)
 #define STATUS_DIR_NAME ".inboxfs"
 #define STATUS_FILE_NAME "status"
 

@@ -120,8 +120,6 @@ void imap_format_date(int64_t date, char *out, size_t cap);
 /* "17-Jul-1996 02:44:25 -0700" -> epoch seconds.  -1 on a bad date. */
 int imap_parse_date_time(const char *s, size_t len, int64_t *out);
 
-#endif
-
 /* ---- changes (RFC 3501 §6.3-6.4, RFC 4315 UIDPLUS, RFC 6851 MOVE) ---- */
 
 /* Where a copied or moved message went: COPYUID (RFC 4315 §3). */
@@ -182,3 +180,5 @@ enum imap_result imap_append(struct imap_session *s, const char *mailbox, const 
 			     struct imap_appenduid *au, struct imap_status *st);
 /* Parse "uidvalidity src dst" (one UID each side) into cu. */
 bool imap_parse_copyuid(const char *args, struct imap_copyuid *cu);
+
+#endif

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "imap/commands.h"
+#include "imap/commands.h" /* twice: every declaration is inside its guard */
 #include "imap/parser.h"
 
 /* Feed the whole input in chunks of `chunk` bytes; collect up to max responses. */

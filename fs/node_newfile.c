@@ -1,8 +1,9 @@
-/* Files written into a folder become messages: create, write, close ->
- * APPEND (RFC 3501 §6.3.11); a hidden temporary (rsync's, an atomic
- * writer's) -> APPEND when it is renamed to a visible name. */
-#include "fs/ops_append.h"
-
+/* Files written into a folder (cp, shell redirection, rsync and atomic
+ * writers: a hidden temporary renamed into place) become messages:
+ * create, write, close -> APPEND (RFC 3501 §6.3.11); a hidden temporary
+ * -> APPEND when it is renamed to a visible name.  What is held until
+ * then, and how long: newfile.h.  Their names shadow the other kinds'
+ * (a writer's name is its own until the close). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +17,11 @@
 #include "fs/changes.h"
 #include "fs/dedupe.h"
 #include "fs/errno_map.h"
+#include "fs/handle.h"
+#include "fs/inode.h"
+#include "fs/newfile.h"
+#include "fs/node.h"
+#include "fs/node_message.h"
 
 static struct account *req_acct(fuse_req_t req) { return fuse_req_userdata(req); }
 
@@ -35,7 +41,7 @@ static void attr_of(const struct newfile_info *info, struct stat *st)
 
 /* Never cached by the kernel: the name changes meaning at a close, a
  * rename, a listing. */
-void newmsg_entry(const struct newfile_info *info, struct fuse_entry_param *e)
+static void entry_of(const struct newfile_info *info, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = info->ino;
@@ -66,12 +72,13 @@ static int check_new(struct folder *dir, const char *name)
 	return 0;
 }
 
-void newmsg_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-		   struct fuse_file_info *fi)
+static bool nf_owns(fuse_ino_t ino) { return ino_is_newfile(ino); }
+
+static int nf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     struct fuse_file_info *fi, struct fuse_entry_param *e)
 {
 	struct account *a = req_acct(req);
 	struct newfile_info info = { .mtime = -1 };
-	struct fuse_entry_param e;
 	int err;
 
 	pthread_mutex_lock(&a->index_lock);
@@ -82,18 +89,16 @@ void newmsg_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (err == ENOSPC)
 		log_warn(LOG_CAT_FS, "%s refused: %d hidden files (or %zu MB) already wait for a "
 			 "rename; remove some", name, PARKED_MAX_FILES, PARKED_MAX_BYTES >> 20);
-	if (err) {
-		fuse_reply_err(req, err);
-		return;
-	}
+	if (err)
+		return err;
 	info.dir_ino = parent;
 	info.open = true;
-	newmsg_entry(&info, &e);
+	entry_of(&info, e);
 	fi->direct_io = 1; /* every write reaches us; nothing to cache */
 	fi->fh = 0;
 	log_debug(LOG_CAT_FS, "new file %s: %s", name, newfile_hidden(name) ?
 		  "hidden, kept until it is renamed to a visible name" : "appended when closed");
-	fuse_reply_create(req, &e, fi);
+	return 0;
 }
 
 /* A real message of dir has that name: it wins over a ghost. */
@@ -120,55 +125,52 @@ static bool held(struct account *a, uint64_t parent, const char *name,
 	       !(info->ghost && names_a_message(a, parent, name));
 }
 
-bool newmsg_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+static int nf_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     struct fuse_entry_param *e)
 {
-	struct account *a = req_acct(req);
 	struct newfile_info info;
-	struct fuse_entry_param e;
 
-	if (!held(a, parent, name, &info))
-		return false;
-	newmsg_entry(&info, &e);
-	fuse_reply_entry(req, &e);
-	return true;
+	if (!held(req_acct(req), parent, name, &info))
+		return NODE_NOT_MINE;
+	entry_of(&info, e);
+	return 0;
 }
 
-bool newmsg_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+static int nf_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct account *a = req_acct(req);
 	struct newfile_info info;
 
 	if (!held(a, parent, name, &info) || newfile_unlink(a->newfiles, parent, name) != 0)
-		return false;
+		return NODE_NOT_MINE;
 	if (info.ghost)
 		log_info(LOG_CAT_FS, "%s: name dropped; the message stays as %u.eml", name,
 			 info.uid);
 	else
 		log_info(LOG_CAT_FS, "%s removed before it became a message: not appended", name);
-	fuse_reply_err(req, 0);
-	return true;
+	return 0;
 }
 
-void newmsg_getattr(fuse_req_t req, fuse_ino_t ino)
+static int nf_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double *timeout)
 {
 	struct newfile_info info;
-	struct stat st;
 
-	if (newfile_stat(req_acct(req)->newfiles, ino, &info) != 0) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	attr_of(&info, &st);
-	fuse_reply_attr(req, &st, 0);
+	if (newfile_stat(req_acct(req)->newfiles, ino, &info) != 0)
+		return ENOENT;
+	attr_of(&info, st);
+	*timeout = 0;
+	return 0;
 }
 
 /* truncate, and the mtime of cp -p / touch -d / rsync: it becomes
  * INTERNALDATE.  chmod and chown mean nothing here and are accepted. */
-void newmsg_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set)
+static void nf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
 {
 	struct account *a = req_acct(req);
 	int err = 0;
 
+	(void)fi;
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		err = newfile_truncate(a->newfiles, ino, (size_t)attr->st_size);
 	if (!err && (to_set & FUSE_SET_ATTR_MTIME_NOW))
@@ -178,7 +180,7 @@ void newmsg_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		newmsg_getattr(req, ino);
+		node_reply_attr(req, ino);
 }
 
 /* The message a ghost stands for, when the index knows it. */
@@ -200,32 +202,37 @@ static bool ghost_message(struct account *a, fuse_ino_t ino, uint64_t *msg_ino)
 	return found;
 }
 
-bool newmsg_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, uint64_t *msg_ino)
+/* For writing: it is written again.  For reading: an appended file's
+ * name reads its message; other reads are refused. */
+static void nf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct account *a = req_acct(req);
+	uint64_t msg_ino;
 	int err;
 
 	if ((fi->flags & O_ACCMODE) == O_RDONLY) {
-		if (ghost_message(a, ino, msg_ino))
-			return true;
-		fuse_reply_err(req, EBUSY); /* its bytes are the writer's until appended */
-		return false;
+		if (ghost_message(a, ino, &msg_ino))
+			message_open(req, msg_ino, fi, true);
+		else
+			fuse_reply_err(req, EBUSY); /* its bytes are the writer's until appended */
+		return;
 	}
 	err = newfile_reopen(a->newfiles, ino, (fi->flags & O_TRUNC) != 0);
 	if (err) {
 		fuse_reply_err(req, err);
-		return false;
+		return;
 	}
 	fi->direct_io = 1;
 	fi->fh = 0;
 	fuse_reply_open(req, fi);
-	return false;
 }
 
-void newmsg_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off)
+static void nf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
 {
 	int err = newfile_write(req_acct(req)->newfiles, ino, buf, size, off);
 
+	(void)fi;
 	if (err == EFBIG)
 		log_warn(LOG_CAT_FS, "a new message grew past max_message: it will not be sent");
 	if (err)
@@ -269,15 +276,21 @@ static int append(void *ctx, uint64_t dir_ino, const char *name, const char *dat
 	return rr == IMAP_R_OK ? 0 : imap_errno(&st, what);
 }
 
-void newmsg_flush(fuse_req_t req, fuse_ino_t ino)
+/* A close: the file is appended now, so that close() reports a refusal. */
+static void nf_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct account *a = req_acct(req);
 
+	(void)fi;
 	fuse_reply_err(req, newfile_flush(a->newfiles, ino, append, a));
 }
 
-void newmsg_release(fuse_req_t req, fuse_ino_t ino)
+static void nf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (fi->fh) { /* an appended file's name opened for reading its message */
+		handle_release(req, fi);
+		return;
+	}
 	newfile_release(req_acct(req)->newfiles, ino);
 	fuse_reply_err(req, 0);
 }
@@ -299,8 +312,10 @@ static int check_target(struct folder *dir, const char *name, bool noreplace)
 	return err;
 }
 
-bool newmsg_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		   const char *newname, unsigned int flags)
+/* A parked temporary renamed to a visible name is appended now, into
+ * newparent. */
+static int nf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		     const char *newname, unsigned int flags)
 {
 	struct account *a = req_acct(req);
 	bool noreplace = (flags & RENAME_NOREPLACE) != 0;
@@ -308,7 +323,7 @@ bool newmsg_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 	int err;
 
 	if (!held(a, parent, name, &info))
-		return false;
+		return NODE_NOT_MINE;
 	pthread_mutex_lock(&a->index_lock);
 	err = check_target(index_folder_by_ino(a->index, newparent), newname, noreplace);
 	pthread_mutex_unlock(&a->index_lock);
@@ -318,6 +333,54 @@ bool newmsg_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino
 	if (err == EXDEV)
 		log_info(LOG_CAT_FS, "%s: already appended as %u.eml; mv that to move it", name,
 			 info.uid);
-	fuse_reply_err(req, err);
-	return true;
+	return err;
 }
+
+/* The files of dir being written or waiting for a rename (not ghosts). */
+static int nf_list(struct account *a, fuse_ino_t dir, struct node_part *part)
+{
+	struct newfile_entry *news;
+	size_t n;
+	int err = newfile_list(a->newfiles, dir, &news, &n);
+
+	if (err)
+		return err;
+	part->data = news;
+	part->n = n;
+	return 0;
+}
+
+static void nf_list_entry(struct account *a, const struct node_part *part, size_t i,
+			  char *name, size_t namelen, struct fuse_entry_param *e)
+{
+	const struct newfile_entry *news = part->data;
+
+	(void)a;
+	snprintf(name, namelen, "%s", news[i].name);
+	entry_of(&news[i].info, e);
+}
+
+/* Listed: the names kept for appended files go (not at opendir: an
+ * atomic writer opens the folder only to fsync it). */
+static void nf_listed(struct account *a, fuse_ino_t dir)
+{
+	newfile_forget_ghosts(a->newfiles, dir);
+}
+
+const struct node_kind node_newfile = {
+	.names_first = true,
+	.owns = nf_owns,
+	.lookup = nf_lookup,
+	.create = nf_create,
+	.unlink = nf_unlink,
+	.rename = nf_rename,
+	.list = nf_list,
+	.list_entry = nf_list_entry,
+	.listed = nf_listed,
+	.getattr = nf_getattr,
+	.setattr = nf_setattr,
+	.open = nf_open,
+	.write = nf_write,
+	.flush = nf_flush,
+	.release = nf_release,
+};

@@ -1,0 +1,41 @@
+/* Every inode number of the mount.  The top bits say what a number is and
+ * the ranges never overlap, so a number alone tells its kind (node.c),
+ * without a table or a lock.  Numbers are derived, never stored. */
+#ifndef INBOXFS_FS_INODE_H
+#define INBOXFS_FS_INODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The mount's root folder; other folders get the next small numbers (index.c). */
+#define ROOT_INO UINT64_C(1)
+/* A message: MSG_INO_BIT | generation << 32 | UID, where a generation names
+ * one (folder, UIDVALIDITY) pair for the life of the process (index.c). */
+#define MSG_INO_BIT (UINT64_C(1) << 63)
+/* FOLDER/.newmail of a watched folder: MARKER_INO_BIT | the folder's inode. */
+#define MARKER_INO_BIT (UINT64_C(1) << 62)
+/* .inboxfs/ and the files in it: STATUS_INO_BIT | a fixed small number. */
+#define STATUS_INO_BIT (UINT64_C(1) << 61)
+/* The .inboxfs directory at the root. */
+#define STATUS_DIR_INO (STATUS_INO_BIT | 1)
+/* .inboxfs/status. */
+#define STATUS_FILE_INO (STATUS_INO_BIT | 2)
+/* A file being written into a folder: NEWFILE_INO_BIT | a counter (newfile.c). */
+#define NEWFILE_INO_BIT (UINT64_C(1) << 60)
+
+/* A folder's number: below every bit above (0 is no inode). */
+static inline bool ino_is_folder(uint64_t ino) { return ino != 0 && ino < NEWFILE_INO_BIT; }
+
+/* A message's number (it may name a message that is gone). */
+static inline bool ino_is_message(uint64_t ino) { return (ino & MSG_INO_BIT) != 0; }
+
+/* A .newmail marker's number (its folder may not be watched). */
+static inline bool ino_is_marker(uint64_t ino) { return (ino >> 62) == 1; }
+
+/* .inboxfs/ or one of its files. */
+static inline bool ino_is_status(uint64_t ino) { return (ino >> 61) == 1; }
+
+/* A file being written (it may be gone). */
+static inline bool ino_is_newfile(uint64_t ino) { return (ino >> 60) == 1; }
+
+#endif

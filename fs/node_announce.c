@@ -1,0 +1,75 @@
+/* The announcer's own calls on its mount (announce.c): it mknod()s a new
+ * message so that watchers get IN_CREATE, and unlinks one another client
+ * expunged so that they get IN_DELETE.  These requests change the index
+ * only; nothing is sent to the server.  The kind has no inodes: it claims
+ * requests by who makes them, before any other kind. */
+#include <errno.h>
+#include <string.h>
+
+#include "fs/account.h"
+#include "fs/announce.h"
+#include "fs/attr.h"
+#include "fs/node.h"
+
+/* The announcer unlinks what another client expunged: it needs the name
+ * once more. */
+static int announce_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
+			   struct fuse_entry_param *e)
+{
+	struct account *a = fuse_req_userdata(req);
+	const struct msg *m = NULL;
+	struct folder *dir;
+	uint32_t uid;
+
+	if (!node_from_announcer(req) || !index_parse_msg_name(name, &uid))
+		return NODE_NOT_MINE;
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	if (dir && (m = announce_departed(dir, uid)))
+		attr_message_entry(a, dir, m, e);
+	pthread_mutex_unlock(&a->index_lock);
+	return m ? 0 : NODE_NOT_MINE;
+}
+
+/* A new message becomes visible; the kernel raises IN_CREATE for it. */
+static int announce_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  struct fuse_entry_param *e)
+{
+	struct account *a = fuse_req_userdata(req);
+	struct folder *dir;
+	struct msg *m = NULL;
+	uint32_t uid;
+
+	if (!node_from_announcer(req))
+		return NODE_NOT_MINE;
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	if (dir && index_parse_msg_name(name, &uid) && (m = announce_publish(a, dir, uid)))
+		attr_message_entry(a, dir, m, e);
+	pthread_mutex_unlock(&a->index_lock);
+	return m ? 0 : EEXIST;
+}
+
+/* A message another client expunged: IN_DELETE is raised, nothing sent. */
+static int announce_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = fuse_req_userdata(req);
+	struct folder *dir;
+	uint32_t uid;
+
+	if (!node_from_announcer(req))
+		return NODE_NOT_MINE;
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	if (dir && index_parse_msg_name(name, &uid))
+		announce_forget_departed(dir, uid);
+	pthread_mutex_unlock(&a->index_lock);
+	return 0;
+}
+
+const struct node_kind node_announce = {
+	.names_first = true,
+	.lookup = announce_lookup,
+	.mknod = announce_mknod,
+	.unlink = announce_unlink,
+};

@@ -1,0 +1,220 @@
+/* rm, mv, mkdir and rmdir of folders and messages (see ops_change.h). */
+#include "fs/ops_change.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "fs/account.h"
+#include "fs/attr.h"
+#include "fs/changes.h"
+#include "fs/errno_map.h"
+#include "fs/node.h"
+#include "fs/notify.h"
+
+/* Run a change with the session, due at deadline: returns 0 or an errno
+ * (logged). */
+#define WITH_SESSION(a, deadline, expr) ({ \
+	struct imap_status st_; \
+	enum imap_result rr_ = IMAP_R_TIMEOUT; \
+	if (account_lock_session(a, deadline, &st_)) { \
+		rr_ = (expr); \
+		account_unlock_session(a); \
+	} \
+	rr_ == IMAP_R_OK ? 0 : imap_errno(&st_, what); })
+
+/* The folder of inode ino, or NULL. */
+static struct folder *folder_of(struct account *a, fuse_ino_t ino)
+{
+	struct folder *f;
+
+	pthread_mutex_lock(&a->index_lock);
+	f = index_folder_by_ino(a->index, ino);
+	pthread_mutex_unlock(&a->index_lock);
+	return f;
+}
+
+int ops_unlink_folder(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = fuse_req_userdata(req);
+	struct folder *dir;
+	int err;
+
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	err = !dir ? ENOENT : index_child(dir, name) ? EISDIR : NODE_NOT_MINE;
+	pthread_mutex_unlock(&a->index_lock);
+	return err;
+}
+
+int ops_unlink_message(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = fuse_req_userdata(req);
+	long long deadline = account_deadline(a);
+	struct folder *dir;
+	char what[300];
+	uint32_t uid;
+
+	if (!index_parse_msg_name(name, &uid) || !(dir = folder_of(a, parent)))
+		return NODE_NOT_MINE;
+	snprintf(what, sizeof(what), "rm %s/%s", dir->imap_name ? dir->imap_name : "", name);
+	return WITH_SESSION(a, deadline, change_delete_message(a, dir, uid, &st_));
+}
+
+/* The kernel now holds the typed name (Archive/7.eml) for the moved
+ * message, and coreutils mv stats it right after rename() succeeds.  So
+ * that name stays, as an alias of the moved message, until the folder is
+ * next listed; if the folder has a real message of that name, the alias
+ * is dropped at once so that the real one shows. */
+static void keep_typed_name(struct account *a, struct folder *to, const char *newname,
+			    uint32_t new_uid)
+{
+	uint32_t other;
+	bool shadows;
+
+	pthread_mutex_lock(&a->index_lock);
+	shadows = index_parse_msg_name(newname, &other) && other != new_uid &&
+		  index_find_msg(to, other);
+	pthread_mutex_unlock(&a->index_lock);
+	if (shadows || !new_uid) /* a real message to show, or nothing to alias */
+		notifier_inval_entry(a->notifier, to->ino, newname);
+	else
+		account_add_alias(a, to->ino, newname);
+}
+
+/* A move never replaces: the target name is refused only when it is a
+ * folder, or a message and noreplace.  0 or an errno (logged). */
+static int check_move_target(struct account *a, struct folder *to, const char *newname,
+			     bool noreplace, long long deadline, const char *what)
+{
+	uint32_t other;
+	int err;
+
+	pthread_mutex_lock(&a->index_lock);
+	err = index_child(to, newname) ? EISDIR : 0;
+	pthread_mutex_unlock(&a->index_lock);
+	if (!err && noreplace && index_folder_selectable(to) &&
+	    (err = WITH_SESSION(a, deadline, account_ensure_loaded(a, to, &st_))) == 0 &&
+	    index_parse_msg_name(newname, &other) && index_find_msg(to, other))
+		err = EEXIST;
+	if (err == EISDIR || err == EEXIST)
+		return node_refuse("the target name exists", what, err);
+	return err;
+}
+
+/* mv of a message: only to another folder.  The message gets a new UID
+ * there (COPYUID), so the typed target name means nothing to the server:
+ * `mv INBOX/7.eml Archive/` moves message 7 even when Archive has a 7.eml
+ * of its own, which stays untouched (a move never replaces a message).
+ * Only with RENAME_NOREPLACE (mv -n) an existing name gives EEXIST. */
+static int move_message(struct account *a, struct folder *from, const char *name,
+			struct folder *to, const char *newname, bool noreplace, long long deadline)
+{
+	uint32_t uid, new_uid = 0;
+	char what[600];
+	int err;
+
+	if (!index_parse_msg_name(name, &uid))
+		return ENOENT;
+	snprintf(what, sizeof(what), "mv %s/%s %s/%s", from->imap_name ? from->imap_name : "",
+		 name, to->imap_name ? to->imap_name : to->name, newname);
+	if (from == to)
+		return strcmp(name, newname) == 0 ? 0 :
+		       node_refuse("a message's name is its UID: it cannot be renamed within its "
+				   "folder", what, EPERM);
+	err = check_move_target(a, to, newname, noreplace, deadline, what);
+	if (!err)
+		err = WITH_SESSION(a, deadline,
+				   change_move_message(a, from, uid, to, &new_uid, &st_));
+	if (!err)
+		keep_typed_name(a, to, newname, new_uid);
+	return err;
+}
+
+int ops_move_message(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		     const char *newname, unsigned int flags)
+{
+	struct account *a = fuse_req_userdata(req);
+	long long deadline = account_deadline(a);
+	struct folder *from = folder_of(a, parent), *to = folder_of(a, newparent);
+
+	if (!from || !to)
+		return ENOENT;
+	return move_message(a, from, name, to, newname, flags & RENAME_NOREPLACE, deadline);
+}
+
+int ops_rename_folder(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct account *a = fuse_req_userdata(req);
+	long long deadline = account_deadline(a);
+	struct folder *from, *to, *f = NULL;
+	char what[600];
+
+	(void)flags;
+	pthread_mutex_lock(&a->index_lock);
+	from = index_folder_by_ino(a->index, parent);
+	to = index_folder_by_ino(a->index, newparent);
+	if (from)
+		f = index_child(from, name);
+	pthread_mutex_unlock(&a->index_lock);
+	if (!from || !to)
+		return ENOENT;
+	if (!f)
+		return NODE_NOT_MINE;
+	snprintf(what, sizeof(what), "mv %s %s", f->imap_name ? f->imap_name : f->name, newname);
+	return WITH_SESSION(a, deadline, change_rename_folder(a, f, to, newname, &st_));
+}
+
+void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct account *a = fuse_req_userdata(req);
+	long long deadline = account_deadline(a);
+	struct fuse_entry_param e;
+	struct folder *dir, *f = NULL;
+	char what[300];
+	int err;
+
+	(void)mode;
+	if (node_refuse_if_ro(req, "mkdir", name))
+		return;
+	snprintf(what, sizeof(what), "mkdir %s", name);
+	dir = folder_of(a, parent);
+	err = dir ? WITH_SESSION(a, deadline, change_create_folder(a, dir, name, &f, &st_)) :
+	      ENOENT;
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	pthread_mutex_lock(&a->index_lock);
+	attr_folder_entry(a, f, &e);
+	pthread_mutex_unlock(&a->index_lock);
+	fuse_reply_entry(req, &e);
+}
+
+void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = fuse_req_userdata(req);
+	long long deadline = account_deadline(a);
+	struct folder *dir, *f = NULL;
+	char what[300];
+	uint32_t uid;
+	int err;
+
+	if (node_refuse_if_ro(req, "rmdir", name))
+		return;
+	snprintf(what, sizeof(what), "rmdir %s", name);
+	pthread_mutex_lock(&a->index_lock);
+	dir = index_folder_by_ino(a->index, parent);
+	if (dir)
+		f = index_child(dir, name);
+	pthread_mutex_unlock(&a->index_lock);
+	if (!dir)
+		err = ENOENT;
+	else if (!f)
+		err = index_parse_msg_name(name, &uid) ? ENOTDIR : ENOENT;
+	else
+		err = WITH_SESSION(a, deadline, change_delete_folder(a, f, &st_));
+	fuse_reply_err(req, err);
+}
