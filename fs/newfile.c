@@ -312,6 +312,28 @@ int newfile_write(struct newfiles *nf, uint64_t ino, const char *buf, size_t siz
 	return err;
 }
 
+int newfile_read(struct newfiles *nf, uint64_t ino, size_t size, off_t off, char **out,
+		 size_t *len)
+{
+	struct newfile *f;
+	int err = 0;
+
+	*out = NULL;
+	*len = 0;
+	pthread_mutex_lock(&nf->lock);
+	f = by_ino(nf, ino);
+	if (!f)
+		err = ENOENT;
+	else if (off >= 0 && (size_t)off < f->len)
+		*len = size < f->len - (size_t)off ? size : f->len - (size_t)off;
+	if (*len && !(*out = malloc(*len)))
+		err = ENOMEM;
+	if (*out)
+		memcpy(*out, f->data + off, *len);
+	pthread_mutex_unlock(&nf->lock);
+	return err;
+}
+
 int newfile_truncate(struct newfiles *nf, uint64_t ino, size_t size)
 {
 	struct newfile *f;

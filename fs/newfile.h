@@ -69,6 +69,11 @@ int newfile_stat(struct newfiles *nf, uint64_t ino, struct newfile_info *info);
 int newfile_reopen(struct newfiles *nf, uint64_t ino, bool trunc);
 /* EFBIG past max_size (and the file is marked: it will never be appended). */
 int newfile_write(struct newfiles *nf, uint64_t ino, const char *buf, size_t size, off_t off);
+/* What a writer reads back (open(O_RDWR), Python's "w+"): up to size
+ * bytes at off of what it wrote, malloc'd into *out (*len 0 at the end).
+ * ENOENT when gone, ENOMEM. */
+int newfile_read(struct newfiles *nf, uint64_t ino, size_t size, off_t off, char **out,
+		 size_t *len);
 int newfile_truncate(struct newfiles *nf, uint64_t ino, size_t size);
 int newfile_set_mtime(struct newfiles *nf, uint64_t ino, int64_t mtime);
 /* rm: a file not yet closed will not be appended; a parked file or a

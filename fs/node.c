@@ -43,6 +43,13 @@ static void default_enoent(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	fuse_reply_err(req, ENOENT);
 }
 
+static void default_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	handle_read(req, size, off, fi);
+}
+
 static void default_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 			  off_t off, struct fuse_file_info *fi)
 {
@@ -83,6 +90,7 @@ static void resolve(void)
 		r->setattr = r->setattr ? r->setattr : node_setattr_default;
 		r->opendir = r->opendir ? r->opendir : default_enoent;
 		r->open = r->open ? r->open : default_enoent;
+		r->read = r->read ? r->read : default_read;
 		r->write = r->write ? r->write : default_write;
 		r->flush = r->flush ? r->flush : default_flush;
 		r->release = r->release ? r->release : default_release;

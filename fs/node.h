@@ -75,6 +75,9 @@ struct node_kind {
 	void (*opendir)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 	/* Default: ENOENT. */
 	void (*open)(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+	/* Default: the handle's bytes (handle_read). */
+	void (*read)(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
 	/* Default: EPERM. */
 	void (*write)(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi);

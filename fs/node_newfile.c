@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -227,6 +228,25 @@ static void nf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+static void nf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	size_t len;
+	char *buf;
+	int err;
+
+	if (fi->fh) { /* an appended file's name opened for reading its message */
+		handle_read(req, size, off, fi);
+		return;
+	}
+	err = newfile_read(req_acct(req)->newfiles, ino, size, off, &buf, &len);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, len);
+	free(buf);
+}
+
 static void nf_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -380,6 +400,7 @@ const struct node_kind node_newfile = {
 	.getattr = nf_getattr,
 	.setattr = nf_setattr,
 	.open = nf_open,
+	.read = nf_read,
 	.write = nf_write,
 	.flush = nf_flush,
 	.release = nf_release,

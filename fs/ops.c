@@ -162,12 +162,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	node_of(ino)->open(req, ino, fi);
 }
 
-/* Every open file reads from its handle (handle.h). */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	(void)ino;
-	handle_read(req, size, off, fi);
+	node_of(ino)->read(req, ino, size, off, fi);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

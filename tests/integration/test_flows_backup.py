@@ -291,6 +291,28 @@ def test_python_atomic_write(dovecot, tmp_path, mount, prefix):
     assert os.path.basename(t.name) not in os.listdir(folder)
 
 
+def test_a_writer_reads_back_what_it_wrote(dovecot, tmp_path, mount):
+    """open(..., "w+b"), write, seek back and read (a program checking
+    what it wrote, an editor's buffer file): the bytes come back, and the
+    close appends them once.  This killed the daemon: the read took the
+    writer's handle for a message's bytes."""
+    acct = Account(dovecot, tmp_path, mount, watch="none")
+    folder = acct.path("INBOX")
+    data = mailgen.simple_message(78, epoch=1690000100)
+    before = acct.state("INBOX")
+    with open(os.path.join(folder, "draft.eml"), "w+b") as f:
+        f.write(data)
+        f.seek(0)
+        assert f.read() == data
+        assert os.pread(f.fileno(), 10, len(data) - 4) == data[-4:]
+        assert os.pread(f.fileno(), 10, len(data) + 100) == b""
+    after = acct.state("INBOX")
+    new = set(after) - set(before)
+    assert len(new) == 1
+    assert imapraw.fetch_body(acct.imap(), "INBOX", new.pop()) == data
+    assert sorted(os.listdir(folder)) == sorted("%d.eml" % u for u in after)
+
+
 def test_install_and_rsync_inplace(dovecot, tmp_path, mount):
     """Both close the file, then change it by name (install: chmod;
     rsync --inplace: utimensat): the name still answers."""
