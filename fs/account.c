@@ -571,7 +571,12 @@ static size_t stream_take(struct fetch_plan *p, uint32_t *out)
 		p->ahead -= hits * (long long)(p->asked_bytes / p->asked);
 	if (p->ahead < 0)
 		p->ahead = 0;
-	if (!p->stream || p->ahead >= READAHEAD_MAX_BYTES || atomic_load(&p->a->session_wanted))
+	if (p->stream && atomic_load(&p->a->session_wanted)) {
+		log_debug(LOG_CAT_FS, "%s: the scan lets the connection go after %u commands",
+			  p->f->imap_name, atomic_load(&p->a->scan_cmds));
+		p->stream = false;
+	}
+	if (!p->stream || p->ahead >= READAHEAD_MAX_BYTES)
 		return 0;
 	pthread_mutex_lock(&p->a->index_lock);
 	pos = index_msg_pos(p->f, p->last);
@@ -614,6 +619,8 @@ static const char *plan_next(void *ctx, void **id)
 			bytes += m->size;
 	}
 	pthread_mutex_unlock(&p->a->index_lock);
+	if (p->stream)
+		atomic_fetch_add(&p->a->scan_cmds, 1);
 	p->last = set->uids[set->n - 1];
 	p->asked += set->n;
 	p->asked_bytes += bytes;
@@ -659,8 +666,10 @@ static enum imap_result fetch_uids(void *ctx, const uint32_t *uids, size_t n,
 	fr->stream = false; /* a second go asks only for what did not come */
 	fr->bl->s = s;
 	fr->bl->expected = 0;
-	if (scan)
+	if (scan) {
+		atomic_store(&fr->a->scan_cmds, 0);
 		atomic_store(&fr->a->scanning, fr->f);
+	}
 	rr = imap_fetch_bodies(s, &feed, on_body, fr->bl, st);
 	if (scan)
 		atomic_store(&fr->a->scanning, NULL);
@@ -711,6 +720,17 @@ static bool lock_until(pthread_mutex_t *m, long long until)
 	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts) == 0;
 }
 
+/* For the log: a command that waits while a scan holds the connection
+ * (the scan lets go at its next command; tests count what it sent). */
+static void note_waiting(struct account *a)
+{
+	struct folder *f = atomic_load(&a->scanning);
+
+	if (f)
+		log_debug(LOG_CAT_FS, "%s: a command waits for the connection after %u commands "
+			  "of the scan", f->imap_name, atomic_load(&a->scan_cmds));
+}
+
 bool account_lock_session_within(struct account *a, long long wait_until, long long deadline,
 				 struct imap_status *st)
 {
@@ -718,6 +738,7 @@ bool account_lock_session_within(struct account *a, long long wait_until, long l
 	bool got;
 
 	atomic_fetch_add(&a->session_wanted, 1);
+	note_waiting(a);
 	while (!(got = lock_until(&a->session_lock, wait_until)) &&
 	       (spoke = account_last_word_ms(a)) + patience > wait_until)
 		wait_until = spoke + patience;

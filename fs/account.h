@@ -74,6 +74,7 @@ struct account {
 	struct folder *listed_folder; /* the folder listed last, and when */
 	long long listed_ms;
 	_Atomic(struct folder *) scanning;
+	atomic_uint scan_cmds;     /* commands the scan has sent (for the log) */
 	atomic_uint ra_hits;
 
 	/* Names the kernel keeps for messages we moved (see ops.c move_message),
