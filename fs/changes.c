@@ -189,18 +189,22 @@ static enum imap_result move_message(struct account *a, struct folder *from, uin
 				     struct folder *to, uint32_t *new_uid, struct imap_status *st);
 
 /* Our own changes: the kernel tells inotify watchers about the user's rm
- * and mv itself, so the expunges they cause are not announced again. */
-#define QUIETLY(a, call) ({ \
-	enum imap_result rr_; \
-	(a)->view.quiet = true; \
-	rr_ = (call); \
-	(a)->view.quiet = false; \
-	rr_; })
+ * and mv itself, so the expunges they cause while on is set are not
+ * announced again.  The caller holds the session. */
+static void set_quiet(struct account *a, bool on)
+{
+	a->view.quiet = on;
+}
 
 enum imap_result change_move_message(struct account *a, struct folder *from, uint32_t uid,
 				     struct folder *to, uint32_t *new_uid, struct imap_status *st)
 {
-	return QUIETLY(a, move_message(a, from, uid, to, new_uid, st));
+	enum imap_result rr;
+
+	set_quiet(a, true);
+	rr = move_message(a, from, uid, to, new_uid, st);
+	set_quiet(a, false);
+	return rr;
 }
 
 static enum imap_result move_message(struct account *a, struct folder *from, uint32_t uid,
@@ -267,7 +271,9 @@ enum imap_result change_delete_message(struct account *a, struct folder *f, uint
 	}
 	if (!may_expunge(a, st))
 		return st->result;
-	rr = QUIETLY(a, flag_and_expunge(a, f, uid, st));
+	set_quiet(a, true);
+	rr = flag_and_expunge(a, f, uid, st);
+	set_quiet(a, false);
 	if (rr == IMAP_R_OK)
 		log_debug(LOG_CAT_FS, "deleted %s/%u.eml", f->imap_name, uid);
 	return rr;

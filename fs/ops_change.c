@@ -13,16 +13,53 @@
 #include "fs/node.h"
 #include "fs/notify.h"
 
-/* Run a change with the session, due at deadline: returns 0 or an errno
- * (logged). */
-#define WITH_SESSION(a, deadline, expr) ({ \
-	struct imap_status st_; \
-	enum imap_result rr_ = IMAP_R_TIMEOUT; \
-	if (account_lock_session(a, deadline, &st_)) { \
-		rr_ = (expr); \
-		account_unlock_session(a); \
-	} \
-	rr_ == IMAP_R_OK ? 0 : imap_errno(&st_, what); })
+/* One change the user asked for: what it is and what it acts on. */
+struct change_req {
+	enum { CH_DELETE_MSG, CH_LOAD, CH_MOVE_MSG, CH_RENAME, CH_CREATE, CH_DELETE_FOLDER } kind;
+	struct folder *f;	/* the folder acted on, or the source of a move */
+	struct folder *to;	/* the target folder of a move or rename */
+	uint32_t uid;		/* the message, for CH_DELETE_MSG and CH_MOVE_MSG */
+	uint32_t *new_uid;	/* out: the moved message's UID, or 0 when unknown */
+	const char *name;	/* the new folder's name, for CH_RENAME and CH_CREATE */
+	struct folder **made;	/* out: the folder CH_CREATE made */
+};
+
+/* Runs c; the caller holds the session. */
+static enum imap_result run_change(struct account *a, const struct change_req *c,
+				   struct imap_status *st)
+{
+	switch (c->kind) {
+	case CH_DELETE_MSG:
+		return change_delete_message(a, c->f, c->uid, st);
+	case CH_LOAD:
+		return account_ensure_loaded(a, c->f, st);
+	case CH_MOVE_MSG:
+		return change_move_message(a, c->f, c->uid, c->to, c->new_uid, st);
+	case CH_RENAME:
+		return change_rename_folder(a, c->f, c->to, c->name, st);
+	case CH_CREATE:
+		return change_create_folder(a, c->f, c->name, c->made, st);
+	case CH_DELETE_FOLDER:
+		return change_delete_folder(a, c->f, st);
+	}
+	imap_status_set(st, IMAP_R_BAD, "unknown change %d", (int)c->kind);
+	return st->result;
+}
+
+/* Runs c with the session, due at deadline: 0 or an errno (logged as
+ * what). */
+static int with_session(struct account *a, long long deadline, const struct change_req *c,
+			const char *what)
+{
+	struct imap_status st;
+	enum imap_result rr = IMAP_R_TIMEOUT;
+
+	if (account_lock_session(a, deadline, &st)) {
+		rr = run_change(a, c, &st);
+		account_unlock_session(a);
+	}
+	return rr == IMAP_R_OK ? 0 : imap_errno(&st, what);
+}
 
 /* The folder of inode ino, or NULL. */
 static struct folder *folder_of(struct account *a, fuse_ino_t ino)
@@ -59,7 +96,8 @@ int ops_unlink_message(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!index_parse_msg_name(name, &uid) || !(dir = folder_of(a, parent)))
 		return NODE_NOT_MINE;
 	snprintf(what, sizeof(what), "rm %s/%s", dir->imap_name ? dir->imap_name : "", name);
-	return WITH_SESSION(a, deadline, change_delete_message(a, dir, uid, &st_));
+	return with_session(a, deadline,
+			    &(struct change_req){ .kind = CH_DELETE_MSG, .f = dir, .uid = uid }, what);
 }
 
 /* The kernel now holds the typed name (Archive/7.eml) for the moved
@@ -95,7 +133,8 @@ static int check_move_target(struct account *a, struct folder *to, const char *n
 	err = index_child(to, newname) ? EISDIR : 0;
 	pthread_mutex_unlock(&a->index_lock);
 	if (!err && noreplace && index_folder_selectable(to) &&
-	    (err = WITH_SESSION(a, deadline, account_ensure_loaded(a, to, &st_))) == 0 &&
+	    (err = with_session(a, deadline, &(struct change_req){ .kind = CH_LOAD, .f = to },
+					 what)) == 0 &&
 	    index_parse_msg_name(newname, &other) && index_find_msg(to, other))
 		err = EEXIST;
 	if (err == EISDIR || err == EEXIST)
@@ -125,8 +164,8 @@ static int move_message(struct account *a, struct folder *from, const char *name
 				   "folder", what, EPERM);
 	err = check_move_target(a, to, newname, noreplace, deadline, what);
 	if (!err)
-		err = WITH_SESSION(a, deadline,
-				   change_move_message(a, from, uid, to, &new_uid, &st_));
+		err = with_session(a, deadline, &(struct change_req){ .kind = CH_MOVE_MSG, .f = from,
+				   .uid = uid, .to = to, .new_uid = &new_uid }, what);
 	if (!err)
 		keep_typed_name(a, to, newname, new_uid);
 	return err;
@@ -164,7 +203,8 @@ int ops_rename_folder(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!f)
 		return NODE_NOT_MINE;
 	snprintf(what, sizeof(what), "mv %s %s", f->imap_name ? f->imap_name : f->name, newname);
-	return WITH_SESSION(a, deadline, change_rename_folder(a, f, to, newname, &st_));
+	return with_session(a, deadline, &(struct change_req){ .kind = CH_RENAME, .f = f, .to = to,
+			    .name = newname }, what);
 }
 
 void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -181,7 +221,8 @@ void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		return;
 	snprintf(what, sizeof(what), "mkdir %s", name);
 	dir = folder_of(a, parent);
-	err = dir ? WITH_SESSION(a, deadline, change_create_folder(a, dir, name, &f, &st_)) :
+	err = dir ? with_session(a, deadline, &(struct change_req){ .kind = CH_CREATE,
+			   .f = dir, .name = name, .made = &f }, what) :
 	      ENOENT;
 	if (err) {
 		fuse_reply_err(req, err);
@@ -215,6 +256,7 @@ void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (!f)
 		err = index_parse_msg_name(name, &uid) ? ENOTDIR : ENOENT;
 	else
-		err = WITH_SESSION(a, deadline, change_delete_folder(a, f, &st_));
+		err = with_session(a, deadline,
+				   &(struct change_req){ .kind = CH_DELETE_FOLDER, .f = f }, what);
 	fuse_reply_err(req, err);
 }
