@@ -544,6 +544,7 @@ struct fetch_plan {
 	const uint32_t *uids;
 	size_t n, next;
 	bool stream;
+	bool worker;              /* on the worker's connection, which others may want */
 	uint32_t last;            /* the last UID asked for */
 	size_t asked, asked_bytes;
 	long long ahead;          /* bytes asked for that the reader has not opened yet */
@@ -571,11 +572,6 @@ static size_t stream_take(struct fetch_plan *p, uint32_t *out)
 		p->ahead -= hits * (long long)(p->asked_bytes / p->asked);
 	if (p->ahead < 0)
 		p->ahead = 0;
-	if (p->stream && atomic_load(&p->a->session_wanted)) {
-		log_debug(LOG_CAT_FS, "%s: the scan lets the connection go after %u commands",
-			  p->f->imap_name, atomic_load(&p->a->scan_cmds));
-		p->stream = false;
-	}
 	if (!p->stream || p->ahead >= READAHEAD_MAX_BYTES)
 		return 0;
 	pthread_mutex_lock(&p->a->index_lock);
@@ -596,6 +592,21 @@ static size_t plan_take(struct fetch_plan *p, uint32_t *out)
 	return k;
 }
 
+/* Another command waits for the worker's connection (an ls elsewhere):
+ * ask for nothing more than the wanted message already asked for; the
+ * reader's next miss takes up the read-ahead again. */
+static void let_go_if_wanted(struct fetch_plan *p)
+{
+	if (!p->worker || (!p->stream && p->next == p->n) ||
+	    !atomic_load(&p->a->session_wanted))
+		return;
+	if (p->stream)
+		log_debug(LOG_CAT_FS, "%s: the scan lets the connection go after %u commands",
+			  p->f->imap_name, atomic_load(&p->a->scan_cmds));
+	p->stream = false;
+	p->n = p->next;
+}
+
 static const char *plan_next(void *ctx, void **id)
 {
 	struct fetch_plan *p = ctx;
@@ -605,6 +616,8 @@ static const char *plan_next(void *ctx, void **id)
 
 	if (!set)
 		return NULL;
+	if (p->next > 0)
+		let_go_if_wanted(p);
 	set->n = p->next < p->n ? plan_take(p, set->uids) : stream_take(p, set->uids);
 	if (!set->n) {
 		free(set);
@@ -656,7 +669,8 @@ static enum imap_result fetch_uids(void *ctx, const uint32_t *uids, size_t n,
 {
 	struct fetch_run *fr = ctx;
 	struct fetch_plan p = { .a = fr->a, .f = fr->f, .bl = fr->bl, .uids = uids, .n = n,
-				.stream = fr->stream, .missed = missed };
+				.stream = fr->stream, .worker = fr->v == &fr->a->view,
+				.missed = missed };
 	struct imap_session *s = fr->v->s;
 	struct imap_uidset_feed feed = { plan_next, plan_done, &p,
 					 fetch_window(fr->a, fr->f, s, uids, n) };
