@@ -636,45 +636,17 @@ bool imap_parse_fetch(const struct imap_response *r, struct imap_msg_meta *m)
 	return true;
 }
 
-struct meta_ctx {
-	imap_meta_fn fn;
-	void *ctx;
-};
-
-static bool on_fetch_meta(struct imap_session *s, struct imap_response *r, void *vctx)
-{
-	struct meta_ctx *mc = vctx;
-	struct imap_msg_meta m;
-
-	if (!imap_parse_fetch(r, &m))
-		return false;
-	if (m.uid == 0) {
-		log_warn(LOG_CAT_IMAP, "[%s] FETCH response without a valid UID ignored", s->name);
-		return true;
-	}
-	mc->fn(mc->ctx, &m);
-	return true;
-}
-
-enum imap_result imap_fetch_meta(struct imap_session *s, const char *uidset, imap_meta_fn fn,
-				 void *ctx, struct imap_status *st)
-{
-	struct meta_ctx mc = { fn, ctx };
-
-	return imap_simple(s, st, on_fetch_meta, &mc,
-			   "UID FETCH %s (UID RFC822.SIZE INTERNALDATE FLAGS)", uidset);
-}
-
-struct body_ctx {
-	imap_body_fn fn;
-	void *ctx;
-};
-
+/* The callbacks of a metadata fetch; body_fn NULL: no bodies asked for. */
 struct small_ctx {
 	imap_meta_fn meta_fn;
 	imap_body_fn body_fn;
 	void *ctx;
 	size_t limit;
+};
+
+struct body_ctx {
+	imap_body_fn fn;
+	void *ctx;
 };
 
 /* "BODY[]<0>": the start of a partial body (RFC 9051 §7.5.2). */
@@ -701,7 +673,7 @@ static bool on_fetch_small(struct imap_session *s, struct imap_response *r, void
 		log_warn(LOG_CAT_IMAP, "[%s] FETCH response without a valid UID ignored", s->name);
 		return true;
 	}
-	body = partial_body(imap_list_item(&r->data, 2));
+	body = sc->body_fn ? partial_body(imap_list_item(&r->data, 2)) : NULL;
 	if (body && body->len < sc->limit && (data = imap_value_steal(r, body, &len)))
 		sc->body_fn(sc->ctx, m.uid, data, len);
 	sc->meta_fn(sc->ctx, &m);
@@ -717,6 +689,15 @@ enum imap_result imap_fetch_meta_small(struct imap_session *s, const char *uidse
 	return imap_simple(s, st, on_fetch_small, &sc,
 			   "UID FETCH %s (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[]<0.%zu>)",
 			   uidset, limit);
+}
+
+enum imap_result imap_fetch_meta(struct imap_session *s, const char *uidset, imap_meta_fn fn,
+				 void *ctx, struct imap_status *st)
+{
+	struct small_ctx sc = { fn, NULL, ctx, 0 };
+
+	return imap_simple(s, st, on_fetch_small, &sc,
+			   "UID FETCH %s (UID RFC822.SIZE INTERNALDATE FLAGS)", uidset);
 }
 
 static bool on_fetch_body(struct imap_session *s, struct imap_response *r, void *vctx)
