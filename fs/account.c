@@ -8,9 +8,9 @@
 #include <time.h>
 
 #include "common/clock.h"
-#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "fs/conn.h"
 #include "fs/newfile.h"
 #include "fs/announce.h"
 #include "fs/byuid.h"
@@ -46,177 +46,10 @@
 
 /* ---- connecting ----------------------------------------------------------- */
 
-enum imap_result account_connect(struct account *a, struct imap_session *s,
-				 struct imap_status *st)
-{
-	enum imap_result rr = imap_session_connect(s, st);
-
-	if (rr == IMAP_R_OK)
-		rr = login_run(&a->login, s, st);
-	/* After the login: RFC 4978 allows it before, but then a failed
-	 * login's challenge would be compressed too, for nothing. */
-	if (rr == IMAP_R_OK && a->opt->compress && (imap_session_caps(s) & CAP_COMPRESS_DEFLATE))
-		rr = imap_compress(s, st);
-	/* Expunges by UID, and what vanished while away told at SELECT. */
-	if (rr == IMAP_R_OK)
-		rr = imap_enable_qresync(s, st);
-	return rr;
-}
-
-static void set_session(struct account *a, struct imap_session *s)
-{
-	pthread_mutex_lock(&a->conn_lock);
-	a->session = s;
-	pthread_mutex_unlock(&a->conn_lock);
-}
-
-/* A new session in a->session, the server due to answer by `until`
- * (imap_session_set_deadline) while connecting, by the call's deadline
- * afterwards. */
-static enum imap_result connect_session(struct account *a, long long until,
-					struct imap_status *st)
-{
-	struct imap_session *s = imap_session_new(&a->scfg);
-
-	if (!s) {
-		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
-		return IMAP_R_NOMEM;
-	}
-	/* Published before any I/O, so that unmounting can abort a connect
-	 * that hangs. */
-	imap_session_set_deadline(s, until);
-	set_session(a, s);
-	if (atomic_load(&a->shutting_down))
-		imap_session_abort(s);
-	if (account_connect(a, s, st) != IMAP_R_OK) {
-		set_session(a, NULL);
-		imap_session_close(s);
-		return st->result;
-	}
-	imap_session_set_deadline(s, a->deadline_ms);
-	atomic_store(&a->server_caps, imap_session_caps(s));
-	view_reset(&a->view);
-	a->view.s = a->session;
-	imap_session_set_untagged(a->session, view_on_untagged, &a->view);
-	return IMAP_R_OK;
-}
-
-/* The login before mounting.  A server whose login service is down for a
- * moment ("NO [UNAVAILABLE]", RFC 5530 section 3: a temporary failure; a
- * private Dovecot whose OAuth2 token check timed out said it in a test
- * run) gets three more tries, 0.5, 1 and 2 s apart, before the mount gives
- * up with its one line.  Anything else, a rejected password above all, is
- * final at once: the user is waiting for the mount command. */
-#define FIRST_LOGIN_TRIES 4
-
-static enum imap_result first_connect(struct account *a, struct imap_status *st)
-{
-	long wait_ms = 500;
-
-	for (int tries = 1;; tries++) {
-		if (connect_session(a, 0, st) == IMAP_R_OK)
-			return IMAP_R_OK;
-		if (st->result != IMAP_R_LOGIN || imap_login_rejected(st) ||
-		    tries == FIRST_LOGIN_TRIES || atomic_load(&a->shutting_down))
-			return st->result;
-		log_warn(LOG_CAT_AUTH, "login: the server is unavailable for now (%s); trying "
-			 "again in %ld ms", st->text, wait_ms);
-		nanosleep(&(struct timespec){ wait_ms / 1000, wait_ms % 1000 * 1000000L }, NULL);
-		wait_ms *= 2;
-	}
-}
-
-/* No new connection for `wait` ms from now, after a failure (-1: the
- * tries are used up; now, not when the try began: a try that timed out
- * took a whole timeout).  why: the failure, for the log and the status
- * file. */
-static void schedule_retry(struct account *a, long wait, const char *why)
-{
-	snprintf(a->last_error, sizeof(a->last_error), "%s", why);
-	if (wait < 0) {
-		log_err(LOG_CAT_IMAP, "cannot reach %s after %u tries (%s): giving up "
-			"(reconnect_tries)", a->url.host, a->backoff.tries, why);
-		atomic_store(&a->give_up, true);
-		wait = 24L * 3600 * 1000;
-	} else {
-		log_info(LOG_CAT_IMAP, "cannot reach %s: %s; next try in %ld s", a->url.host,
-			 why, (wait + 999) / 1000);
-	}
-	a->next_try_ms = clock_ms() + wait;
-}
-
-/* After the connection went silent, the next try comes at once, as a
- * probe: a server that is back answers within a round trip or two; one
- * that says nothing for this long (ms) is taken for still out of reach,
- * and the backoff's waits begin.  Over a dead link every try would
- * otherwise keep its caller, and those queued behind it, a whole timeout. */
-#define PROBE_MS 1000
-
-/* Drop the broken session old; one that went silent (a command timed
- * out) makes the next try a probe. */
-static void drop_session(struct account *a, struct imap_session *old)
-{
-	const char *why;
-
-	if (imap_session_broken(old, &why) == IMAP_R_TIMEOUT)
-		a->probe = true;
-	set_session(a, NULL);
-	login_session_ended(&a->login, old);
-	imap_session_close(old);
-}
-
-/* One try at a new session, within the call's deadline (a probe: within
- * PROBE_MS), and the backoff's books. */
-static enum imap_result reconnect(struct account *a, bool again, struct imap_status *st)
-{
-	long long until = a->probe ? clock_ms() + PROBE_MS : a->deadline_ms;
-	enum imap_result rr;
-
-	a->probe = false;
-	rr = connect_session(a, until, st);
-	if (rr == IMAP_R_OK) {
-		if (a->backoff.failures || again)
-			log_info(LOG_CAT_IMAP, "connected to %s again", a->url.host);
-		a->reconnects++;
-		backoff_reset(&a->backoff);
-		return IMAP_R_OK;
-	}
-	schedule_retry(a, rr == IMAP_R_TIMEOUT ? backoff_silent(&a->backoff) :
-			   backoff_next(&a->backoff, imap_login_rejected(st)), st->text);
-	return rr;
-}
-
-/* A usable session.  After a loss the next operation that needs the
- * server reconnects at once (a probe after silence); when that fails,
- * operations fail at once (EIO, never a hang) until the backoff's next
- * try is due.  A try has what is left of the call's deadline. */
+/* A usable session for the call whose deadline is set (see conn_ensure). */
 static enum imap_result ensure_session(struct account *a, struct imap_status *st)
 {
-	struct imap_session *old = a->session;
-	long long now;
-
-	if (old && imap_session_usable(old))
-		return IMAP_R_OK;
-	if (atomic_load(&a->shutting_down)) {
-		imap_status_set(st, IMAP_R_LOST, "unmounting");
-		return IMAP_R_LOST;
-	}
-	if (old)
-		drop_session(a, old);
-	view_reset(&a->view);
-	now = clock_ms();
-	if (now < a->next_try_ms) {
-		imap_status_set(st, IMAP_R_LOST, "server unreachable (%.150s); next try in %lld s",
-			       a->last_error, (a->next_try_ms - now + 999) / 1000);
-		return IMAP_R_LOST;
-	}
-	/* A try cut short by the call's deadline would say nothing of the
-	 * server: leave it to the next call, uncounted. */
-	if (a->deadline_ms && a->deadline_ms - now < (a->probe ? PROBE_MS : 1)) {
-		imap_status_set(st, IMAP_R_TIMEOUT, "no time left to reconnect");
-		return IMAP_R_TIMEOUT;
-	}
-	return reconnect(a, old != NULL, st);
+	return conn_ensure(&a->conn, a->deadline_ms, st);
 }
 
 enum imap_result account_session(struct account *a, struct imap_status *st)
@@ -227,10 +60,7 @@ enum imap_result account_session(struct account *a, struct imap_status *st)
 void account_abort(struct account *a)
 {
 	atomic_store(&a->shutting_down, true);
-	pthread_mutex_lock(&a->conn_lock);
-	if (a->session)
-		imap_session_abort(a->session);
-	pthread_mutex_unlock(&a->conn_lock);
+	conn_abort(&a->conn);
 	pool_abort(a->readers);
 }
 
@@ -1003,7 +833,7 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 	pthread_mutex_init(&a->session_lock, NULL);
 	pthread_mutex_init(&a->index_lock, NULL);
 	pthread_mutex_init(&a->conn_lock, NULL);
-	backoff_init(&a->backoff, opt->reconnect_max, opt->reconnect_tries);
+	conn_init(&a->conn, a, "", &a->session, &a->conn_lock, &a->view, opt->reconnect_tries);
 	if (!opt->url) {
 		snprintf(err, errlen, "no server URL given (imaps://USER@HOST)");
 		return -1;
@@ -1032,7 +862,7 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (first_connect(a, &st) != IMAP_R_OK || load_folders(a, &st) != IMAP_R_OK) {
+	if (conn_first(&a->conn, &st) != IMAP_R_OK || load_folders(a, &st) != IMAP_R_OK) {
 		if (st.result == IMAP_R_LOGIN)
 			snprintf(err, errlen, "login rejected: %s", st.text);
 		else
@@ -1055,8 +885,7 @@ void account_close(struct account *a)
 	if (a->disk)
 		each_folder(a, index_root(a->index), save_folder);
 	diskcache_close(a->disk);
-	imap_session_close(a->session); /* logs out */
-	a->session = NULL;
+	conn_close(&a->conn);
 	pthread_mutex_destroy(&a->conn_lock);
 	view_free(&a->view);
 	index_free(a->index);

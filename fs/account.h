@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "common/backoff.h"
 #include "fs/bodycache.h"
+#include "fs/conn.h"
 #include "fs/index.h"
 #include "fs/login.h"
 #include "fs/options.h"
@@ -40,14 +40,9 @@ struct account {
 	struct view view;          /* the session's selected folder */
 	pthread_mutex_t conn_lock;
 
-	/* Reconnecting (under session_lock) and health, for .inboxfs/status. */
-	struct backoff backoff;
-	long long next_try_ms;     /* no new connection before this (monotonic) */
-	bool probe;                /* the last connection went silent: the next try is short */
-	unsigned reconnects;
-	char last_error[256];
+	/* The worker's connection (reconnected under session_lock). */
+	struct conn conn;
 	atomic_bool shutting_down; /* unmounting: no more connections */
-	atomic_bool give_up;       /* reconnect_tries used up */
 
 	atomic_uint server_caps;   /* CAP_* after the last login: any thread may look */
 
@@ -106,9 +101,6 @@ enum imap_result account_session(struct account *a, struct imap_status *st);
 /* Unmounting: fail what waits for the server now, connect no more.
  * Any thread, any time. */
 void account_abort(struct account *a);
-/* Connect and log in s (from imap_session_new with a->scfg). */
-enum imap_result account_connect(struct account *a, struct imap_session *s,
-				 struct imap_status *st);
 /* Parse the URL, load the password, connect, log in, list the folders.
  * On failure returns -1 with a one-line reason in err. */
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);

@@ -144,7 +144,7 @@ static void *watchdog_main(void *arg)
 
 	pthread_setname_np(pthread_self(), "ibx-watchdog"); /* named in top, gdb, perf */
 	while (!atomic_load(&wd->done)) {
-		if (atomic_load(&wd->a->give_up) && !fuse_session_exited(wd->se))
+		if (conn_gave_up(&wd->a->conn) && !fuse_session_exited(wd->se))
 			end_session(wd);
 		if (fuse_session_exited(wd->se)) {
 			atomic_store(&wd->a->shutting_down, true);
@@ -225,7 +225,7 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 		wd.se = NULL;
 	/* The loop returns the signal that ended it (SIGTERM, SIGINT: a
 	 * clean exit) or -errno. */
-	r = run_loop(se, o) < 0 || atomic_load(&a->give_up);
+	r = run_loop(se, o) < 0 || conn_gave_up(&a->conn);
 	atomic_store(&a->shutting_down, true);
 	if (wd.se) {
 		atomic_store(&wd.done, true);

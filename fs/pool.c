@@ -1,11 +1,10 @@
 /* Reader connections (see pool.h). */
 #include "fs/pool.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
-#include "common/backoff.h"
-#include "common/clock.h"
-#include "common/log.h"
+#include "fs/conn.h"
 #include "fs/sync.h"
 
 struct reader {
@@ -13,8 +12,8 @@ struct reader {
 	pthread_mutex_t conn_lock;  /* s is assigned under it too (pool_abort) */
 	struct imap_session *s;
 	struct view view;
-	struct backoff backoff;
-	long long next_try_ms;
+	struct conn conn;
+	char who[32];               /* log prefix */
 };
 
 struct pool {
@@ -37,62 +36,11 @@ struct pool *pool_new(struct account *a, size_t readers)
 		pthread_mutex_init(&p->r[i].lock, NULL);
 		pthread_mutex_init(&p->r[i].conn_lock, NULL);
 		view_init(&p->r[i].view, a, NULL);
-		backoff_init(&p->r[i].backoff, a->opt->reconnect_max, 0);
+		snprintf(p->r[i].who, sizeof(p->r[i].who), "reader %zu: ", i + 1);
+		conn_init(&p->r[i].conn, a, p->r[i].who, &p->r[i].s, &p->r[i].conn_lock,
+			  &p->r[i].view, 0);
 	}
 	return p;
-}
-
-static void set_session(struct reader *r, struct imap_session *s)
-{
-	pthread_mutex_lock(&r->conn_lock);
-	r->s = s;
-	pthread_mutex_unlock(&r->conn_lock);
-}
-
-static void drop(struct pool *p, struct reader *r)
-{
-	struct imap_session *s = r->s;
-
-	set_session(r, NULL);
-	view_reset(&r->view);
-	login_session_ended(&p->a->login, s);
-	imap_session_close(s);
-}
-
-/* A logged-in session on r, or false (then the worker serves). */
-static bool ensure(struct pool *p, struct reader *r, long long deadline, struct imap_status *st)
-{
-	struct imap_session *s;
-	long long now = clock_ms();
-
-	if (r->s && imap_session_usable(r->s))
-		return true;
-	if (r->s)
-		drop(p, r);
-	if (now < r->next_try_ms || atomic_load(&p->a->shutting_down))
-		return false;
-	if (!(s = imap_session_new(&p->a->scfg)))
-		return false;
-	imap_session_set_deadline(s, deadline);
-	set_session(r, s);
-	if (atomic_load(&p->a->shutting_down))
-		imap_session_abort(s);
-	if (account_connect(p->a, s, st) != IMAP_R_OK) {
-		long wait = st->result == IMAP_R_TIMEOUT ? backoff_silent(&r->backoff) :
-			    backoff_next(&r->backoff, imap_login_rejected(st));
-
-		log_info(LOG_CAT_IMAP, "a reader connection failed (%s): the worker serves alone "
-			 "for %ld s", st->text, (wait + 999) / 1000);
-		r->next_try_ms = clock_ms() + wait; /* the try may have taken a timeout */
-		set_session(r, NULL);
-		imap_session_close(s);
-		return false;
-	}
-	backoff_reset(&r->backoff);
-	view_reset(&r->view);
-	r->view.s = s;
-	imap_session_set_untagged(s, view_on_untagged, &r->view);
-	return true;
 }
 
 static enum imap_result fetch(struct pool *p, struct reader *r, struct folder *f, uint32_t uid,
@@ -118,7 +66,8 @@ bool pool_load_body(struct pool *p, struct folder *f, uint32_t uid, body_ready_f
 
 		if (pthread_mutex_trylock(&r->lock) != 0)
 			continue;
-		if (!ensure(p, r, deadline, st)) {
+		/* A reader that cannot connect now leaves the call to the worker. */
+		if (conn_ensure(&r->conn, deadline, st) != IMAP_R_OK) {
 			pthread_mutex_unlock(&r->lock);
 			continue;
 		}
@@ -134,12 +83,8 @@ bool pool_load_body(struct pool *p, struct folder *f, uint32_t uid, body_ready_f
 
 void pool_abort(struct pool *p)
 {
-	for (size_t i = 0; p && i < p->n; i++) {
-		pthread_mutex_lock(&p->r[i].conn_lock);
-		if (p->r[i].s)
-			imap_session_abort(p->r[i].s);
-		pthread_mutex_unlock(&p->r[i].conn_lock);
-	}
+	for (size_t i = 0; p && i < p->n; i++)
+		conn_abort(&p->r[i].conn);
 }
 
 void pool_abort_busy(struct pool *p)
@@ -149,10 +94,7 @@ void pool_abort_busy(struct pool *p)
 			pthread_mutex_unlock(&p->r[i].lock);
 			continue;
 		}
-		pthread_mutex_lock(&p->r[i].conn_lock);
-		if (p->r[i].s)
-			imap_session_abort(p->r[i].s);
-		pthread_mutex_unlock(&p->r[i].conn_lock);
+		conn_abort(&p->r[i].conn);
 	}
 }
 
@@ -163,10 +105,7 @@ void pool_free(struct pool *p)
 	for (size_t i = 0; i < p->n; i++) {
 		struct reader *r = &p->r[i];
 
-		if (r->s) {
-			imap_session_set_untagged(r->s, NULL, NULL);
-			imap_session_close(r->s);
-		}
+		conn_close(&r->conn);
 		view_free(&r->view);
 		pthread_mutex_destroy(&r->lock);
 		pthread_mutex_destroy(&r->conn_lock);

@@ -3,7 +3,6 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "common/clock.h"
 #include "common/buf.h"
 #include "fs/account.h"
 #include "fs/diskcache.h"
@@ -20,10 +19,10 @@ static void describe_worker(struct account *a, struct buf *b)
 	if (a->session)
 		quiet = imap_session_quiet_ms(a->session);
 	pthread_mutex_unlock(&a->conn_lock);
-	wait = a->next_try_ms - clock_ms();
+	wait = conn_wait_ms(&a->conn);
 	if (up)
 		buf_printf(b, "connection: connected\n");
-	else if (atomic_load(&a->give_up))
+	else if (conn_gave_up(&a->conn))
 		buf_printf(b, "connection: given up (reconnect_tries)\n");
 	else if (wait > 0)
 		buf_printf(b, "connection: disconnected, next try in %lld s\n", (wait + 999) / 1000);
@@ -31,8 +30,8 @@ static void describe_worker(struct account *a, struct buf *b)
 		buf_printf(b, "connection: disconnected, connects when needed\n");
 	if (quiet >= 0)
 		buf_printf(b, "last_contact: %lld s ago\n", quiet / 1000);
-	buf_printf(b, "connections: %u\n", a->reconnects);
-	buf_printf(b, "last_error: %s\n", a->last_error[0] ? a->last_error : "none");
+	buf_printf(b, "connections: %u\n", a->conn.connects);
+	buf_printf(b, "last_error: %s\n", a->conn.last_error[0] ? a->conn.last_error : "none");
 }
 
 static void describe_caches(struct account *a, struct buf *b)

@@ -14,10 +14,10 @@
 #include <time.h>
 
 #include "common/clock.h"
-#include "common/backoff.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "fs/account.h"
+#include "fs/conn.h"
 #include "fs/sync.h"
 #include "imap/commands.h"
 #include "imap/idle.h"
@@ -31,7 +31,8 @@ struct watcher {
 	struct imap_session *s;
 	atomic_bool stop;
 	char state[160];          /* for .inboxfs/status (under lock) */
-	unsigned reconnects;
+	struct conn conn;
+	char who[128];            /* log prefix */
 };
 
 struct watchers {
@@ -158,56 +159,23 @@ static void watch_connection(struct watcher *w)
 	view_free(&v);
 }
 
+/* Connect (at the schedule's times) and watch, until stopped or the
+ * reconnect_tries are used up. */
 static void *watch_main(void *arg)
 {
 	struct watcher *w = arg;
 	struct imap_status st;
-	struct backoff b;
-	long wait;
 
 	pthread_setname_np(pthread_self(), "ibx-watch"); /* named in top, gdb, perf */
-	backoff_init(&b, w->a->opt->reconnect_max, w->a->opt->reconnect_tries);
-	while (!atomic_load(&w->stop)) {
-		struct imap_session *s = imap_session_new(&w->a->scfg);
-
-		/* Published before any I/O: stopping aborts even a connect
-		 * that hangs on a silent server. */
-		pthread_mutex_lock(&w->lock);
-		w->s = s;
-		if (s && atomic_load(&w->stop))
-			imap_session_abort(s);
-		pthread_mutex_unlock(&w->lock);
-		if (s && account_connect(w->a, s, &st) != IMAP_R_OK) {
-			pthread_mutex_lock(&w->lock);
-			w->s = NULL;
-			pthread_mutex_unlock(&w->lock);
-			imap_session_close(s);
-			s = NULL;
-		} else if (!s) {
-			imap_status_set(&st, IMAP_R_NOMEM, "out of memory");
-		}
-		if (!s) {
-			wait = backoff_next(&b, imap_login_rejected(&st));
-			if (wait < 0) {
-				log_err(LOG_CAT_IMAP, "watching %s: giving up after %u tries (%s)",
-					w->f->imap_name, b.tries, st.text);
-				break;
-			}
-			log_info(LOG_CAT_IMAP, "watching %s: %s; next try in %ld s", w->f->imap_name,
-				 st.text, (wait + 999) / 1000);
+	while (!atomic_load(&w->stop) && !conn_gave_up(&w->conn)) {
+		if (conn_ensure(&w->conn, 0, &st) != IMAP_R_OK) {
 			set_state(w, "disconnected: %.100s", st.text);
-			nap(w, wait);
+			nap(w, conn_wait_ms(&w->conn));
 			continue;
 		}
-		backoff_reset(&b);
-		w->reconnects++;
 		watch_connection(w);
 		set_state(w, "disconnected");
-		pthread_mutex_lock(&w->lock);
-		w->s = NULL;
-		pthread_mutex_unlock(&w->lock);
-		login_session_ended(&w->a->login, s);
-		imap_session_close(s);
+		conn_close(&w->conn);
 	}
 	return NULL;
 }
@@ -226,6 +194,8 @@ struct watchers *watchers_start(struct account *a)
 		w->a = a;
 		w->f = a->watched[i];
 		pthread_mutex_init(&w->lock, NULL);
+		snprintf(w->who, sizeof(w->who), "watching %.100s: ", w->f->imap_name);
+		conn_init(&w->conn, a, w->who, &w->s, &w->lock, NULL, a->opt->reconnect_tries);
 		pthread_cond_init(&w->cond, NULL);
 		if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
 			log_err(LOG_CAT_IMAP, "cannot start watching %s", w->f->imap_name);
@@ -249,7 +219,7 @@ void watchers_describe(struct watchers *ws, struct buf *out)
 		if (quiet >= 0)
 			buf_printf(out, "watch %s last_contact: %lld s ago\n", w->f->imap_name,
 				   quiet / 1000);
-		buf_printf(out, "watch %s connections: %u\n", w->f->imap_name, w->reconnects);
+		buf_printf(out, "watch %s connections: %u\n", w->f->imap_name, w->conn.connects);
 		pthread_mutex_unlock(&w->lock);
 	}
 }

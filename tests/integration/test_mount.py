@@ -551,7 +551,7 @@ def test_a_watcher_whose_login_is_unavailable_tries_again_soon(fake_imap, mount,
     m = _mount_fake(mount, srv, tmp_path, {"watch": "INBOX"})
     assert ifs.wait_until(lambda: srv.commands("IDLE"), timeout=10), m.stderr()
     assert len(said) == 1
-    assert "watching INBOX: Temporary authentication failure" in m.stderr(), m.stderr()
+    assert "watching INBOX: cannot reach 127.0.0.1: Temporary authentication failure" in m.stderr(), m.stderr()
 
 
 def test_a_login_service_that_stays_down_fails_the_mount(inboxfs_bin, fake_imap, tmp_path):
