@@ -20,9 +20,8 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "fs/account.h"
-#include "fs/notify.h"
-#include "fs/state.h"
+#include "fs/mail/account.h"
+#include "fs/mail/state.h"
 
 #define BATCH_MAX 512
 #define PATH_LEN 8300
@@ -149,7 +148,7 @@ void account_msg_departed(struct account *a, struct folder *f, uint32_t uid, boo
 		wake(a);
 	} else {
 		name_of(uid, name, sizeof(name));
-		notifier_inval_entry(a->notifier, f->ino, name);
+		hooks_inval_entry(&a->hooks, f->ino, name);
 	}
 }
 
@@ -174,7 +173,7 @@ static void forget_all_names(struct account *a, struct folder *f)
 
 	for (size_t i = 0; i < f->nmsgs; i++) {
 		name_of(f->msgs[i].uid, name, sizeof(name));
-		notifier_inval_entry(a->notifier, f->ino, name);
+		hooks_inval_entry(&a->hooks, f->ino, name);
 	}
 }
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "fs/index.h"
+#include "fs/mail/index.h"
 #include "imap/seqmap.h"
 
 struct account;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fs/account.h"
+#include "fs/mail/account.h"
 
 static time_t mount_time;
 /* The owner of every file: asked once, not once per entry of a listing. */

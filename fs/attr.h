@@ -8,7 +8,7 @@
 #include <time.h>
 #include <fuse_lowlevel.h>
 
-#include "fs/index.h"
+#include "fs/mail/index.h"
 
 struct account;
 

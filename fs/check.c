@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/login.h"
+#include "fs/mail/login.h"
 #include "imap/commands.h"
 #include "imap/session.h"
 #include "imap/url.h"

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "fs/account.h"
-#include "fs/bodycache.h"
+#include "fs/mail/account.h"
+#include "fs/mail/bodycache.h"
 
 static struct body *body_of(const struct fuse_file_info *fi)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/account.h"
+#include "fs/mail/account.h"
 #include "fs/node.h"
 
 struct listing {

@@ -14,17 +14,18 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "fs/account.h"
 #include "fs/alarm.h"
+#include "fs/alias.h"
 #include "fs/announce.h"
 #include "fs/check.h"
+#include "fs/mail/account.h"
+#include "fs/mail/pool.h"
+#include "fs/mail/state.h"
+#include "fs/mail/watch.h"
 #include "fs/notify.h"
 #include "fs/ops.h"
 #include "fs/options.h"
-#include "fs/pool.h"
-#include "fs/state.h"
 #include "fs/version.h"
-#include "fs/watch.h"
 
 static void setup_logging(const struct options *o)
 {
@@ -182,6 +183,7 @@ static int run_loop(struct fuse_session *se, const struct options *o)
 static int serve(struct account *a, struct fuse_args *args, const struct options *o)
 {
 	struct fuse_session *se;
+	struct notifier *notifier;
 	struct watchdog wd = { 0 };
 	char root[PATH_MAX];
 	int r = 1;
@@ -206,7 +208,8 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 	fuse_daemonize(o->foreground);
 	if (!o->foreground)
 		log_use_syslog(true);
-	a->notifier = notifier_start(se);
+	notifier = notifier_start(se);
+	notifier_hooks(notifier, &a->hooks);
 	a->alarms = alarms_start();
 	if (login_start(&a->login) < 0)
 		log_err(LOG_CAT_AUTH, "cannot start renewing tokens in the background: each login "
@@ -239,8 +242,9 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 	watchers_stop(a->watchers);
 	a->watchers = NULL;
 	announcer_request_stop(a->announcer);
-	notifier_stop(a->notifier);
-	a->notifier = NULL;
+	a->hooks = (struct mail_hooks){ 0 };
+	notifier_stop(notifier);
+	alias_free_all();
 	fuse_session_unmount(se);
 	log_info(LOG_CAT_CORE, "unmounted %s", o->mountpoint);
 out_signals:

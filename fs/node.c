@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "fs/account.h"
 #include "fs/announce.h"
 #include "fs/handle.h"
+#include "fs/mail/account.h"
 
 /* Each kind is defined in its own file. */
 extern const struct node_kind node_announce, node_status, node_marker, node_folder,

@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "fs/account.h"
 #include "fs/announce.h"
 #include "fs/attr.h"
+#include "fs/mail/account.h"
 #include "fs/node.h"
 
 /* The announcer unlinks what another client expunged: it needs the name

@@ -7,13 +7,14 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "fs/account.h"
 #include "fs/alarm.h"
+#include "fs/alias.h"
 #include "fs/announce.h"
 #include "fs/attr.h"
 #include "fs/errno_map.h"
 #include "fs/inode.h"
 #include "fs/listing.h"
+#include "fs/mail/account.h"
 #include "fs/node.h"
 #include "fs/ops_change.h"
 
@@ -134,7 +135,7 @@ static void reply_listing(fuse_req_t req, struct fuse_file_info *fi, struct acco
 {
 	fuse_ino_t parent;
 
-	account_flush_aliases(a, f->ino);
+	alias_flush(&a->hooks, f->ino);
 	account_note_listing(a, f);
 	pthread_mutex_lock(&a->index_lock);
 	parent = f->parent ? f->parent->ino : f->ino; /* the root is its own parent */

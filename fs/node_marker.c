@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/account.h"
 #include "fs/attr.h"
 #include "fs/handle.h"
 #include "fs/inode.h"
+#include "fs/mail/account.h"
 #include "fs/node.h"
 
 /* The file handle of the announcer's opens for writing: its writes only

@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "fs/account.h"
 #include "fs/attr.h"
 #include "fs/errno_map.h"
 #include "fs/inode.h"
+#include "fs/mail/account.h"
+#include "fs/mail/pool.h"
 #include "fs/node.h"
 #include "fs/ops_change.h"
-#include "fs/pool.h"
 
 static bool message_owns(fuse_ino_t ino) { return ino_is_message(ino); }
 

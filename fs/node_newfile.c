@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "fs/account.h"
-#include "fs/changes.h"
-#include "fs/dedupe.h"
 #include "fs/errno_map.h"
 #include "fs/handle.h"
 #include "fs/inode.h"
-#include "fs/newfile.h"
+#include "fs/mail/account.h"
+#include "fs/mail/changes.h"
+#include "fs/mail/dedupe.h"
+#include "fs/mail/newfile.h"
 #include "fs/node.h"
 #include "fs/node_message.h"
 

@@ -8,8 +8,8 @@
 #include "fs/attr.h"
 #include "fs/handle.h"
 #include "fs/inode.h"
-#include "fs/node.h"
 #include "fs/listing.h"
+#include "fs/node.h"
 #include "fs/status.h"
 
 static bool status_owns(fuse_ino_t ino) { return ino_is_status(ino); }

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "fs/bodycache.h"
+#include "fs/mail/bodycache.h"
+#include "fs/mail/hooks.h"
 
 struct note {
 	uint64_t ino;     /* inode, or the parent for an entry */
@@ -197,4 +198,25 @@ void notifier_stop(struct notifier *n)
 	pthread_mutex_destroy(&n->lock);
 	pthread_cond_destroy(&n->cond);
 	free(n);
+}
+
+static void hook_inval_inode(void *ctx, uint64_t ino) { notifier_inval_inode(ctx, ino); }
+
+static void hook_inval_entry(void *ctx, uint64_t dir, const char *name)
+{
+	notifier_inval_entry(ctx, dir, name);
+}
+
+static void hook_store(void *ctx, uint64_t ino, struct bodycache *bc, struct body *b)
+{
+	notifier_store(ctx, ino, bc, b);
+}
+
+static void hook_flush(void *ctx) { notifier_flush(ctx); }
+
+void notifier_hooks(struct notifier *n, struct mail_hooks *h)
+{
+	*h = (struct mail_hooks){ .ctx = n, .inval_inode = hook_inval_inode,
+				  .inval_entry = hook_inval_entry, .store = hook_store,
+				  .flush = hook_flush };
 }

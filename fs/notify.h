@@ -10,6 +10,7 @@ struct fuse_session;
 struct notifier;
 struct body;
 struct bodycache;
+struct mail_hooks;
 
 struct notifier *notifier_start(struct fuse_session *se);
 /* Forget attributes and cached pages of an inode. */
@@ -22,6 +23,8 @@ void notifier_inval_entry(struct notifier *n, uint64_t parent, const char *name)
 void notifier_store(struct notifier *n, uint64_t ino, struct bodycache *bc, struct body *b);
 /* Send the stores queued so far (they wait for a batch otherwise). */
 void notifier_flush(struct notifier *n);
+/* Point the engine's hooks at n (its invalidations and stores). */
+void notifier_hooks(struct notifier *n, struct mail_hooks *h);
 /* Stop the thread; queued items still pending are dropped. */
 void notifier_stop(struct notifier *n);
 

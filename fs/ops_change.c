@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "fs/account.h"
+#include "fs/alias.h"
 #include "fs/attr.h"
-#include "fs/changes.h"
 #include "fs/errno_map.h"
+#include "fs/mail/account.h"
+#include "fs/mail/changes.h"
 #include "fs/node.h"
-#include "fs/notify.h"
 
 /* One change the user asked for: what it is and what it acts on. */
 struct change_req {
@@ -116,9 +116,9 @@ static void keep_typed_name(struct account *a, struct folder *to, const char *ne
 		  index_find_msg(to, other);
 	pthread_mutex_unlock(&a->index_lock);
 	if (shadows || !new_uid) /* a real message to show, or nothing to alias */
-		notifier_inval_entry(a->notifier, to->ino, newname);
+		hooks_inval_entry(&a->hooks, to->ino, newname);
 	else
-		account_add_alias(a, to->ino, newname);
+		alias_add(&a->hooks, to->ino, newname);
 }
 
 /* A move never replaces: the target name is refused only when it is a

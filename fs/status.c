@@ -4,9 +4,9 @@
 #include <time.h>
 
 #include "common/buf.h"
-#include "fs/account.h"
-#include "fs/diskcache.h"
-#include "fs/watch.h"
+#include "fs/mail/account.h"
+#include "fs/mail/diskcache.h"
+#include "fs/mail/watch.h"
 
 /* The file system's own connection. */
 static void describe_worker(struct account *a, struct buf *b)

@@ -9,9 +9,9 @@
 #include <sys/xattr.h>
 
 #include "common/log.h"
-#include "fs/account.h"
-#include "fs/changes.h"
 #include "fs/errno_map.h"
+#include "fs/mail/account.h"
+#include "fs/mail/changes.h"
 #include "imap/commands.h"
 
 #define X_FLAGS "user.imap.flags"

@@ -2,7 +2,7 @@
  * the body comes in, or when the fetch gives it up; a body that came in
  * without anyone waiting wakes nobody and is simply there. */
 #include "check.h"
-#include "fs/bodycache.h"
+#include "fs/mail/bodycache.h"
 
 #include <pthread.h>
 #include <stdlib.h>

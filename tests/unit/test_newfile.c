@@ -2,7 +2,7 @@
  * when, what stays, what a rename does, with the kernel's order of
  * requests (FLUSH at close(), RELEASE afterwards, maybe late). */
 #include "check.h"
-#include "fs/newfile.h"
+#include "fs/mail/newfile.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,0 +1,23 @@
+/* What was announced, per watched folder, kept across mounts in
+ * $XDG_STATE_HOME/inboxfs/ (default ~/.local/state/inboxfs/): so mail that
+ * arrived while unmounted is announced at the next mount, and nothing is
+ * announced twice.  One file per account, rewritten atomically. */
+#ifndef INBOXFS_FS_MAIL_STATE_H
+#define INBOXFS_FS_MAIL_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct state;
+
+/* Load (or start) the state of the account user@host:port.  NULL only
+ * when memory runs out; an unreadable file is logged and treated as empty. */
+struct state *state_open(const char *user, const char *host, unsigned port);
+void state_close(struct state *st);
+/* The highest announced UID of mailbox under uidvalidity, if known. */
+bool state_get(struct state *st, const char *mailbox, uint32_t uidvalidity, uint32_t *uid);
+/* Record and write to disk (tmp file + rename). */
+void state_set(struct state *st, const char *mailbox, uint32_t uidvalidity, uint32_t uid);
+const char *state_path(const struct state *st);
+
+#endif

@@ -1,0 +1,248 @@
+/* IDLE watchers.  RFC 2177 (IDLE, and re-issuing it well within the
+ * 29-minute autologout), RFC 3501 §5.4 (autologout).  Any data from the
+ * server counts as a heartbeat; none for idle_timeout means the link is
+ * dead although it looks open, and the watcher reconnects.  Servers
+ * without IDLE are polled with NOOP every poll_interval. */
+#include "fs/mail/watch.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "fs/mail/account.h"
+#include "fs/mail/conn.h"
+#include "fs/mail/view.h"
+#include "imap/commands.h"
+#include "imap/idle.h"
+
+struct watcher {
+	struct account *a;
+	struct folder *f;
+	pthread_t thread;
+	pthread_mutex_t lock;     /* guards s (for aborting it) and the sleep */
+	pthread_cond_t cond;
+	struct imap_session *s;
+	atomic_bool stop;
+	char state[160];          /* for .inboxfs/status (under lock) */
+	struct conn conn;
+	char who[128];            /* log prefix */
+};
+
+struct watchers {
+	struct watcher *w;
+	size_t n;
+};
+
+/* Sleep up to ms, or until stopped.  False when stopped. */
+static bool nap(struct watcher *w, long long ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (!atomic_load(&w->stop) &&
+	       pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&w->lock);
+	return !atomic_load(&w->stop);
+}
+
+static void set_state(struct watcher *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void set_state(struct watcher *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&w->lock);
+	va_start(ap, fmt);
+	vsnprintf(w->state, sizeof(w->state), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static bool changed(const struct view *v)
+{
+	return v->dirty || v->stale || v->exists != v->seq.n;
+}
+
+/* The log line and .inboxfs/status say "watching" once it is so: for
+ * IDLE, once the server has said it is idling (scripts and tests wait for
+ * it before they count on new mail being seen). */
+static void report_watching(struct watcher *w, bool idle)
+{
+	log_info(LOG_CAT_IMAP, "watching %s (%s)", w->f->imap_name,
+		 idle ? "IDLE" : "polling with NOOP: the server has no IDLE");
+	set_state(w, "connected (%s)", idle ? "idle" : "polling");
+}
+
+/* One IDLE command: until something changes, the re-issue time comes, or
+ * the link dies.  IMAP_R_OK when the caller should catch up and go on. */
+static enum imap_result idle_once(struct watcher *w, struct view *v, bool *reported)
+{
+	const struct options *o = w->a->opt;
+	long long reissue = clock_ms() + (long long)o->idle_interval * 1000, left;
+	enum imap_result rr;
+	struct imap_status st;
+	char tag[16];
+
+	rr = imap_idle_begin(w->s, tag, sizeof(tag), &st);
+	if (rr != IMAP_R_OK)
+		return rr;
+	if (!*reported)
+		report_watching(w, true);
+	*reported = true;
+	while (!atomic_load(&w->stop) && !changed(v)) {
+		left = reissue - clock_ms();
+		if (left <= 0)
+			break;
+		rr = imap_idle_wait(w->s, (int)(left < o->idle_timeout * 1000LL ? left :
+						o->idle_timeout * 1000LL));
+		if (rr == IMAP_R_TIMEOUT && clock_ms() < reissue) {
+			log_info(LOG_CAT_IMAP, "%s: no word from the server for %u s: the connection "
+				 "is dead", w->f->imap_name, o->idle_timeout);
+			/* Not even a LOGOUT: it would wait for an answer that never comes. */
+			imap_session_abort(w->s);
+			return IMAP_R_TIMEOUT;
+		}
+		if (rr != IMAP_R_OK && rr != IMAP_R_TIMEOUT)
+			return rr;
+	}
+	/* The catch-up FETCH goes out right behind DONE: one round trip. */
+	return imap_idle_done(w->s, tag);
+}
+
+static enum imap_result poll_once(struct watcher *w)
+{
+	struct imap_status st;
+
+	if (!nap(w, (long long)w->a->opt->poll_interval * 1000))
+		return IMAP_R_OK;
+	return imap_noop(w->s, &st);
+}
+
+/* Watch over one connection until it breaks or we are stopped. */
+static void watch_connection(struct watcher *w)
+{
+	struct view v;
+	struct imap_status st = { 0 };
+	enum imap_result rr;
+	bool idle = imap_session_caps(w->s) & CAP_IDLE, reported = !idle;
+
+	view_init(&v, w->a, w->s);
+	v.news_bodies = true; /* a script woken by the news reads at once */
+	imap_session_set_untagged(w->s, view_on_untagged, &v);
+	rr = view_open(&v, w->f, false, false, &st);
+	if (rr == IMAP_R_OK && !idle)
+		report_watching(w, false);
+	while (rr == IMAP_R_OK && !atomic_load(&w->stop)) {
+		rr = idle ? idle_once(w, &v, &reported) : poll_once(w);
+		if (rr == IMAP_R_OK)
+			rr = view_catch_up(&v, 0, &st);
+	}
+	if (rr != IMAP_R_OK && !atomic_load(&w->stop))
+		log_info(LOG_CAT_IMAP, "stopped watching %s: %s; reconnecting", w->f->imap_name,
+			 imap_result_name(rr));
+	imap_session_set_untagged(w->s, NULL, NULL);
+	view_free(&v);
+}
+
+/* Connect (at the schedule's times) and watch, until stopped or the
+ * reconnect_tries are used up. */
+static void *watch_main(void *arg)
+{
+	struct watcher *w = arg;
+	struct imap_status st;
+
+	pthread_setname_np(pthread_self(), "ibx-watch"); /* named in top, gdb, perf */
+	while (!atomic_load(&w->stop) && !conn_gave_up(&w->conn)) {
+		if (conn_ensure(&w->conn, 0, &st) != IMAP_R_OK) {
+			set_state(w, "disconnected: %.100s", st.text);
+			nap(w, conn_wait_ms(&w->conn));
+			continue;
+		}
+		watch_connection(w);
+		set_state(w, "disconnected");
+		conn_close(&w->conn);
+	}
+	return NULL;
+}
+
+struct watchers *watchers_start(struct account *a)
+{
+	struct watchers *ws = calloc(1, sizeof(*ws));
+
+	if (!ws || !(ws->w = calloc(a->nwatched + 1, sizeof(*ws->w)))) {
+		free(ws);
+		return NULL;
+	}
+	for (size_t i = 0; i < a->nwatched; i++) {
+		struct watcher *w = &ws->w[ws->n];
+
+		w->a = a;
+		w->f = a->watched[i];
+		pthread_mutex_init(&w->lock, NULL);
+		snprintf(w->who, sizeof(w->who), "watching %.100s: ", w->f->imap_name);
+		conn_init(&w->conn, a, w->who, &w->s, &w->lock, NULL, a->opt->reconnect_tries);
+		pthread_cond_init(&w->cond, NULL);
+		if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+			log_err(LOG_CAT_IMAP, "cannot start watching %s", w->f->imap_name);
+			continue;
+		}
+		ws->n++;
+	}
+	return ws;
+}
+
+void watchers_describe(struct watchers *ws, struct buf *out)
+{
+	for (size_t i = 0; ws && i < ws->n; i++) {
+		struct watcher *w = &ws->w[i];
+		long long quiet;
+
+		pthread_mutex_lock(&w->lock);
+		quiet = w->s ? imap_session_quiet_ms(w->s) : -1;
+		buf_printf(out, "watch %s: %s\n", w->f->imap_name, w->state[0] ? w->state :
+			   "connecting");
+		if (quiet >= 0)
+			buf_printf(out, "watch %s last_contact: %lld s ago\n", w->f->imap_name,
+				   quiet / 1000);
+		buf_printf(out, "watch %s connections: %u\n", w->f->imap_name, w->conn.connects);
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+void watchers_stop(struct watchers *ws)
+{
+	if (!ws)
+		return;
+	for (size_t i = 0; i < ws->n; i++) {
+		struct watcher *w = &ws->w[i];
+
+		pthread_mutex_lock(&w->lock);
+		atomic_store(&w->stop, true);
+		if (w->s)
+			imap_session_abort(w->s); /* out of IDLE at once */
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+	}
+	for (size_t i = 0; i < ws->n; i++) {
+		pthread_join(ws->w[i].thread, NULL);
+		pthread_mutex_destroy(&ws->w[i].lock);
+		pthread_cond_destroy(&ws->w[i].cond);
+	}
+	free(ws->w);
+	free(ws);
+}
