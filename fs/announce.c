@@ -310,36 +310,62 @@ int account_folder_uids(struct account *a, struct folder *f, struct imap_seqmap 
 	return rc;
 }
 
-/* ---- for the request handlers (index_lock held) ------------------------- */
+/* ---- for the announcer's own calls ----------------------------------------- */
 
-struct msg *announce_publish(struct account *a, struct folder *f, uint32_t uid)
+/* Publish pending uid of f.  index_lock held. */
+static bool publish_locked(struct folder *f, uint32_t uid, struct msg *m, uint64_t *ino)
 {
 	long pos = find_in(f->pending, f->npending, uid);
-	struct msg m;
 
 	if (pos < 0)
-		return NULL;
-	m = f->pending[pos];
+		return false;
+	*m = f->pending[pos];
 	drop_at(f->pending, &f->npending, (size_t)pos);
-	if (index_folder_insert(f, &m) < 0)
-		return NULL;
-	(void)a;
-	return index_find_msg(f, uid);
+	if (index_folder_insert(f, m) < 0)
+		return false;
+	*ino = index_msg_ino(f, uid);
+	return true;
 }
 
-const struct msg *announce_departed(struct folder *f, uint32_t uid)
+bool announce_publish(struct account *a, uint64_t dir, uint32_t uid, struct msg *m,
+		      uint64_t *ino)
 {
-	long pos = find_in(f->departed, f->ndeparted, uid);
+	struct folder *f;
+	bool done;
 
-	return pos < 0 ? NULL : &f->departed[pos];
+	pthread_mutex_lock(&a->index_lock);
+	f = index_folder_by_ino(a->index, dir);
+	done = f && publish_locked(f, uid, m, ino);
+	pthread_mutex_unlock(&a->index_lock);
+	return done;
 }
 
-void announce_forget_departed(struct folder *f, uint32_t uid)
+bool announce_departed(struct account *a, uint64_t dir, uint32_t uid, struct msg *m,
+		       uint64_t *ino)
 {
-	long pos = find_in(f->departed, f->ndeparted, uid);
+	struct folder *f;
+	long pos = -1;
 
-	if (pos >= 0)
+	pthread_mutex_lock(&a->index_lock);
+	f = index_folder_by_ino(a->index, dir);
+	if (f && (pos = find_in(f->departed, f->ndeparted, uid)) >= 0) {
+		*m = f->departed[pos];
+		*ino = index_msg_ino(f, uid);
+	}
+	pthread_mutex_unlock(&a->index_lock);
+	return pos >= 0;
+}
+
+void announce_forget_departed(struct account *a, uint64_t dir, uint32_t uid)
+{
+	struct folder *f;
+	long pos;
+
+	pthread_mutex_lock(&a->index_lock);
+	f = index_folder_by_ino(a->index, dir);
+	if (f && (pos = find_in(f->departed, f->ndeparted, uid)) >= 0)
 		drop_at(f->departed, &f->ndeparted, (size_t)pos);
+	pthread_mutex_unlock(&a->index_lock);
 }
 
 /* ---- listings wait for what is pending ----------------------------------- */
@@ -479,9 +505,7 @@ static void announce_departures(struct announcer *an, struct folder *f, struct b
 		name_of(b->gone[i], name, sizeof(name));
 		if (!child_path(an, b, name, path, sizeof(path)) || unlink(path) < 0)
 			log_debug(LOG_CAT_FS, "announcing %s gone: %s", path, strerror(errno));
-		pthread_mutex_lock(&an->a->index_lock);
-		announce_forget_departed(f, b->gone[i]);
-		pthread_mutex_unlock(&an->a->index_lock);
+		announce_forget_departed(an->a, f->ino, b->gone[i]);
 	}
 }
 
@@ -490,6 +514,8 @@ static void announce_departures(struct announcer *an, struct folder *f, struct b
 static void announce_arrivals(struct announcer *an, struct folder *f, struct batch *b)
 {
 	char name[24], path[PATH_LEN];
+	uint64_t ino;
+	struct msg m;
 
 	for (size_t i = 0; i < b->nborn; i++) {
 		name_of(b->born[i], name, sizeof(name));
@@ -497,9 +523,7 @@ static void announce_arrivals(struct announcer *an, struct folder *f, struct bat
 			continue;
 		log_warn(LOG_CAT_FS, "could not announce %s (%s): shown without an event", path,
 			 strerror(errno));
-		pthread_mutex_lock(&an->a->index_lock);
-		announce_publish(an->a, f, b->born[i]);
-		pthread_mutex_unlock(&an->a->index_lock);
+		announce_publish(an->a, f->ino, b->born[i], &m, &ino);
 	}
 }
 

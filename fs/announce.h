@@ -63,12 +63,16 @@ pid_t announcer_tid(const struct account *a);
  * and not once the announcer stops. */
 void announce_wait_pending(struct account *a, struct folder *f);
 
-/* For the request handlers, called with index_lock held: */
-/* A pending message becomes visible (the announcer's mknod). */
-struct msg *announce_publish(struct account *a, struct folder *f, uint32_t uid);
-/* A departed message the announcer is about to unlink, or NULL. */
-const struct msg *announce_departed(struct folder *f, uint32_t uid);
-/* The announcer's unlink went through. */
-void announce_forget_departed(struct folder *f, uint32_t uid);
+/* For the announcer's own calls (each takes index_lock itself): */
+/* Pending message uid of folder dir becomes visible (the announcer's
+ * mknod): a copy in *m, its inode in *ino; false when it was not pending. */
+bool announce_publish(struct account *a, uint64_t dir, uint32_t uid, struct msg *m,
+		      uint64_t *ino);
+/* Departed message uid of folder dir, which the announcer is about to
+ * unlink: a copy in *m, its inode in *ino; false when there is none. */
+bool announce_departed(struct account *a, uint64_t dir, uint32_t uid, struct msg *m,
+		       uint64_t *ino);
+/* The announcer's unlink of uid in folder dir went through. */
+void announce_forget_departed(struct account *a, uint64_t dir, uint32_t uid);
 
 #endif

@@ -40,13 +40,13 @@ void attr_fill(struct stat *st, fuse_ino_t ino, mode_t mode, nlink_t nlink, time
 	st->st_mtime = st->st_ctime = st->st_atime = t;
 }
 
-void attr_folder(const struct account *a, const struct folder *f, struct stat *st)
+void attr_folder(const struct account *a, const struct folder_info *f, struct stat *st)
 {
 	attr_fill(st, f->ino, S_IFDIR | attr_perms(a, a->opt->ro ? 0500 : 0700),
 		  2 + f->nchildren, mount_time);
 }
 
-void attr_folder_entry(const struct account *a, const struct folder *f,
+void attr_folder_entry(const struct account *a, const struct folder_info *f,
 		       struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -56,21 +56,20 @@ void attr_folder_entry(const struct account *a, const struct folder *f,
 	attr_folder(a, f, &e->attr);
 }
 
-void attr_message(const struct account *a, const struct folder *f, const struct msg *m,
-		  struct stat *st)
+void attr_message(const struct account *a, uint64_t ino, const struct msg *m, struct stat *st)
 {
-	attr_fill(st, index_msg_ino(f, m->uid),
+	attr_fill(st, ino,
 		  S_IFREG | attr_perms(a, a->opt->ro ? 0400 : 0600), 1, (time_t)m->date);
 	st->st_size = m->size;
 	st->st_blocks = ((off_t)m->size + 511) / 512;
 }
 
-void attr_message_entry(const struct account *a, const struct folder *f, const struct msg *m,
+void attr_message_entry(const struct account *a, uint64_t ino, const struct msg *m,
 			struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->ino = index_msg_ino(f, m->uid);
+	e->ino = ino;
 	e->attr_timeout = ATTR_MSG_TIMEOUT;
 	e->entry_timeout = ATTR_MSG_TIMEOUT;
-	attr_message(a, f, m, &e->attr);
+	attr_message(a, ino, m, &e->attr);
 }

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <fuse_lowlevel.h>
 
-#include "fs/mail/index.h"
+#include "fs/mail/lookup.h"
 
 struct account;
 
@@ -30,14 +30,13 @@ mode_t attr_perms(const struct account *a, mode_t owner);
  * size and the three times t. */
 void attr_fill(struct stat *st, fuse_ino_t ino, mode_t mode, nlink_t nlink, time_t t);
 
-/* Folder f's attributes and entry.  index_lock held. */
-void attr_folder(const struct account *a, const struct folder *f, struct stat *st);
-void attr_folder_entry(const struct account *a, const struct folder *f,
+/* A folder's attributes and entry. */
+void attr_folder(const struct account *a, const struct folder_info *f, struct stat *st);
+void attr_folder_entry(const struct account *a, const struct folder_info *f,
 		       struct fuse_entry_param *e);
-/* Message m of f: its attributes and entry.  index_lock held (or f a copy). */
-void attr_message(const struct account *a, const struct folder *f, const struct msg *m,
-		  struct stat *st);
-void attr_message_entry(const struct account *a, const struct folder *f, const struct msg *m,
+/* Message m, inode ino: its attributes and entry. */
+void attr_message(const struct account *a, uint64_t ino, const struct msg *m, struct stat *st);
+void attr_message_entry(const struct account *a, uint64_t ino, const struct msg *m,
 			struct fuse_entry_param *e);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fs/mail/account.h"
+#include "fs/mail/lookup.h"
 #include "fs/node.h"
 
 struct listing {
@@ -24,39 +25,36 @@ static void free_listing(struct listing *l)
 	free(l);
 }
 
-/* Every kind's entries of dir.  index_lock held. */
-static struct listing *take_listing(struct account *a, fuse_ino_t dir, fuse_ino_t parent)
+/* Every kind's entries of l->self, the index held still; l freed and
+ * NULL when out of memory. */
+static void take_listing(struct account *a, void *ctx)
 {
-	size_t n = node_count();
-	struct listing *l = calloc(1, sizeof(*l) + n * sizeof(l->parts[0]));
-	const struct node_kind *k;
+	struct listing **lp = ctx, *l = *lp;
 
-	if (!l)
-		return NULL;
-	l->self = dir;
-	l->parent = parent;
-	for (l->nparts = 0; l->nparts < n; l->nparts++) {
+	for (l->nparts = 0; l->nparts < node_count(); l->nparts++) {
 		struct node_part *p = &l->parts[l->nparts];
+		const struct node_kind *k = node_by_listing(l->nparts);
 
-		k = node_by_listing(l->nparts);
 		p->kind = k;
-		p->dir = dir;
-		if (k->list && k->list(a, dir, p) != 0) {
+		p->dir = l->self;
+		if (k->list && k->list(a, l->self, p) != 0) {
 			free_listing(l);
-			return NULL;
+			*lp = NULL;
+			return;
 		}
 	}
-	return l;
 }
 
 void listing_open(fuse_req_t req, struct fuse_file_info *fi, fuse_ino_t dir, fuse_ino_t parent)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct listing *l;
+	struct listing *l = calloc(1, sizeof(*l) + node_count() * sizeof(l->parts[0]));
 
-	pthread_mutex_lock(&a->index_lock);
-	l = take_listing(a, dir, parent);
-	pthread_mutex_unlock(&a->index_lock);
+	if (l) {
+		l->self = dir;
+		l->parent = parent;
+		account_with_index(a, take_listing, &l);
+	}
 	if (!l) {
 		fuse_reply_err(req, ENOMEM);
 		return;

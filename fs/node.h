@@ -55,7 +55,8 @@ struct node_kind {
 
 	/* Listing handlers. */
 	/* Take its entries of directory dir into *part (n, data): 0 or an
-	 * errno.  index_lock held: take no other lock but the kind's own. */
+	 * errno.  Run within account_with_index: the index is held still;
+	 * take no other lock but the kind's own. */
 	int (*list)(struct account *a, fuse_ino_t dir, struct node_part *part);
 	/* Entry i (< part->n) of what list took: its name and attributes. */
 	void (*list_entry)(struct account *a, const struct node_part *part, size_t i,

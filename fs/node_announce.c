@@ -17,18 +17,15 @@ static int announce_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 			   struct fuse_entry_param *e)
 {
 	struct account *a = fuse_req_userdata(req);
-	const struct msg *m = NULL;
-	struct folder *dir;
+	uint64_t ino;
+	struct msg m;
 	uint32_t uid;
 
-	if (!node_from_announcer(req) || !index_parse_msg_name(name, &uid))
+	if (!node_from_announcer(req) || !index_parse_msg_name(name, &uid) ||
+	    !announce_departed(a, parent, uid, &m, &ino))
 		return NODE_NOT_MINE;
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, parent);
-	if (dir && (m = announce_departed(dir, uid)))
-		attr_message_entry(a, dir, m, e);
-	pthread_mutex_unlock(&a->index_lock);
-	return m ? 0 : NODE_NOT_MINE;
+	attr_message_entry(a, ino, &m, e);
+	return 0;
 }
 
 /* A new message becomes visible; the kernel raises IN_CREATE for it. */
@@ -36,34 +33,28 @@ static int announce_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  struct fuse_entry_param *e)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *dir;
-	struct msg *m = NULL;
+	uint64_t ino;
+	struct msg m;
 	uint32_t uid;
 
 	if (!node_from_announcer(req))
 		return NODE_NOT_MINE;
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, parent);
-	if (dir && index_parse_msg_name(name, &uid) && (m = announce_publish(a, dir, uid)))
-		attr_message_entry(a, dir, m, e);
-	pthread_mutex_unlock(&a->index_lock);
-	return m ? 0 : EEXIST;
+	if (!index_parse_msg_name(name, &uid) || !announce_publish(a, parent, uid, &m, &ino))
+		return EEXIST;
+	attr_message_entry(a, ino, &m, e);
+	return 0;
 }
 
 /* A message another client expunged: IN_DELETE is raised, nothing sent. */
 static int announce_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *dir;
 	uint32_t uid;
 
 	if (!node_from_announcer(req))
 		return NODE_NOT_MINE;
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, parent);
-	if (dir && index_parse_msg_name(name, &uid))
-		announce_forget_departed(dir, uid);
-	pthread_mutex_unlock(&a->index_lock);
+	if (index_parse_msg_name(name, &uid))
+		announce_forget_departed(a, parent, uid);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* Folders: directories of messages and subfolders.  Looked up and listed
  * from the index; an opendir brings the folder up to date first. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,28 +25,36 @@ static int folder_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 struct fuse_entry_param *e)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *dir, *child = NULL;
+	struct folder_info child;
 
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, parent);
-	if (dir && (child = index_child(dir, name)))
-		attr_folder_entry(a, child, e);
-	pthread_mutex_unlock(&a->index_lock);
-	return child ? 0 : NODE_NOT_MINE;
+	if (!lookup_subfolder(a, parent, name, &child))
+		return NODE_NOT_MINE;
+	attr_folder_entry(a, &child, e);
+	return 0;
 }
 
-/* The subfolders: a copy of the children pointers (folders are never
- * freed while mounted). */
+/* A subfolder as listed: its name and what its attributes need. */
+struct sub {
+	char name[NAME_MAX + 1];
+	struct folder_info info;
+};
+
+/* The subfolders, copied (the index is held still). */
 static int folder_list(struct account *a, fuse_ino_t dir, struct node_part *part)
 {
 	struct folder *f = index_folder_by_ino(a->index, dir);
+	struct sub *subs;
 
 	if (!f || !f->nchildren)
 		return 0;
-	part->data = malloc(f->nchildren * sizeof(f->children[0]));
-	if (!part->data)
+	subs = calloc(f->nchildren, sizeof(*subs));
+	if (!subs)
 		return ENOMEM;
-	memcpy(part->data, f->children, f->nchildren * sizeof(f->children[0]));
+	for (size_t i = 0; i < f->nchildren; i++) {
+		snprintf(subs[i].name, sizeof(subs[i].name), "%s", f->children[i]->name);
+		lookup_describe(f->children[i], &subs[i].info);
+	}
+	part->data = subs;
 	part->n = f->nchildren;
 	return 0;
 }
@@ -53,24 +62,22 @@ static int folder_list(struct account *a, fuse_ino_t dir, struct node_part *part
 static void folder_list_entry(struct account *a, const struct node_part *part, size_t i,
 			      char *name, size_t namelen, struct fuse_entry_param *e)
 {
-	struct folder *const *subs = part->data;
+	const struct sub *subs = part->data;
 
-	snprintf(name, namelen, "%s", subs[i]->name);
-	attr_folder_entry(a, subs[i], e);
+	snprintf(name, namelen, "%s", subs[i].name);
+	attr_folder_entry(a, &subs[i].info, e);
 }
 
 static int folder_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double *timeout)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *f;
+	struct folder_info f;
 
-	pthread_mutex_lock(&a->index_lock);
-	f = index_folder_by_ino(a->index, ino);
-	if (f)
-		attr_folder(a, f, st);
-	pthread_mutex_unlock(&a->index_lock);
+	if (!lookup_folder(a, ino, &f))
+		return ENOENT;
+	attr_folder(a, &f, st);
 	*timeout = ATTR_DIR_TIMEOUT;
-	return f ? 0 : ENOENT;
+	return 0;
 }
 
 /* ---- opendir: the folder as the server has it now, or as it was --------- */
@@ -98,12 +105,9 @@ static int stale_listing(const struct folder *f, const char *why)
 
 static bool listed_before(struct account *a, struct folder *f)
 {
-	bool listed;
+	struct folder_info now;
 
-	pthread_mutex_lock(&a->index_lock);
-	listed = f->loaded || !index_folder_selectable(f);
-	pthread_mutex_unlock(&a->index_lock);
-	return listed;
+	return lookup_folder(a, f->ino, &now) && (now.loaded || !now.selectable);
 }
 
 /* Bring f up to date for a listing.  A folder listed before waits for
@@ -133,14 +137,14 @@ static int listing_errno(struct account *a, struct folder *f, const struct imap_
 static void reply_listing(fuse_req_t req, struct fuse_file_info *fi, struct account *a,
 			  struct folder *f)
 {
-	fuse_ino_t parent;
+	struct folder_info now;
 
 	alias_flush(&a->hooks, f->ino);
 	account_note_listing(a, f);
-	pthread_mutex_lock(&a->index_lock);
-	parent = f->parent ? f->parent->ino : f->ino; /* the root is its own parent */
-	pthread_mutex_unlock(&a->index_lock);
-	listing_open(req, fi, f->ino, parent);
+	if (lookup_folder(a, f->ino, &now))
+		listing_open(req, fi, now.ino, now.parent);
+	else
+		fuse_reply_err(req, ENOENT);
 }
 
 /* An opendir that may be answered from memory by the alarm thread. */
@@ -176,16 +180,15 @@ static void folder_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	struct early_listing el = { req, fi, a, NULL, { 0 } };
 	struct imap_status st;
 	enum imap_result rr;
+	struct folder_info info;
 	bool listed;
 	int err;
 
-	pthread_mutex_lock(&a->index_lock);
-	el.f = index_folder_by_ino(a->index, ino);
-	pthread_mutex_unlock(&a->index_lock);
-	if (!el.f) {
+	if (!lookup_folder(a, ino, &info)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	el.f = info.f;
 	listed = listed_before(a, el.f);
 	if (listed)
 		alarm_set(a->alarms, &el.alarm, clock_ms() + LIST_WAIT_MS, list_from_memory, &el);

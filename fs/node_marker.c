@@ -12,6 +12,7 @@
 #include "fs/handle.h"
 #include "fs/inode.h"
 #include "fs/mail/account.h"
+#include "fs/mail/lookup.h"
 #include "fs/node.h"
 
 /* The file handle of the announcer's opens for writing: its writes only
@@ -20,28 +21,20 @@
 
 static bool marker_owns(fuse_ino_t ino) { return ino_is_marker(ino); }
 
-static void marker_attr(const struct account *a, const struct folder *f, struct stat *st)
+static void marker_attr(const struct account *a, const struct marker_info *mi, struct stat *st)
 {
-	attr_fill(st, MARKER_INO_BIT | f->ino, S_IFREG | attr_perms(a, a->opt->ro ? 0400 : 0600),
-		  1, f->marker_mtime ? f->marker_mtime : attr_mount_time());
-	st->st_size = (off_t)f->marker_len;
+	attr_fill(st, MARKER_INO_BIT | mi->dir, S_IFREG | attr_perms(a, a->opt->ro ? 0400 : 0600),
+		  1, mi->mtime ? mi->mtime : attr_mount_time());
+	st->st_size = (off_t)mi->len;
 }
 
-static void marker_entry(const struct account *a, const struct folder *f,
+static void marker_entry(const struct account *a, const struct marker_info *mi,
 			 struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->ino = MARKER_INO_BIT | f->ino;
+	e->ino = MARKER_INO_BIT | mi->dir;
 	e->entry_timeout = ATTR_MSG_TIMEOUT;
-	marker_attr(a, f, &e->attr);
-}
-
-/* The watched folder whose marker ino is, or NULL.  index_lock held. */
-static struct folder *marker_folder(struct account *a, fuse_ino_t ino)
-{
-	struct folder *f = index_folder_by_ino(a->index, ino & ~MARKER_INO_BIT);
-
-	return f && f->watched ? f : NULL;
+	marker_attr(a, mi, &e->attr);
 }
 
 /* A subfolder of that name (the server's) wins over the marker. */
@@ -49,19 +42,14 @@ static int marker_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 struct fuse_entry_param *e)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *dir;
-	int err = NODE_NOT_MINE;
+	struct folder_info sub;
+	struct marker_info mi;
 
-	if (strcmp(name, MARKER_NAME) != 0)
+	if (strcmp(name, MARKER_NAME) != 0 || lookup_subfolder(a, parent, name, &sub) ||
+	    !lookup_marker(a, parent, &mi, NULL))
 		return NODE_NOT_MINE;
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, parent);
-	if (dir && dir->watched && !index_child(dir, name)) {
-		marker_entry(a, dir, e);
-		err = 0;
-	}
-	pthread_mutex_unlock(&a->index_lock);
-	return err;
+	marker_entry(a, &mi, e);
+	return 0;
 }
 
 static int marker_list(struct account *a, fuse_ino_t dir, struct node_part *part)
@@ -75,25 +63,24 @@ static int marker_list(struct account *a, fuse_ino_t dir, struct node_part *part
 static void marker_list_entry(struct account *a, const struct node_part *part, size_t i,
 			      char *name, size_t namelen, struct fuse_entry_param *e)
 {
+	struct marker_info mi = { .dir = part->dir };
+
 	(void)i;
 	snprintf(name, namelen, MARKER_NAME);
-	pthread_mutex_lock(&a->index_lock);
-	marker_entry(a, index_folder_by_ino(a->index, part->dir), e);
-	pthread_mutex_unlock(&a->index_lock);
+	lookup_marker(a, part->dir, &mi, NULL); /* (no longer watched: an empty one) */
+	marker_entry(a, &mi, e);
 }
 
 static int marker_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double *timeout)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *f;
+	struct marker_info mi;
 
-	pthread_mutex_lock(&a->index_lock);
-	f = marker_folder(a, ino);
-	if (f)
-		marker_attr(a, f, st);
-	pthread_mutex_unlock(&a->index_lock);
+	if (!lookup_marker(a, ino & ~MARKER_INO_BIT, &mi, NULL))
+		return ENOENT;
+	marker_attr(a, &mi, st);
 	*timeout = 0;
-	return f ? 0 : ENOENT;
+	return 0;
 }
 
 /* The announcer truncates it before writing a batch; others may not. */
@@ -123,23 +110,16 @@ static void open_for_announcer(fuse_req_t req, struct fuse_file_info *fi)
 static void marker_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *f;
+	bool reading = (fi->flags & O_ACCMODE) == O_RDONLY;
+	struct marker_info mi;
 	char *text = NULL;
-	size_t len = 0;
 
-	pthread_mutex_lock(&a->index_lock);
-	f = marker_folder(a, ino);
-	if (f && (fi->flags & O_ACCMODE) == O_RDONLY && (text = malloc(f->marker_len + 1))) {
-		memcpy(text, f->marker ? f->marker : "", f->marker_len);
-		len = f->marker_len;
-	}
-	pthread_mutex_unlock(&a->index_lock);
-	if (!f)
+	if (!lookup_marker(a, ino & ~MARKER_INO_BIT, &mi, reading ? &text : NULL))
 		fuse_reply_err(req, ENOENT);
 	else if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		open_for_announcer(req, fi);
 	else
-		handle_open_text(req, fi, text, len);
+		handle_open_text(req, fi, text, mi.len);
 }
 
 static void marker_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

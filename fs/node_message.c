@@ -20,22 +20,18 @@
 static bool message_owns(fuse_ino_t ino) { return ino_is_message(ino); }
 
 /* Name in dir from the index: 0 and e filled, NODE_NOT_MINE, or EAGAIN
- * when the folder's messages must be loaded first.  index_lock held. */
-static int find_in_index(struct account *a, fuse_ino_t parent, uint32_t uid, struct folder **dirp,
-			 struct fuse_entry_param *e)
+ * when the folder's messages must be loaded first (*dirp says which). */
+static int find_in_index(struct account *a, fuse_ino_t parent, uint32_t uid,
+			 struct folder_info *dirp, struct fuse_entry_param *e)
 {
-	struct folder *dir = index_folder_by_ino(a->index, parent);
-	const struct msg *m;
+	struct msg m;
+	int err = lookup_message_in(a, parent, uid, dirp, &m);
 
-	*dirp = dir;
-	if (!dir || !index_folder_selectable(dir))
+	if (err == ENOENT)
 		return NODE_NOT_MINE;
-	if (!dir->loaded)
-		return EAGAIN;
-	if (!(m = index_find_msg(dir, uid)))
-		return NODE_NOT_MINE;
-	attr_message_entry(a, dir, m, e);
-	return 0;
+	if (err == 0)
+		attr_message_entry(a, index_msg_ino(dirp->f, m.uid), &m, e);
+	return err;
 }
 
 static int load_folder(struct account *a, struct folder *dir, long long deadline)
@@ -57,19 +53,15 @@ static int message_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct account *a = fuse_req_userdata(req);
 	long long deadline = account_deadline(a);
-	struct folder *dir;
+	struct folder_info dir;
 	uint32_t uid;
 	int err;
 
 	if (!index_parse_msg_name(name, &uid))
 		return NODE_NOT_MINE;
-	pthread_mutex_lock(&a->index_lock);
 	err = find_in_index(a, parent, uid, &dir, e);
-	pthread_mutex_unlock(&a->index_lock);
-	if (err == EAGAIN && !(err = load_folder(a, dir, deadline))) {
-		pthread_mutex_lock(&a->index_lock);
+	if (err == EAGAIN && !(err = load_folder(a, dir.f, deadline))) {
 		err = find_in_index(a, parent, uid, &dir, e);
-		pthread_mutex_unlock(&a->index_lock);
 		if (err == EAGAIN)
 			err = EIO; /* loaded, yet not loaded: never loop */
 	}
@@ -108,22 +100,21 @@ static void message_list_entry(struct account *a, const struct node_part *part, 
 	const struct msgs_copy *c = part->data;
 
 	snprintf(name, namelen, "%u.eml", c->msgs[i].uid);
-	attr_message_entry(a, &c->of, &c->msgs[i], e);
+	attr_message_entry(a, index_msg_ino(&c->of, c->msgs[i].uid), &c->msgs[i], e);
 }
 
 static int message_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double *timeout)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *f;
-	struct msg *m;
+	struct folder_info f;
+	uint64_t now;
+	struct msg m;
 
-	pthread_mutex_lock(&a->index_lock);
-	m = index_msg_by_ino(a->index, ino, &f);
-	if (m)
-		attr_message(a, f, m, st);
-	pthread_mutex_unlock(&a->index_lock);
+	if (!lookup_message(a, ino, &f, &m, &now))
+		return ENOENT;
+	attr_message(a, now, &m, st);
 	*timeout = ATTR_MSG_TIMEOUT;
-	return m ? 0 : ENOENT;
+	return 0;
 }
 
 /* ---- open ------------------------------------------------------------------ */
@@ -140,15 +131,14 @@ struct open_req {
 static void open_ready(void *ctx, struct body *b)
 {
 	struct open_req *o = ctx;
-	struct folder *f;
-	struct msg *m;
+	struct folder_info f;
+	uint64_t now;
+	struct msg m;
 
-	pthread_mutex_lock(&o->a->index_lock);
-	m = index_msg_by_ino(o->a->index, o->ino, &f);
 	/* A corrected size may not have reached the kernel yet: bypass the
 	 * page cache, which would cut the read at the old size. */
-	o->fi->direct_io = !m || m->size_exact == 2 || o->ghost;
-	pthread_mutex_unlock(&o->a->index_lock);
+	o->fi->direct_io = !lookup_message(o->a, o->ino, &f, &m, &now) || m.size_exact == 2 ||
+			   o->ghost;
 	o->fi->keep_cache = !o->fi->direct_io;
 	o->fi->noflush = 1; /* only files being written need a FLUSH at close */
 	o->fi->fh = (uintptr_t)b;
@@ -207,9 +197,9 @@ void message_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, boo
 {
 	struct open_req o = { req, fi, fuse_req_userdata(req), ino, ghost };
 	long long deadline = account_deadline(o.a);
-	struct folder *f = NULL;
-	struct msg *m;
-	uint32_t uid = 0;
+	struct folder_info f;
+	uint64_t now;
+	struct msg m;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		log_info(LOG_CAT_FS, "refused to open message inode %llx for writing: messages "
@@ -217,15 +207,10 @@ void message_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, boo
 		fuse_reply_err(req, o.a->opt->ro ? EROFS : EPERM);
 		return;
 	}
-	pthread_mutex_lock(&o.a->index_lock);
-	m = index_msg_by_ino(o.a->index, ino, &f);
-	if (m)
-		uid = m->uid;
-	pthread_mutex_unlock(&o.a->index_lock);
-	if (!m)
+	if (!lookup_message(o.a, ino, &f, &m, &now))
 		fuse_reply_err(req, ENOENT);
 	else
-		open_body(&o, f, uid, deadline);
+		open_body(&o, f.f, m.uid, deadline);
 }
 
 static void message_open_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -20,6 +20,7 @@
 #include "fs/mail/account.h"
 #include "fs/mail/changes.h"
 #include "fs/mail/dedupe.h"
+#include "fs/mail/lookup.h"
 #include "fs/mail/newfile.h"
 #include "fs/node.h"
 #include "fs/node_message.h"
@@ -55,20 +56,38 @@ static int refuse_name(const char *name, const char *why, int err)
 	return err;
 }
 
-/* Which names may be written in dir: only in a folder that holds
- * messages, a usable name, not one that exists.  index_lock held. */
-static int check_new(struct folder *dir, const char *name)
+/* A real message of folder dir_ino has that name. */
+static bool names_a_message(struct account *a, uint64_t dir_ino, const char *name)
 {
+	struct folder_info dir;
+	struct msg m;
 	uint32_t uid;
 
-	if (!dir)
+	return index_parse_msg_name(name, &uid) &&
+	       lookup_message_in(a, dir_ino, uid, &dir, &m) == 0;
+}
+
+static bool names_a_subfolder(struct account *a, uint64_t dir_ino, const char *name)
+{
+	struct folder_info sub;
+
+	return lookup_subfolder(a, dir_ino, name, &sub);
+}
+
+/* Which names may be written in dir: only in a folder that holds
+ * messages, a usable name, not one that exists. */
+static int check_new(struct account *a, uint64_t dir_ino, const char *name)
+{
+	struct folder_info dir;
+
+	if (!lookup_folder(a, dir_ino, &dir))
 		return ENOENT;
-	if (!index_folder_selectable(dir))
+	if (!dir.selectable)
 		return refuse_name(name, "this folder holds no messages (\\Noselect)", EPERM);
 	if (!index_valid_component(name))
 		return refuse_name(name, "not a usable file name", EINVAL);
-	if (index_child(dir, name) || (dir->watched && strcmp(name, MARKER_NAME) == 0) ||
-	    (index_parse_msg_name(name, &uid) && index_find_msg(dir, uid)))
+	if (names_a_subfolder(a, dir_ino, name) || (dir.watched && strcmp(name, MARKER_NAME) == 0) ||
+	    names_a_message(a, dir_ino, name))
 		return EEXIST;
 	return 0;
 }
@@ -82,9 +101,7 @@ static int nf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct newfile_info info = { .mtime = -1 };
 	int err;
 
-	pthread_mutex_lock(&a->index_lock);
-	err = check_new(index_folder_by_ino(a->index, parent), name);
-	pthread_mutex_unlock(&a->index_lock);
+	err = check_new(a, parent, name);
 	if (!err)
 		err = newfile_create(a->newfiles, parent, name, &info.ino);
 	if (err == ENOSPC)
@@ -100,22 +117,6 @@ static int nf_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	log_debug(LOG_CAT_FS, "new file %s: %s", name, newfile_hidden(name) ?
 		  "hidden, kept until it is renamed to a visible name" : "appended when closed");
 	return 0;
-}
-
-/* A real message of dir has that name: it wins over a ghost. */
-static bool names_a_message(struct account *a, uint64_t dir_ino, const char *name)
-{
-	struct folder *dir;
-	uint32_t uid;
-	bool found;
-
-	if (!index_parse_msg_name(name, &uid))
-		return false;
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, dir_ino);
-	found = dir && index_find_msg(dir, uid);
-	pthread_mutex_unlock(&a->index_lock);
-	return found;
 }
 
 /* The file held as parent/name, unless a real message takes the name. */
@@ -188,19 +189,14 @@ static void nf_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 static bool ghost_message(struct account *a, fuse_ino_t ino, uint64_t *msg_ino)
 {
 	struct newfile_info info;
-	struct folder *dir;
-	bool found = false;
+	struct folder_info dir;
+	struct msg m;
 
-	if (newfile_stat(a->newfiles, ino, &info) != 0 || !info.ghost || !info.uid)
+	if (newfile_stat(a->newfiles, ino, &info) != 0 || !info.ghost || !info.uid ||
+	    lookup_message_in(a, info.dir_ino, info.uid, &dir, &m) != 0)
 		return false;
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, info.dir_ino);
-	if (dir && index_find_msg(dir, info.uid)) {
-		*msg_ino = index_msg_ino(dir, info.uid);
-		found = true;
-	}
-	pthread_mutex_unlock(&a->index_lock);
-	return found;
+	*msg_ino = index_msg_ino(dir.f, info.uid);
+	return true;
 }
 
 /* For writing: it is written again.  For reading: an appended file's
@@ -271,14 +267,13 @@ static int append(void *ctx, uint64_t dir_ino, const char *name, const char *dat
 	long long deadline = account_deadline(a); /* the close() began just now */
 	struct imap_status st;
 	enum imap_result rr = IMAP_R_OK;
+	struct folder_info info;
 	struct folder *dir;
 	char what[600];
 
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, dir_ino);
-	pthread_mutex_unlock(&a->index_lock);
-	if (!dir)
+	if (!lookup_folder(a, dir_ino, &info))
 		return ENOENT;
+	dir = info.f;
 	snprintf(what, sizeof(what), "append %s/%s", dir->imap_name ? dir->imap_name : "", name);
 	sent->date = mtime >= 0 ? mtime : time(NULL);
 	sent->uid = 0;
@@ -318,12 +313,12 @@ static void nf_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /* Where a file held here may be renamed to: a folder that holds
  * messages, a usable name that is not a folder or the marker.  A
  * message's name is taken only with noreplace (EEXIST); otherwise the
- * file becomes a message beside it, as mv does.  index_lock held. */
-static int check_target(struct folder *dir, const char *name, bool noreplace)
+ * file becomes a message beside it, as mv does. */
+static int check_target(struct account *a, uint64_t dir_ino, const char *name, bool noreplace)
 {
-	int err = check_new(dir, name);
+	int err = check_new(a, dir_ino, name);
 
-	if (err == EEXIST && index_child(dir, name))
+	if (err == EEXIST && names_a_subfolder(a, dir_ino, name))
 		return EISDIR;
 	if (err == EEXIST && strcmp(name, MARKER_NAME) == 0)
 		return refuse_name(name, "the new-mail marker is written by inboxfs only", EPERM);
@@ -344,9 +339,7 @@ static int nf_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 
 	if (!held(a, parent, name, &info))
 		return NODE_NOT_MINE;
-	pthread_mutex_lock(&a->index_lock);
-	err = check_target(index_folder_by_ino(a->index, newparent), newname, noreplace);
-	pthread_mutex_unlock(&a->index_lock);
+	err = check_target(a, newparent, newname, noreplace);
 	if (!err)
 		err = newfile_rename(a->newfiles, parent, name, newparent, newname, noreplace,
 				     append, a);

@@ -11,6 +11,7 @@
 #include "fs/errno_map.h"
 #include "fs/mail/account.h"
 #include "fs/mail/changes.h"
+#include "fs/mail/lookup.h"
 #include "fs/node.h"
 
 /* One change the user asked for: what it is and what it acts on. */
@@ -64,25 +65,28 @@ static int with_session(struct account *a, long long deadline, const struct chan
 /* The folder of inode ino, or NULL. */
 static struct folder *folder_of(struct account *a, fuse_ino_t ino)
 {
-	struct folder *f;
+	struct folder_info f;
 
-	pthread_mutex_lock(&a->index_lock);
-	f = index_folder_by_ino(a->index, ino);
-	pthread_mutex_unlock(&a->index_lock);
-	return f;
+	return lookup_folder(a, ino, &f) ? f.f : NULL;
+}
+
+/* Folder f has a message uid (as far as the index knows). */
+static bool has_message(struct account *a, struct folder *f, uint32_t uid)
+{
+	struct folder_info dir;
+	struct msg m;
+
+	return lookup_message_in(a, f->ino, uid, &dir, &m) == 0;
 }
 
 int ops_unlink_folder(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct account *a = fuse_req_userdata(req);
-	struct folder *dir;
-	int err;
+	struct folder_info sub;
 
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, parent);
-	err = !dir ? ENOENT : index_child(dir, name) ? EISDIR : NODE_NOT_MINE;
-	pthread_mutex_unlock(&a->index_lock);
-	return err;
+	if (!folder_of(a, parent))
+		return ENOENT;
+	return lookup_subfolder(a, parent, name, &sub) ? EISDIR : NODE_NOT_MINE;
 }
 
 int ops_unlink_message(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -109,12 +113,9 @@ static void keep_typed_name(struct account *a, struct folder *to, const char *ne
 			    uint32_t new_uid)
 {
 	uint32_t other;
-	bool shadows;
+	bool shadows = index_parse_msg_name(newname, &other) && other != new_uid &&
+		       has_message(a, to, other);
 
-	pthread_mutex_lock(&a->index_lock);
-	shadows = index_parse_msg_name(newname, &other) && other != new_uid &&
-		  index_find_msg(to, other);
-	pthread_mutex_unlock(&a->index_lock);
 	if (shadows || !new_uid) /* a real message to show, or nothing to alias */
 		hooks_inval_entry(&a->hooks, to->ino, newname);
 	else
@@ -126,16 +127,14 @@ static void keep_typed_name(struct account *a, struct folder *to, const char *ne
 static int check_move_target(struct account *a, struct folder *to, const char *newname,
 			     bool noreplace, long long deadline, const char *what)
 {
+	struct folder_info sub;
 	uint32_t other;
-	int err;
+	int err = lookup_subfolder(a, to->ino, newname, &sub) ? EISDIR : 0;
 
-	pthread_mutex_lock(&a->index_lock);
-	err = index_child(to, newname) ? EISDIR : 0;
-	pthread_mutex_unlock(&a->index_lock);
 	if (!err && noreplace && index_folder_selectable(to) &&
 	    (err = with_session(a, deadline, &(struct change_req){ .kind = CH_LOAD, .f = to },
 					 what)) == 0 &&
-	    index_parse_msg_name(newname, &other) && index_find_msg(to, other))
+	    index_parse_msg_name(newname, &other) && has_message(a, to, other))
 		err = EEXIST;
 	if (err == EISDIR || err == EEXIST)
 		return node_refuse("the target name exists", what, err);
@@ -188,20 +187,16 @@ int ops_rename_folder(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct account *a = fuse_req_userdata(req);
 	long long deadline = account_deadline(a);
-	struct folder *from, *to, *f = NULL;
+	struct folder *from = folder_of(a, parent), *to = folder_of(a, newparent), *f;
+	struct folder_info sub;
 	char what[600];
 
 	(void)flags;
-	pthread_mutex_lock(&a->index_lock);
-	from = index_folder_by_ino(a->index, parent);
-	to = index_folder_by_ino(a->index, newparent);
-	if (from)
-		f = index_child(from, name);
-	pthread_mutex_unlock(&a->index_lock);
 	if (!from || !to)
 		return ENOENT;
-	if (!f)
+	if (!lookup_subfolder(a, parent, name, &sub))
 		return NODE_NOT_MINE;
+	f = sub.f;
 	snprintf(what, sizeof(what), "mv %s %s", f->imap_name ? f->imap_name : f->name, newname);
 	return with_session(a, deadline, &(struct change_req){ .kind = CH_RENAME, .f = f, .to = to,
 			    .name = newname }, what);
@@ -213,6 +208,7 @@ void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	long long deadline = account_deadline(a);
 	struct fuse_entry_param e;
 	struct folder *dir, *f = NULL;
+	struct folder_info made;
 	char what[300];
 	int err;
 
@@ -224,13 +220,13 @@ void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	err = dir ? with_session(a, deadline, &(struct change_req){ .kind = CH_CREATE,
 			   .f = dir, .name = name, .made = &f }, what) :
 	      ENOENT;
+	if (!err && !lookup_folder(a, f->ino, &made))
+		err = ENOENT; /* removed again already */
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
 	}
-	pthread_mutex_lock(&a->index_lock);
-	attr_folder_entry(a, f, &e);
-	pthread_mutex_unlock(&a->index_lock);
+	attr_folder_entry(a, &made, &e);
 	fuse_reply_entry(req, &e);
 }
 
@@ -238,7 +234,7 @@ void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct account *a = fuse_req_userdata(req);
 	long long deadline = account_deadline(a);
-	struct folder *dir, *f = NULL;
+	struct folder_info sub;
 	char what[300];
 	uint32_t uid;
 	int err;
@@ -246,17 +242,12 @@ void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (node_refuse_if_ro(req, "rmdir", name))
 		return;
 	snprintf(what, sizeof(what), "rmdir %s", name);
-	pthread_mutex_lock(&a->index_lock);
-	dir = index_folder_by_ino(a->index, parent);
-	if (dir)
-		f = index_child(dir, name);
-	pthread_mutex_unlock(&a->index_lock);
-	if (!dir)
+	if (!folder_of(a, parent))
 		err = ENOENT;
-	else if (!f)
+	else if (!lookup_subfolder(a, parent, name, &sub))
 		err = index_parse_msg_name(name, &uid) ? ENOTDIR : ENOENT;
 	else
 		err = with_session(a, deadline,
-				   &(struct change_req){ .kind = CH_DELETE_FOLDER, .f = f }, what);
+				   &(struct change_req){ .kind = CH_DELETE_FOLDER, .f = sub.f }, what);
 	fuse_reply_err(req, err);
 }

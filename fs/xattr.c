@@ -12,6 +12,7 @@
 #include "fs/errno_map.h"
 #include "fs/mail/account.h"
 #include "fs/mail/changes.h"
+#include "fs/mail/lookup.h"
 #include "imap/commands.h"
 
 #define X_FLAGS "user.imap.flags"
@@ -31,16 +32,16 @@ static struct account *req_acct(fuse_req_t req) { return fuse_req_userdata(req);
 /* The message behind ino, or false (a folder, .newmail, .inboxfs ...). */
 static bool message_of(struct account *a, fuse_ino_t ino, struct target *t)
 {
-	struct msg *m;
+	struct folder_info dir;
+	uint64_t now;
+	struct msg m;
 
-	pthread_mutex_lock(&a->index_lock);
-	m = index_msg_by_ino(a->index, ino, &t->f);
-	if (m) {
-		t->uid = m->uid;
-		t->date = m->date;
-	}
-	pthread_mutex_unlock(&a->index_lock);
-	return m != NULL;
+	if (!lookup_message(a, ino, &dir, &m, &now))
+		return false;
+	t->f = dir.f;
+	t->uid = m.uid;
+	t->date = m.date;
+	return true;
 }
 
 static void reply_value(fuse_req_t req, const char *val, size_t len, size_t size)
