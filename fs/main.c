@@ -180,11 +180,90 @@ static int run_loop(struct fuse_session *se, const struct options *o)
 	return r;
 }
 
+/* Start what serves the mount besides the loop: the kernel notifier (the
+ * engine's hooks), alarms, token renewal, the announcer and the IDLE
+ * watchers.  Returns the notifier. */
+static struct notifier *start_workers(struct account *a, struct fuse_session *se,
+				      const struct options *o, const char *root)
+{
+	struct notifier *notifier = notifier_start(se);
+
+	notifier_hooks(notifier, &a->hooks);
+	a->alarms = alarms_start();
+	if (login_start(&a->login) < 0)
+		log_err(LOG_CAT_AUTH, "cannot start renewing tokens in the background: each login "
+			"will ask for a token itself");
+	log_info(LOG_CAT_CORE, "mounted %s on %s", o->url, o->mountpoint);
+	if (a->nwatched && o->singlethread)
+		log_warn(LOG_CAT_CORE, "single-threaded (-s): new mail appears, but without inotify "
+			 "events (announcing needs a second thread on the mount)");
+	else if (a->nwatched)
+		announcer_start(a, root);
+	a->watchers = watchers_start(a);
+	return notifier;
+}
+
+/* The loop is over.  Order matters: nothing may touch the mount once the
+ * loop is gone, and the announcer may be waiting for it: closing the
+ * session's device (fuse_session_destroy) fails such a request, then it
+ * is joined (announcer_stop). */
+static void stop_workers(struct account *a, struct notifier *notifier)
+{
+	alarms_stop(a->alarms); /* the loop is over: no listing is waiting */
+	a->alarms = NULL;
+	watchers_stop(a->watchers);
+	a->watchers = NULL;
+	announcer_request_stop(a->announcer);
+	a->hooks = (struct mail_hooks){ 0 };
+	notifier_stop(notifier);
+	alias_free_all();
+}
+
+/* Without a watchdog (no thread), the loop still ends at unmount. */
+static void watchdog_start(struct watchdog *wd, struct fuse_session *se, struct account *a)
+{
+	wd->se = se;
+	wd->a = a;
+	wd->loop = pthread_self();
+	if (pthread_create(&wd->thread, NULL, watchdog_main, wd) != 0)
+		wd->se = NULL;
+}
+
+static void watchdog_stop(struct watchdog *wd)
+{
+	if (!wd->se)
+		return;
+	atomic_store(&wd->done, true);
+	pthread_join(wd->thread, NULL);
+}
+
+/* Serve the mounted session until it ends; 0 for a clean exit. */
+static int serve_mounted(struct account *a, struct fuse_session *se, const struct options *o,
+			 const char *root)
+{
+	struct watchdog wd = { 0 };
+	struct notifier *notifier;
+	int r;
+
+	fuse_daemonize(o->foreground);
+	if (!o->foreground)
+		log_use_syslog(true);
+	notifier = start_workers(a, se, o, root);
+	watchdog_start(&wd, se, a);
+	/* The loop returns the signal that ended it (SIGTERM, SIGINT: a
+	 * clean exit) or -errno. */
+	r = run_loop(se, o) < 0 || conn_gave_up(&a->conn);
+	atomic_store(&a->shutting_down, true);
+	watchdog_stop(&wd);
+	stop_workers(a, notifier);
+	fuse_session_unmount(se);
+	log_info(LOG_CAT_CORE, "unmounted %s", o->mountpoint);
+	return r;
+}
+
 static int serve(struct account *a, struct fuse_args *args, const struct options *o)
 {
 	struct fuse_session *se;
-	struct notifier *notifier;
-	struct watchdog wd = { 0 };
 	char root[PATH_MAX];
 	int r = 1;
 
@@ -201,53 +280,10 @@ static int serve(struct account *a, struct fuse_args *args, const struct options
 		return 1;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
-	if (fuse_session_mount(se, o->mountpoint) != 0) {
+	if (fuse_session_mount(se, o->mountpoint) != 0)
 		fprintf(stderr, "inboxfs: cannot mount on %s\n", o->mountpoint);
-		goto out_signals;
-	}
-	fuse_daemonize(o->foreground);
-	if (!o->foreground)
-		log_use_syslog(true);
-	notifier = notifier_start(se);
-	notifier_hooks(notifier, &a->hooks);
-	a->alarms = alarms_start();
-	if (login_start(&a->login) < 0)
-		log_err(LOG_CAT_AUTH, "cannot start renewing tokens in the background: each login "
-			"will ask for a token itself");
-	log_info(LOG_CAT_CORE, "mounted %s on %s", o->url, o->mountpoint);
-	if (a->nwatched && o->singlethread)
-		log_warn(LOG_CAT_CORE, "single-threaded (-s): new mail appears, but without inotify "
-			 "events (announcing needs a second thread on the mount)");
-	else if (a->nwatched)
-		announcer_start(a, root);
-	a->watchers = watchers_start(a);
-	wd.se = se;
-	wd.a = a;
-	wd.loop = pthread_self();
-	if (pthread_create(&wd.thread, NULL, watchdog_main, &wd) != 0)
-		wd.se = NULL;
-	/* The loop returns the signal that ended it (SIGTERM, SIGINT: a
-	 * clean exit) or -errno. */
-	r = run_loop(se, o) < 0 || conn_gave_up(&a->conn);
-	atomic_store(&a->shutting_down, true);
-	if (wd.se) {
-		atomic_store(&wd.done, true);
-		pthread_join(wd.thread, NULL);
-	}
-	alarms_stop(a->alarms); /* the loop is over: no listing is waiting */
-	a->alarms = NULL;
-	/* Order matters: nothing may touch the mount once the loop is gone,
-	 * and the announcer may be waiting for it: closing the session's
-	 * device (destroy, below) fails such a request, then it is joined. */
-	watchers_stop(a->watchers);
-	a->watchers = NULL;
-	announcer_request_stop(a->announcer);
-	a->hooks = (struct mail_hooks){ 0 };
-	notifier_stop(notifier);
-	alias_free_all();
-	fuse_session_unmount(se);
-	log_info(LOG_CAT_CORE, "unmounted %s", o->mountpoint);
-out_signals:
+	else
+		r = serve_mounted(a, se, o, root);
 	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);

@@ -507,7 +507,7 @@ static int check_seconds(const struct options *o)
 	return 0;
 }
 
-static int finish(struct options *o)
+static void set_defaults(struct options *o)
 {
 	if (!o->timeout)
 		o->timeout = 30;
@@ -521,42 +521,58 @@ static int finish(struct options *o)
 		o->watch_max = 20;
 	if (!o->reconnect_max)
 		o->reconnect_max = 300;
-	if (check_seconds(o) < 0)
-		return -1;
-	if (o->debug && debug_categories(o->debug, &o->debug_cats) < 0)
-		return -1;
 	if (!o->connections)
 		o->connections = 3;
-	if (o->compress_opt && strcmp(o->compress_opt, "yes") && strcmp(o->compress_opt, "no")) {
-		fprintf(stderr, "inboxfs: compress=%s: use yes or no\n", o->compress_opt);
+	o->cache_mem_bytes = 64u << 20;
+	o->max_message_bytes = 512u << 20;
+}
+
+/* An option that is yes or no (unset: the default); false after saying
+ * what is wrong. */
+static bool yes_or_no(const char *name, const char *value)
+{
+	if (!value || !strcmp(value, "yes") || !strcmp(value, "no"))
+		return true;
+	fprintf(stderr, "inboxfs: %s=%s: use yes or no\n", name, value);
+	return false;
+}
+
+/* A size option, when given, into *out; false after saying what is wrong. */
+static bool size_ok(const char *name, const char *value, size_t *out)
+{
+	if (!value || options_parse_size(value, out) == 0)
+		return true;
+	fprintf(stderr, "inboxfs: bad %s size '%s'\n", name, value);
+	return false;
+}
+
+static int finish_switches(struct options *o)
+{
+	if (!yes_or_no("compress", o->compress_opt))
 		return -1;
-	}
 	o->compress = o->compress_opt && strcmp(o->compress_opt, "yes") == 0;
-	if (o->append_dedupe_opt && strcmp(o->append_dedupe_opt, "yes") &&
-	    strcmp(o->append_dedupe_opt, "no")) {
-		fprintf(stderr, "inboxfs: append_dedupe=%s: use yes or no\n", o->append_dedupe_opt);
+	if (!yes_or_no("append_dedupe", o->append_dedupe_opt))
 		return -1;
-	}
 	o->append_dedupe = !o->append_dedupe_opt || strcmp(o->append_dedupe_opt, "no") != 0;
+	return 0;
+}
+
+static int finish_amounts(struct options *o)
+{
 	if (o->connections > 16) {
 		fprintf(stderr, "inboxfs: connections=%u: at most 16\n", o->connections);
 		return -1;
 	}
-	o->cache_mem_bytes = 64u << 20;
-	o->max_message_bytes = 512u << 20;
-	if (o->cache_mem && options_parse_size(o->cache_mem, &o->cache_mem_bytes) < 0) {
-		fprintf(stderr, "inboxfs: bad cache_mem size '%s'\n", o->cache_mem);
+	if (!size_ok("cache_mem", o->cache_mem, &o->cache_mem_bytes) ||
+	    !size_ok("cache_disk", o->cache_disk && strcmp(o->cache_disk, "none") ? o->cache_disk :
+		     NULL, &o->cache_disk_bytes) ||
+	    !size_ok("max_message", o->max_message, &o->max_message_bytes))
 		return -1;
-	}
-	if (o->cache_disk && strcmp(o->cache_disk, "none") != 0 &&
-	    options_parse_size(o->cache_disk, &o->cache_disk_bytes) < 0) {
-		fprintf(stderr, "inboxfs: bad cache_disk size '%s'\n", o->cache_disk);
-		return -1;
-	}
-	if (o->max_message && options_parse_size(o->max_message, &o->max_message_bytes) < 0) {
-		fprintf(stderr, "inboxfs: bad max_message size '%s'\n", o->max_message);
-		return -1;
-	}
+	return 0;
+}
+
+static int finish_choices(struct options *o)
+{
 	if (o->expunge && strcmp(o->expunge, "unsafe") != 0 && strcmp(o->expunge, "uid") != 0) {
 		fprintf(stderr, "inboxfs: expunge=%s: use 'uid' (default) or 'unsafe'\n", o->expunge);
 		return -1;
@@ -580,6 +596,19 @@ static int finish(struct options *o)
 			o->tls);
 		return -1;
 	}
+	return 0;
+}
+
+/* Defaults for what was not given, then every value checked. */
+static int finish(struct options *o)
+{
+	set_defaults(o);
+	if (check_seconds(o) < 0)
+		return -1;
+	if (o->debug && debug_categories(o->debug, &o->debug_cats) < 0)
+		return -1;
+	if (finish_switches(o) < 0 || finish_amounts(o) < 0 || finish_choices(o) < 0)
+		return -1;
 	return 0;
 }
 
