@@ -1,8 +1,9 @@
-/* Arrivals and departures: into the index, and for watched folders out to
- * inotify watchers through real system calls on the mount (see
- * announce.h for why).  Linux facts relied on, measured on this kernel:
- * mknod on a FUSE mount raises IN_CREATE for every watcher, unlink raises
- * IN_DELETE, and closing a file written through the mount IN_CLOSE_WRITE. */
+/* The announcer: arrivals and departures in watched folders (kept
+ * pending by fs/mail/events.c) go out to inotify watchers through real
+ * system calls on the mount (see announce.h for why).  Linux facts relied
+ * on, measured on this kernel: mknod on a FUSE mount raises IN_CREATE for
+ * every watcher, unlink raises IN_DELETE, and closing a file written
+ * through the mount IN_CLOSE_WRITE. */
 #include "fs/announce.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "fs/mail/account.h"
+#include "fs/mail/events.h"
 #include "fs/mail/state.h"
 
 #define BATCH_MAX 512
@@ -50,7 +52,7 @@ pid_t announcer_tid(const struct account *a)
 	return a->announcer ? atomic_load(&a->announcer->tid) : 0;
 }
 
-static void wake(struct account *a)
+void announcer_wake(struct account *a)
 {
 	struct announcer *an = a->announcer;
 
@@ -62,311 +64,7 @@ static void wake(struct account *a)
 	pthread_mutex_unlock(&an->lock);
 }
 
-static bool announcing(const struct account *a, const struct folder *f)
-{
-	return f->watched && a->announcer;
-}
-
-static int push(struct msg **arr, size_t *n, size_t *cap, const struct msg *m)
-{
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		struct msg *na = realloc(*arr, nc * sizeof(*na));
-
-		if (!na)
-			return -1;
-		*arr = na;
-		*cap = nc;
-	}
-	(*arr)[(*n)++] = *m;
-	return 0;
-}
-
-static long find_in(const struct msg *arr, size_t n, uint32_t uid)
-{
-	for (size_t i = 0; i < n; i++)
-		if (arr[i].uid == uid)
-			return (long)i;
-	return -1;
-}
-
-static void drop_at(struct msg *arr, size_t *n, size_t i)
-{
-	memmove(&arr[i], &arr[i + 1], (*n - i - 1) * sizeof(*arr));
-	(*n)--;
-}
-
-/* ---- events ------------------------------------------------------------ */
-
-/* index_lock held.  Returns true when the message went to pending. */
-static bool arrive_locked(struct account *a, struct folder *f, const struct msg *m)
-{
-	if (index_find_msg(f, m->uid) || find_in(f->pending, f->npending, m->uid) >= 0)
-		return false;
-	if (announcing(a, f) && m->uid > f->announced &&
-	    push(&f->pending, &f->npending, &f->pending_cap, m) == 0)
-		return true;
-	if (index_folder_insert(f, m) < 0)
-		log_warn(LOG_CAT_FS, "%s: cannot add message %u", f->imap_name, m->uid);
-	return false;
-}
-
-void account_msgs_arrived(struct account *a, struct folder *f, const struct msg *msgs, size_t n)
-{
-	bool queued = false;
-
-	pthread_mutex_lock(&a->index_lock);
-	for (size_t i = 0; i < n; i++)
-		queued |= arrive_locked(a, f, &msgs[i]);
-	pthread_mutex_unlock(&a->index_lock);
-	if (queued)
-		wake(a);
-}
-
 static void name_of(uint32_t uid, char *buf, size_t len) { snprintf(buf, len, "%u.eml", uid); }
-
-void account_msg_departed(struct account *a, struct folder *f, uint32_t uid, bool quiet)
-{
-	long pos;
-	struct msg m;
-	bool announce = false;
-	char name[24];
-
-	pthread_mutex_lock(&a->index_lock);
-	pos = index_msg_pos(f, uid);
-	if (pos >= 0) {
-		m = f->msgs[pos];
-		index_remove_at(f, (size_t)pos);
-		announce = !quiet && announcing(a, f) &&
-			   push(&f->departed, &f->ndeparted, &f->departed_cap, &m) == 0;
-	} else if ((pos = find_in(f->pending, f->npending, uid)) >= 0) {
-		drop_at(f->pending, &f->npending, (size_t)pos); /* never shown: nothing to say */
-	}
-	pthread_mutex_unlock(&a->index_lock);
-	log_debug(LOG_CAT_FS, "message %u expunged from %s", uid, f->imap_name);
-	if (announce) {
-		wake(a);
-	} else {
-		name_of(uid, name, sizeof(name));
-		hooks_inval_entry(&a->hooks, f->ino, name);
-	}
-}
-
-/* What to start announcing from: the saved mark, or (first mount, new
- * UIDVALIDITY) the newest message, so that nothing old is announced. */
-static void set_watermark(struct account *a, struct folder *f, const struct msg *msgs, size_t n)
-{
-	uint32_t saved;
-
-	if (a->state && state_get(a->state, f->imap_name, f->uidvalidity, &saved)) {
-		f->announced = saved;
-		return;
-	}
-	f->announced = n ? msgs[n - 1].uid : 0;
-	if (a->state && f->watched)
-		state_set(a->state, f->imap_name, f->uidvalidity, f->announced);
-}
-
-static void forget_all_names(struct account *a, struct folder *f)
-{
-	char name[24];
-
-	for (size_t i = 0; i < f->nmsgs; i++) {
-		name_of(f->msgs[i].uid, name, sizeof(name));
-		hooks_inval_entry(&a->hooks, f->ino, name);
-	}
-}
-
-bool account_folder_sync(struct account *a, struct folder *f, uint32_t uidvalidity,
-			 uint32_t uidnext, const struct msg *msgs, size_t n, bool quiet,
-			 long long seen_ms)
-{
-	struct msg *old, *keep;
-	size_t nold, i = 0, j = 0, nkeep = 0;
-	bool queued = false, departures = false;
-
-	pthread_mutex_lock(&a->index_lock);
-	/* The newer look decides, not the larger number: a connection still
-	 * on a deleted mailbox reports its old UIDVALIDITY late and must not
-	 * undo what a later SELECT found; and a value a server reported while
-	 * in trouble (Dovecot's "session state is inconsistent") must not
-	 * outvote every later SELECT, as a larger-wins rule let it. */
-	if (f->loaded && uidvalidity != f->uidvalidity && seen_ms < f->uidvalidity_ms) {
-		pthread_mutex_unlock(&a->index_lock);
-		log_debug(LOG_CAT_FS, "%s: ignoring an older look at UIDVALIDITY %u (now %u)",
-			  f->imap_name, uidvalidity, f->uidvalidity);
-		return false;
-	}
-	if (seen_ms > f->uidvalidity_ms)
-		f->uidvalidity_ms = seen_ms;
-	if (!f->loaded || f->uidvalidity != uidvalidity) {
-		if (f->loaded) {
-			log_info(LOG_CAT_FS, "%s: UIDVALIDITY changed, rebuilding the folder",
-				 f->imap_name);
-			forget_all_names(a, f);
-		}
-		index_folder_reset(a->index, f, uidvalidity);
-		f->npending = f->ndeparted = 0;
-		set_watermark(a, f, msgs, n);
-	}
-	/* Merge the old list with the server's: the new list keeps what we
-	 * knew of each message (its real size), gains the arrivals and loses
-	 * what the server no longer has. */
-	old = f->msgs;
-	nold = f->nmsgs;
-	keep = malloc((n + 1) * sizeof(*keep));
-	if (!keep) {
-		pthread_mutex_unlock(&a->index_lock);
-		log_err(LOG_CAT_FS, "%s: out of memory", f->imap_name);
-		return true;
-	}
-	while (i < nold || j < n) {
-		if (j == n || (i < nold && old[i].uid < msgs[j].uid)) {
-			if (!quiet && announcing(a, f) &&
-			    push(&f->departed, &f->ndeparted, &f->departed_cap, &old[i]) == 0)
-				departures = true;
-			i++;
-		} else if (i == nold || msgs[j].uid < old[i].uid) {
-			const struct msg *m = &msgs[j++];
-
-			if (find_in(f->pending, f->npending, m->uid) >= 0)
-				continue;
-			if (announcing(a, f) && m->uid > f->announced &&
-			    push(&f->pending, &f->npending, &f->pending_cap, m) == 0)
-				queued = true;
-			else
-				keep[nkeep++] = *m;
-		} else {
-			keep[nkeep] = old[i++];
-			keep[nkeep++].flags = msgs[j++].flags;
-		}
-	}
-	/* Pending messages the server no longer has were never shown. */
-	for (size_t k = 0; k < f->npending;) {
-		bool present = false;
-
-		for (size_t lo = 0, hi = n; lo < hi && !present;) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (msgs[mid].uid == f->pending[k].uid)
-				present = true;
-			else if (msgs[mid].uid < f->pending[k].uid)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (present)
-			k++;
-		else
-			drop_at(f->pending, &f->npending, k);
-	}
-	f->msgs = keep;
-	f->nmsgs = nkeep;
-	f->cap = n + 1;
-	free(old);
-	f->uidnext = uidnext;
-	f->loaded = true;
-	pthread_mutex_unlock(&a->index_lock);
-	if (queued || departures)
-		wake(a);
-	return true;
-}
-
-size_t account_folder_count(struct account *a, struct folder *f, uint32_t upto)
-{
-	size_t lo = 0, hi, n;
-
-	pthread_mutex_lock(&a->index_lock);
-	for (hi = f->nmsgs; lo < hi;) { /* ascending: how many are <= upto */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->msgs[mid].uid <= upto)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	n = lo;
-	for (size_t i = 0; i < f->npending; i++)
-		n += f->pending[i].uid <= upto;
-	pthread_mutex_unlock(&a->index_lock);
-	return n;
-}
-
-int account_folder_uids(struct account *a, struct folder *f, struct imap_seqmap *out)
-{
-	size_t i = 0, j = 0;
-	int rc = 0;
-
-	seqmap_clear(out);
-	pthread_mutex_lock(&a->index_lock);
-	/* Both lists ascend; pending ones are not in the index. */
-	while (rc == 0 && (i < f->nmsgs || j < f->npending)) {
-		if (j == f->npending || (i < f->nmsgs && f->msgs[i].uid < f->pending[j].uid))
-			rc = seqmap_append(out, f->msgs[i++].uid);
-		else
-			rc = seqmap_append(out, f->pending[j++].uid);
-	}
-	pthread_mutex_unlock(&a->index_lock);
-	return rc;
-}
-
-/* ---- for the announcer's own calls ----------------------------------------- */
-
-/* Publish pending uid of f.  index_lock held. */
-static bool publish_locked(struct folder *f, uint32_t uid, struct msg *m, uint64_t *ino)
-{
-	long pos = find_in(f->pending, f->npending, uid);
-
-	if (pos < 0)
-		return false;
-	*m = f->pending[pos];
-	drop_at(f->pending, &f->npending, (size_t)pos);
-	if (index_folder_insert(f, m) < 0)
-		return false;
-	*ino = index_msg_ino(f, uid);
-	return true;
-}
-
-bool announce_publish(struct account *a, uint64_t dir, uint32_t uid, struct msg *m,
-		      uint64_t *ino)
-{
-	struct folder *f;
-	bool done;
-
-	pthread_mutex_lock(&a->index_lock);
-	f = index_folder_by_ino(a->index, dir);
-	done = f && publish_locked(f, uid, m, ino);
-	pthread_mutex_unlock(&a->index_lock);
-	return done;
-}
-
-bool announce_departed(struct account *a, uint64_t dir, uint32_t uid, struct msg *m,
-		       uint64_t *ino)
-{
-	struct folder *f;
-	long pos = -1;
-
-	pthread_mutex_lock(&a->index_lock);
-	f = index_folder_by_ino(a->index, dir);
-	if (f && (pos = find_in(f->departed, f->ndeparted, uid)) >= 0) {
-		*m = f->departed[pos];
-		*ino = index_msg_ino(f, uid);
-	}
-	pthread_mutex_unlock(&a->index_lock);
-	return pos >= 0;
-}
-
-void announce_forget_departed(struct account *a, uint64_t dir, uint32_t uid)
-{
-	struct folder *f;
-	long pos;
-
-	pthread_mutex_lock(&a->index_lock);
-	f = index_folder_by_ino(a->index, dir);
-	if (f && (pos = find_in(f->departed, f->ndeparted, uid)) >= 0)
-		drop_at(f->departed, &f->ndeparted, (size_t)pos);
-	pthread_mutex_unlock(&a->index_lock);
-}
 
 /* ---- listings wait for what is pending ----------------------------------- */
 
@@ -505,7 +203,7 @@ static void announce_departures(struct announcer *an, struct folder *f, struct b
 		name_of(b->gone[i], name, sizeof(name));
 		if (!child_path(an, b, name, path, sizeof(path)) || unlink(path) < 0)
 			log_debug(LOG_CAT_FS, "announcing %s gone: %s", path, strerror(errno));
-		announce_forget_departed(an->a, f->ino, b->gone[i]);
+		events_forget_departure(an->a, f->ino, b->gone[i]);
 	}
 }
 
@@ -523,7 +221,7 @@ static void announce_arrivals(struct announcer *an, struct folder *f, struct bat
 			continue;
 		log_warn(LOG_CAT_FS, "could not announce %s (%s): shown without an event", path,
 			 strerror(errno));
-		announce_publish(an->a, f->ino, b->born[i], &m, &ino);
+		events_publish(an->a, f->ino, b->born[i], &m, &ino);
 	}
 }
 

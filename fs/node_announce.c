@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "fs/announce.h"
 #include "fs/attr.h"
 #include "fs/mail/account.h"
+#include "fs/mail/events.h"
 #include "fs/node.h"
 
 /* The announcer unlinks what another client expunged: it needs the name
@@ -22,7 +22,7 @@ static int announce_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint32_t uid;
 
 	if (!node_from_announcer(req) || !index_parse_msg_name(name, &uid) ||
-	    !announce_departed(a, parent, uid, &m, &ino))
+	    !events_departure(a, parent, uid, &m, &ino))
 		return NODE_NOT_MINE;
 	attr_message_entry(a, ino, &m, e);
 	return 0;
@@ -39,7 +39,7 @@ static int announce_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (!node_from_announcer(req))
 		return NODE_NOT_MINE;
-	if (!index_parse_msg_name(name, &uid) || !announce_publish(a, parent, uid, &m, &ino))
+	if (!index_parse_msg_name(name, &uid) || !events_publish(a, parent, uid, &m, &ino))
 		return EEXIST;
 	attr_message_entry(a, ino, &m, e);
 	return 0;
@@ -54,7 +54,7 @@ static int announce_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!node_from_announcer(req))
 		return NODE_NOT_MINE;
 	if (index_parse_msg_name(name, &uid))
-		announce_forget_departed(a, parent, uid);
+		events_forget_departure(a, parent, uid);
 	return 0;
 }
 

@@ -10,10 +10,10 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "fs/announce.h"
 #include "fs/mail/byuid.h"
 #include "fs/mail/conn.h"
 #include "fs/mail/diskcache.h"
+#include "fs/mail/events.h"
 #include "fs/mail/newfile.h"
 #include "fs/mail/paths.h"
 #include "fs/mail/pool.h"
@@ -660,7 +660,7 @@ static void restore_folder(struct account *a, struct folder *f)
 
 	if (!msgs)
 		return;
-	account_folder_sync(a, f, uidvalidity, uidnext, msgs, n, true, 0);
+	events_merge(a, f, uidvalidity, uidnext, msgs, n, true, 0);
 	pthread_mutex_lock(&a->index_lock);
 	f->highestmodseq = modseq;
 	pthread_mutex_unlock(&a->index_lock);

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "fs/announce.h"
 #include "fs/mail/byuid.h"
+#include "fs/mail/events.h"
 #include "imap/commands.h"
 #include "imap/utf7.h"
 
@@ -579,7 +579,7 @@ enum imap_result change_append(struct account *a, struct folder *f, const char *
 	m.size = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	m.size_exact = len <= UINT32_MAX;
 	m.date = date;
-	account_msgs_arrived(a, f, &m, 1);
+	events_arrived(a, f, &m, 1);
 	*uid = au.uid;
 	return IMAP_R_OK;
 }

@@ -41,7 +41,7 @@ struct folder {
 	struct msg *msgs;        /* ascending UID */
 	size_t nmsgs, cap;
 
-	/* Watched folders (IDLE): see announce.c. */
+	/* Watched folders (IDLE): see events.h and fs/announce.h. */
 	bool watched;
 	uint32_t announced;      /* highest UID announced (kept across mounts) */
 	struct msg *pending;     /* arrived, shown once announced */

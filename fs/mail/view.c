@@ -9,8 +9,8 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "fs/announce.h"
 #include "fs/mail/account.h"
+#include "fs/mail/events.h"
 #include "imap/commands.h"
 
 void view_init(struct view *v, struct account *a, struct imap_session *s)
@@ -56,7 +56,7 @@ static void on_expunge(struct view *v, uint32_t seq)
 		v->dirty = true; /* a number we cannot place: reload to be sure */
 		return;
 	}
-	account_msg_departed(v->a, v->f, uid, v->quiet);
+	events_departed(v->a, v->f, uid, v->quiet);
 }
 
 /* VANISHED [(EARLIER)] uid-set (RFC 7162 §3.2.10): expunges by UID, once
@@ -81,7 +81,7 @@ static void on_vanished(struct view *v, const struct imap_response *r)
 	for (size_t i = 0; i < n; i++) {
 		if (seqmap_remove_uid(&v->seq, uids[i]) && !earlier && v->exists)
 			v->exists--;
-		account_msg_departed(v->a, v->f, uids[i], v->quiet);
+		events_departed(v->a, v->f, uids[i], v->quiet);
 	}
 	free(uids);
 }
@@ -299,7 +299,7 @@ static enum imap_result full_load(struct view *v, uint32_t uidvalidity, uint32_t
 	if (v->exists)
 		rr = fetch_from(v, 1, false, &b, st);
 	if (rr == IMAP_R_OK &&
-	    !account_folder_sync(v->a, v->f, uidvalidity, uidnext, b.got.msgs, b.got.n, v->quiet,
+	    !events_merge(v->a, v->f, uidvalidity, uidnext, b.got.msgs, b.got.n, v->quiet,
 				 v->selected_ms))
 		v->stale = true;
 	free(b.got.msgs);
@@ -432,7 +432,7 @@ static enum imap_result resync(struct view *v, struct imap_status *st)
 	if (rr == IMAP_R_OK && !(msgs = merge(&server, known, nknown, &got, keep_above, &n)))
 		rr = IMAP_R_NOMEM;
 	if (rr == IMAP_R_OK) {
-		if (!account_folder_sync(v->a, v->f, v->uidvalidity, uidnext, msgs, n, v->quiet,
+		if (!events_merge(v->a, v->f, v->uidvalidity, uidnext, msgs, n, v->quiet,
 					 v->selected_ms))
 			v->stale = true;
 		seqmap_free(&v->seq);
@@ -469,7 +469,7 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 						     uidnext > seqmap_last(&v->seq) + 1))) {
 		rr = fetch_from(v, seqmap_last(&v->seq) + 1, true, &b, st);
 		if (rr == IMAP_R_OK && b.got.n)
-			account_msgs_arrived(v->a, v->f, b.got.msgs, b.got.n);
+			events_arrived(v->a, v->f, b.got.msgs, b.got.n);
 		free(b.got.msgs);
 		if (rr != IMAP_R_OK)
 			return rr;
@@ -482,7 +482,7 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 	 * Messages above the last one this view was told of are news to it (a
 	 * watcher saw them first), not a difference. */
 	if (v->dirty || v->exists != v->seq.n ||
-	    account_folder_count(v->a, v->f, seqmap_last(&v->seq)) != v->seq.n)
+	    events_count(v->a, v->f, seqmap_last(&v->seq)) != v->seq.n)
 		return v->f->loaded && v->f->uidvalidity == v->uidvalidity ?
 		       resync(v, st) : full_load(v, v->uidvalidity, v->f->uidnext, st);
 	return IMAP_R_OK;
@@ -572,7 +572,7 @@ enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 	/* A folder we know: assume the server has what the index has (the
 	 * numbering follows), fetch what UIDNEXT says is new, and reload if
 	 * the count then disagrees (something was expunged meanwhile). */
-	if (account_folder_uids(v->a, f, &v->seq) < 0) {
+	if (events_uids(v->a, f, &v->seq) < 0) {
 		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
 		return IMAP_R_NOMEM;
 	}

@@ -19,7 +19,7 @@ FUSE = re.compile(r"(^|/)fuse[^/]*\.h$|^fuse3/")
 BELOW = {"common": ("common/",), "imap": ("imap/", "common/"),
          "auth": ("auth/", "imap/", "common/"),
          "fs/mail": ("fs/mail/", "imap/", "auth/", "common/", "fs/options.h", "fs/inode.h",
-                     "fs/announce.h")}  # (the events move into fs/mail/ next)
+                     "fs/announce.h")}  # (events.c wakes the announcer)
 CONTRACTS = ("fs/options.h", "fs/inode.h")
 
 
