@@ -11,6 +11,7 @@
 
 #include "fs/mail/bodycache.h"
 #include "fs/mail/conn.h"
+#include "fs/mail/fetch.h" /* the account's bodies: its callers use both */
 #include "fs/mail/hooks.h"
 #include "fs/mail/index.h"
 #include "fs/mail/login.h"
@@ -73,19 +74,6 @@ struct account {
 	atomic_uint ra_hits;
 };
 
-/* The worker streams a scan of f now: another reader of f is better
- * served by it (it yields at once, and one stream on one connection
- * beats several), than by a reader connection. */
-bool account_scanning(struct account *a, struct folder *f);
-/* A body that came before its message is in the index (news): into the
- * caches, data taken. */
-void account_keep_body(struct account *a, struct folder *f, uint32_t uidvalidity, uint32_t uid,
-		       char *data, size_t len);
-/* f is being listed: opens in it soon after are likely a bulk read. */
-void account_note_listing(struct account *a, struct folder *f);
-/* An open was served from the body cache (read-ahead paid off). */
-void account_note_cache_hit(struct account *a);
-
 /* A logged-in session in a->session (reconnecting if needed), for
  * commands that need no selected folder.  session_lock held. */
 enum imap_result account_session(struct account *a, struct imap_status *st);
@@ -136,20 +124,5 @@ enum imap_result account_leave_folder(struct account *a, struct imap_status *st)
 /* Load the folder's messages if they never were. */
 enum imap_result account_ensure_loaded(struct account *a, struct folder *f,
 				       struct imap_status *st);
-/* Called once with the wanted body, pinned (release with
- * bodycache_release), as soon as it is in: read-ahead of the following
- * messages goes on afterwards, so the reader need not wait for it. */
-typedef void (*body_ready_fn)(void *ctx, struct body *b);
-/* Fetch the body of folder f's message uid (and maybe the next ones).
- * When ready was not called, the result says why the body is missing. */
-enum imap_result account_load_body(struct account *a, struct folder *f, uint32_t uid,
-				   body_ready_fn ready, void *ctx, struct imap_status *st);
-/* A body from the disk cache, now in the memory cache too; NULL: not there. */
-struct body *account_body_from_disk(struct account *a, struct folder *f, uint32_t uid);
-/* Fetch uid (and a short read-ahead) on v's connection (a reader's, with
- * f selected). */
-enum imap_result account_fetch_body_on(struct account *a, struct view *v,
-				       struct folder *f, uint32_t uid, body_ready_fn ready,
-				       void *ctx, struct imap_status *st, bool *delivered);
 
 #endif
