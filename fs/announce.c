@@ -23,9 +23,7 @@
 #include "common/log.h"
 #include "fs/mail/account.h"
 #include "fs/mail/events.h"
-#include "fs/mail/state.h"
 
-#define BATCH_MAX 512
 #define PATH_LEN 8300
 /* How long a listing waits for the announcer to show what is pending: one
  * mknod per message; only an announcer held up by a busy mount takes
@@ -68,28 +66,6 @@ static void name_of(uint32_t uid, char *buf, size_t len) { snprintf(buf, len, "%
 
 /* ---- listings wait for what is pending ----------------------------------- */
 
-static uint32_t pending_top(struct account *a, struct folder *f)
-{
-	uint32_t top = 0;
-
-	pthread_mutex_lock(&a->index_lock);
-	for (size_t i = 0; i < f->npending; i++)
-		top = f->pending[i].uid > top ? f->pending[i].uid : top;
-	pthread_mutex_unlock(&a->index_lock);
-	return top;
-}
-
-static bool pending_upto(struct account *a, struct folder *f, uint32_t top)
-{
-	bool any = false;
-
-	pthread_mutex_lock(&a->index_lock);
-	for (size_t i = 0; i < f->npending && !any; i++)
-		any = f->pending[i].uid <= top;
-	pthread_mutex_unlock(&a->index_lock);
-	return any;
-}
-
 static unsigned long batches_now(struct announcer *an)
 {
 	unsigned long n;
@@ -123,11 +99,11 @@ void announce_wait_pending(struct account *a, struct folder *f)
 	unsigned long seen;
 	uint32_t top;
 
-	if (!an || !f->watched || !(top = pending_top(a, f)))
+	if (!an || !f->watched || !(top = events_pending_top(a, f)))
 		return;
 	for (;;) {
 		seen = batches_now(an);
-		if (!pending_upto(a, f, top))
+		if (!events_pending_upto(a, f, top))
 			return;
 		if (!next_batch(an, seen, &until))
 			break;
@@ -138,49 +114,9 @@ void announce_wait_pending(struct account *a, struct folder *f)
 
 /* ---- the announcer thread --------------------------------------------- */
 
-/* f's path below the mount root ("Archive/2023"). */
-static int folder_path(const struct folder *f, char *buf, size_t len)
-{
-	const struct folder *chain[64];
-	size_t depth = 0, o = 0;
-
-	for (; f && f->parent && depth < 64; f = f->parent)
-		chain[depth++] = f;
-	buf[0] = '\0';
-	while (depth--) {
-		int w = snprintf(buf + o, len - o, "%s%s", o ? "/" : "", chain[depth]->name);
-
-		if (w < 0 || (size_t)w >= len - o)
-			return -1;
-		o += (size_t)w;
-	}
-	return 0;
-}
-
-struct batch {
-	char path[4096];
-	uint32_t born[BATCH_MAX], gone[BATCH_MAX];
-	size_t nborn, ngone;
-};
-
-static bool take_batch(struct account *a, struct folder *f, struct batch *b)
-{
-	bool ok;
-
-	pthread_mutex_lock(&a->index_lock);
-	b->nborn = b->ngone = 0;
-	for (size_t i = 0; i < f->npending && b->nborn < BATCH_MAX; i++)
-		b->born[b->nborn++] = f->pending[i].uid;
-	for (size_t i = 0; i < f->ndeparted && b->ngone < BATCH_MAX; i++)
-		b->gone[b->ngone++] = f->departed[i].uid;
-	ok = (b->nborn || b->ngone) && !f->gone && folder_path(f, b->path, sizeof(b->path)) == 0;
-	pthread_mutex_unlock(&a->index_lock);
-	return ok;
-}
-
 /* False when the path would not fit (then nothing is announced for it). */
-static bool child_path(const struct announcer *an, const struct batch *b, const char *name,
-		       char *out, size_t len)
+static bool child_path(const struct announcer *an, const struct events_batch *b,
+		       const char *name, char *out, size_t len)
 {
 	int n = snprintf(out, len, "%s/%s/%s", an->root, b->path, name);
 
@@ -195,7 +131,8 @@ static bool mounted(struct announcer *an)
 	return stat(an->root, &st) == 0 && st.st_dev == an->dev;
 }
 
-static void announce_departures(struct announcer *an, struct folder *f, struct batch *b)
+static void announce_departures(struct announcer *an, struct folder *f,
+				struct events_batch *b)
 {
 	char name[24], path[PATH_LEN];
 
@@ -209,7 +146,8 @@ static void announce_departures(struct announcer *an, struct folder *f, struct b
 
 /* mknod makes each new message visible (the handler publishes it) and
  * raises IN_CREATE.  One that could not be announced is shown anyway. */
-static void announce_arrivals(struct announcer *an, struct folder *f, struct batch *b)
+static void announce_arrivals(struct announcer *an, struct folder *f,
+			      struct events_batch *b)
 {
 	char name[24], path[PATH_LEN];
 	uint64_t ino;
@@ -227,7 +165,7 @@ static void announce_arrivals(struct announcer *an, struct folder *f, struct bat
 
 /* FOLDER/.newmail: the batch's names, one per line, rewritten through the
  * mount so that watchers get IN_CLOSE_WRITE; then the mark is saved. */
-static void write_marker(struct announcer *an, struct folder *f, struct batch *b)
+static void write_marker(struct announcer *an, struct folder *f, struct events_batch *b)
 {
 	struct account *a = an->a;
 	char path[PATH_LEN];
@@ -240,17 +178,10 @@ static void write_marker(struct announcer *an, struct folder *f, struct batch *b
 		buf_printf(&text, "%u.eml\n", b->born[i]);
 		top = b->born[i] > top ? b->born[i] : top;
 	}
-	pthread_mutex_lock(&a->index_lock);
-	free(f->marker);
-	f->marker = buf_steal(&text, &f->marker_len);
-	f->marker_mtime = time(NULL);
-	if (top > f->announced)
-		f->announced = top;
-	pthread_mutex_unlock(&a->index_lock);
-	if (a->state)
-		state_set(a->state, f->imap_name, f->uidvalidity, f->announced);
+	events_announced(a, f, &text, top);
 	fd = child_path(an, b, MARKER_NAME, path, sizeof(path)) ?
 	     open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) : -1;
+	/* f->marker without the lock: this thread is the only one to change it. */
 	if (fd < 0 || write(fd, f->marker, f->marker_len) < 0)
 		log_warn(LOG_CAT_FS, "cannot rewrite %s: %s", path, strerror(errno));
 	if (fd >= 0)
@@ -270,9 +201,9 @@ static void progressed(struct announcer *an)
 
 static void announce_folder(struct announcer *an, struct folder *f)
 {
-	struct batch *b = malloc(sizeof(*b));
+	struct events_batch *b = malloc(sizeof(*b));
 
-	while (b && !an->stop && take_batch(an->a, f, b) && mounted(an)) {
+	while (b && !an->stop && events_take_batch(an->a, f, b) && mounted(an)) {
 		announce_departures(an, f, b);
 		announce_arrivals(an, f, b);
 		progressed(an);

@@ -1,13 +1,15 @@
-/* Arrivals, departures and the merge (see events.h).  The pending and
- * departed lists are short (one announcer batch at most, usually one
- * message): a linear search is enough for them. */
+/* Arrivals, departures and the merge, and the announcer's batches (see
+ * events.h).  The pending and departed lists are searched linearly: they
+ * hold what waits for the announcer, usually a message or two. */
 #include "fs/mail/events.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "fs/announce.h"
 #include "fs/mail/account.h"
@@ -347,4 +349,75 @@ void events_forget_departure(struct account *a, uint64_t dir, uint32_t uid)
 	if (f && (pos = find_in(f->departed, f->ndeparted, uid)) >= 0)
 		drop_at(f->departed, &f->ndeparted, (size_t)pos);
 	pthread_mutex_unlock(&a->index_lock);
+}
+
+/* ---- the announcer's batches --------------------------------------------- */
+
+uint32_t events_pending_top(struct account *a, struct folder *f)
+{
+	uint32_t top = 0;
+
+	pthread_mutex_lock(&a->index_lock);
+	for (size_t i = 0; i < f->npending; i++)
+		top = f->pending[i].uid > top ? f->pending[i].uid : top;
+	pthread_mutex_unlock(&a->index_lock);
+	return top;
+}
+
+bool events_pending_upto(struct account *a, struct folder *f, uint32_t top)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&a->index_lock);
+	for (size_t i = 0; i < f->npending && !any; i++)
+		any = f->pending[i].uid <= top;
+	pthread_mutex_unlock(&a->index_lock);
+	return any;
+}
+
+/* f's path below the mount root ("Archive/2023"). */
+static int folder_path(const struct folder *f, char *buf, size_t len)
+{
+	const struct folder *chain[64];
+	size_t depth = 0, o = 0;
+
+	for (; f && f->parent && depth < 64; f = f->parent)
+		chain[depth++] = f;
+	buf[0] = '\0';
+	while (depth--) {
+		int w = snprintf(buf + o, len - o, "%s%s", o ? "/" : "", chain[depth]->name);
+
+		if (w < 0 || (size_t)w >= len - o)
+			return -1;
+		o += (size_t)w;
+	}
+	return 0;
+}
+
+bool events_take_batch(struct account *a, struct folder *f, struct events_batch *b)
+{
+	bool ok;
+
+	pthread_mutex_lock(&a->index_lock);
+	b->nborn = b->ngone = 0;
+	for (size_t i = 0; i < f->npending && b->nborn < EVENTS_BATCH_MAX; i++)
+		b->born[b->nborn++] = f->pending[i].uid;
+	for (size_t i = 0; i < f->ndeparted && b->ngone < EVENTS_BATCH_MAX; i++)
+		b->gone[b->ngone++] = f->departed[i].uid;
+	ok = (b->nborn || b->ngone) && !f->gone && folder_path(f, b->path, sizeof(b->path)) == 0;
+	pthread_mutex_unlock(&a->index_lock);
+	return ok;
+}
+
+void events_announced(struct account *a, struct folder *f, struct buf *marker, uint32_t top)
+{
+	pthread_mutex_lock(&a->index_lock);
+	free(f->marker);
+	f->marker = buf_steal(marker, &f->marker_len);
+	f->marker_mtime = time(NULL);
+	if (top > f->announced)
+		f->announced = top;
+	pthread_mutex_unlock(&a->index_lock);
+	if (a->state)
+		state_set(a->state, f->imap_name, f->uidvalidity, f->announced);
 }

@@ -2,8 +2,8 @@
  * arrivals, departures and the merge of a whole list.  In a watched
  * folder (with an announcer) arrivals wait in f->pending and departures
  * in f->departed until the announcer's system calls on the mount make
- * them visible to inotify (see announce.h); elsewhere they go straight
- * into the index. */
+ * them visible to inotify (see fs/announce.h, which takes its batches
+ * from here); elsewhere they go straight into the index. */
 #ifndef INBOXFS_FS_MAIL_EVENTS_H
 #define INBOXFS_FS_MAIL_EVENTS_H
 
@@ -15,6 +15,7 @@
 #include "imap/seqmap.h"
 
 struct account;
+struct buf;
 
 /* ---- any thread, index_lock not held (they take it) -------------------- */
 
@@ -48,5 +49,28 @@ bool events_departure(struct account *a, uint64_t dir, uint32_t uid, struct msg 
 		      uint64_t *ino);
 /* The announcer's unlink of uid in folder dir went through. */
 void events_forget_departure(struct account *a, uint64_t dir, uint32_t uid);
+
+/* ---- the announcer's batches (each takes index_lock itself) ---------- */
+
+#define EVENTS_BATCH_MAX 512
+
+/* What the announcer makes visible next in one folder. */
+struct events_batch {
+	char path[4096];         /* the folder below the mount root ("Archive/2023") */
+	uint32_t born[EVENTS_BATCH_MAX], gone[EVENTS_BATCH_MAX];
+	size_t nborn, ngone;
+};
+
+/* The highest UID pending in f (0: none). */
+uint32_t events_pending_top(struct account *a, struct folder *f);
+/* Whether a UID up to top is still pending in f. */
+bool events_pending_upto(struct account *a, struct folder *f, uint32_t top);
+/* The next batch of f into *b: its pending and departed UIDs (at most
+ * EVENTS_BATCH_MAX each) and its path.  False when there is nothing to
+ * announce, f was deleted or its path does not fit. */
+bool events_take_batch(struct account *a, struct folder *f, struct events_batch *b);
+/* The batch's arrivals up to top were announced: .newmail holds marker
+ * (taken over) and the watermark rises, saved for the next mount. */
+void events_announced(struct account *a, struct folder *f, struct buf *marker, uint32_t top);
 
 #endif

@@ -4,6 +4,7 @@
  * announcer and the kernel are stand-ins that record what they are
  * asked. */
 #include "check.h"
+#include "common/buf.h"
 #include "fs/announce.h"
 #include "fs/mail/account.h"
 #include "fs/mail/events.h"
@@ -259,6 +260,38 @@ static void test_uidvalidity(void)
 	account_free(a);
 }
 
+/* The announcer's batch: what is pending and departed in a folder, with
+ * its path on the mount; once announced, .newmail names the arrivals
+ * and the watermark rises. */
+static void test_batch(void)
+{
+	struct account *a = account_new(true);
+	const char *path[] = { "Archive", "2023" };
+	struct folder *f = index_add_mailbox(a->index, path, 2, "Archive/2023", 0);
+	struct msg m[2] = { { .uid = 4, .size = 10 }, { .uid = 5, .size = 10 } };
+	struct events_batch *b = calloc(1, sizeof(*b));
+	struct buf marker;
+
+	f->watched = true;
+	merge(a, f, 7, (uint32_t[]){ 1, 2, 3 }, 3, false, 10);
+	CHECK(!events_take_batch(a, f, b)); /* nothing to announce */
+	events_arrived(a, f, m, 2);
+	events_departed(a, f, 2, false);
+	CHECK(events_pending_top(a, f) == 5);
+	CHECK(events_pending_upto(a, f, 4) && !events_pending_upto(a, f, 3));
+	CHECK(events_take_batch(a, f, b));
+	CHECK_STR(b->path, "Archive/2023");
+	CHECK(b->nborn == 2 && b->born[0] == 4 && b->born[1] == 5);
+	CHECK(b->ngone == 1 && b->gone[0] == 2);
+	buf_init(&marker);
+	buf_printf(&marker, "4.eml\n5.eml\n");
+	events_announced(a, f, &marker, 5);
+	CHECK(f->marker && f->marker_len == 12 && memcmp(f->marker, "4.eml\n5.eml\n", 12) == 0);
+	CHECK(f->announced == 5);
+	free(b);
+	account_free(a);
+}
+
 /* Mail that came while unmounted is announced at the next mount: the
  * watermark comes from the state file; a first mount saves one. */
 static void test_watermark(const char *dir)
@@ -300,6 +333,7 @@ int main(void)
 	test_moved_by_us();
 	test_merge();
 	test_uidvalidity();
+	test_batch();
 	test_watermark(dir);
 	snprintf(path, sizeof(path), "%s/inboxfs/user@host:993.state", dir);
 	unlink(path);
