@@ -50,8 +50,10 @@ pid_t announcer_tid(const struct account *a)
 	return a->announcer ? atomic_load(&a->announcer->tid) : 0;
 }
 
-void announcer_wake(struct account *a)
+/* The engine's news hook: the announcer has work. */
+static void announcer_wake(void *ctx)
 {
+	struct account *a = ctx;
 	struct announcer *an = a->announcer;
 
 	if (!an)
@@ -270,8 +272,11 @@ struct announcer *announcer_start(struct account *a, const char *root)
 	init_monotonic_cond(&an->progress);
 	an->work = true; /* catch-up found at mount time */
 	a->announcer = an; /* before its first mknod reaches a handler */
+	a->hooks.news_ctx = a;
+	a->hooks.news = announcer_wake;
 	if (pthread_create(&an->thread, NULL, announcer_main, an) != 0) {
 		a->announcer = NULL;
+		a->hooks.news = NULL;
 		free(an);
 		return NULL;
 	}
@@ -295,6 +300,7 @@ void announcer_stop(struct announcer *an)
 		return;
 	announcer_request_stop(an);
 	pthread_join(an->thread, NULL);
+	an->a->hooks.news = NULL;
 	an->a->announcer = NULL;
 	pthread_mutex_destroy(&an->lock);
 	pthread_cond_destroy(&an->cond);

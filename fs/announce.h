@@ -35,8 +35,5 @@ pid_t announcer_tid(const struct account *a);
  * message is visible only once its mknod raised IN_CREATE).  At most 2 s,
  * and not once the announcer stops. */
 void announce_wait_pending(struct account *a, struct folder *f);
-/* Pending or departed messages wait (fs/mail/events.c): announce them
- * soon.  Any thread; nothing happens when announcements are off. */
-void announcer_wake(struct account *a);
 
 #endif

@@ -152,12 +152,8 @@ static void *watchdog_main(void *arg)
 			/* Nothing may touch the mount once its loop is over; and
 			 * a listing waiting for the announcer is let go. */
 			announcer_request_stop(wd->a->announcer);
-			/* Someone is waiting for the server: do not let the unmount
-			 * wait with them.  (Idle: the session stays for LOGOUT.) */
-			if (pthread_mutex_trylock(&wd->a->session_lock) == 0)
-				pthread_mutex_unlock(&wd->a->session_lock);
-			else
-				account_abort(wd->a);
+			/* Do not let the unmount wait with a call for the server. */
+			account_abort_busy(wd->a);
 			pool_abort_busy(wd->a->readers);
 		}
 		nanosleep(&tick, NULL);

@@ -22,6 +22,9 @@
 #include "imap/utf7.h"
 
 #define MAX_DEPTH 64
+/* The order the account's locks are taken in (common/lockorder.h). */
+#define LOCK_RANK_SESSION 1
+#define LOCK_RANK_INDEX 2
 
 /* ---- connecting ----------------------------------------------------------- */
 
@@ -82,10 +85,10 @@ static void on_list(void *ctx, const char *name, size_t len, char delim, unsigne
 	if (delim && !a->delim)
 		a->delim = delim;
 	n = split_name(decoded, delim, parts, MAX_DEPTH);
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	added = n && index_add_mailbox(a->index, (const char *const *)parts, n,
 				       strcasecmp(name, "INBOX") == 0 ? "INBOX" : name, flags);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	if (!added)
 		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': its name cannot be a path here",
 			 name);
@@ -184,13 +187,6 @@ static void set_deadline(struct account *a, long long deadline)
 		imap_session_set_deadline(a->session, deadline);
 }
 
-static bool lock_until(pthread_mutex_t *m, long long until)
-{
-	struct timespec ts = { until / 1000, until % 1000 * 1000000L };
-
-	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts) == 0;
-}
-
 /* For the log: a command that waits while a scan holds the connection
  * (the scan lets go at its next command; tests count what it sent). */
 static void note_waiting(struct account *a)
@@ -210,7 +206,7 @@ bool account_lock_session_within(struct account *a, long long wait_until, long l
 
 	atomic_fetch_add(&a->session_wanted, 1);
 	note_waiting(a);
-	while (!(got = lock_until(&a->session_lock, wait_until)) &&
+	while (!(got = rlock_take_until(&a->session_lock, wait_until)) &&
 	       (spoke = account_last_word_ms(a)) + patience > wait_until)
 		wait_until = spoke + patience;
 	atomic_fetch_sub(&a->session_wanted, 1);
@@ -230,16 +226,24 @@ bool account_lock_session(struct account *a, long long deadline, struct imap_sta
 
 bool account_trylock_session(struct account *a, long long deadline)
 {
-	if (pthread_mutex_trylock(&a->session_lock) != 0)
+	if (!rlock_try(&a->session_lock))
 		return false;
 	set_deadline(a, deadline);
 	return true;
 }
 
+void account_abort_busy(struct account *a)
+{
+	if (rlock_try(&a->session_lock))
+		rlock_drop(&a->session_lock);
+	else
+		account_abort(a);
+}
+
 void account_unlock_session(struct account *a)
 {
 	set_deadline(a, 0);
-	pthread_mutex_unlock(&a->session_lock);
+	rlock_drop(&a->session_lock);
 }
 
 /* ---- the folder lists on disk ---------------------------------------------- */
@@ -267,9 +271,9 @@ static void restore_folder(struct account *a, struct folder *f)
 	if (!msgs)
 		return;
 	events_merge(a, f, uidvalidity, uidnext, msgs, n, true, 0);
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	f->highestmodseq = modseq;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	free(msgs);
 	log_debug(LOG_CAT_FS, "%s: %zu messages from the disk cache", f->imap_name, n);
 }
@@ -307,8 +311,8 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 
 	memset(a, 0, sizeof(*a));
 	a->opt = opt;
-	pthread_mutex_init(&a->session_lock, NULL);
-	pthread_mutex_init(&a->index_lock, NULL);
+	rlock_init(&a->session_lock, LOCK_RANK_SESSION, "session_lock");
+	rlock_init(&a->index_lock, LOCK_RANK_INDEX, "index_lock");
 	pthread_mutex_init(&a->conn_lock, NULL);
 	conn_init(&a->conn, a, "", &a->session, &a->conn_lock, &a->view, opt->reconnect_tries);
 	if (!opt->url) {
@@ -365,6 +369,6 @@ void account_close(struct account *a)
 	newfiles_free(a->newfiles);
 	login_free(&a->login);
 	imap_url_free(&a->url);
-	pthread_mutex_destroy(&a->session_lock);
-	pthread_mutex_destroy(&a->index_lock);
+	rlock_destroy(&a->session_lock);
+	rlock_destroy(&a->index_lock);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/lockorder.h"
 #include "fs/mail/bodycache.h"
 #include "fs/mail/conn.h"
 #include "fs/mail/fetch.h" /* the account's bodies: its callers use both */
@@ -28,14 +29,14 @@ struct account {
 	struct imap_session_config scfg;
 	struct login login;
 
-	/* Lock order: session_lock, then index_lock.  session_lock is held
-	 * for a whole exchange with the server; index_lock only for moments,
-	 * so that listings and cached reads never wait for the network.
-	 * The index changes only with both held, so either one is enough
-	 * to read it. */
-	pthread_mutex_t session_lock;
+	/* session_lock is held for a whole exchange with the server,
+	 * index_lock only for moments, so that listings and cached reads
+	 * never wait for the network; their ranks (account.c) make the
+	 * order session_lock, then index_lock.  The index changes only with
+	 * both held, so either one is enough to read it. */
+	struct ranked_lock session_lock;
 	atomic_int session_wanted; /* threads waiting for session_lock (a scan yields) */
-	pthread_mutex_t index_lock;
+	struct ranked_lock index_lock;
 	struct imap_session *session; /* assigned under conn_lock too (account_abort) */
 	long long deadline_ms;     /* the session_lock holder's answer is due then (0: none) */
 	struct view view;          /* the session's selected folder */
@@ -106,6 +107,9 @@ bool account_lock_session(struct account *a, long long deadline, struct imap_sta
  * answers from memory when it cannot have the session soon). */
 bool account_lock_session_within(struct account *a, long long wait_until, long long deadline,
 				 struct imap_status *st);
+/* Unmounting: abort the worker's session if a call is waiting on it
+ * (an idle one stays, to log out).  Any thread holding no lock. */
+void account_abort_busy(struct account *a);
 /* Take session_lock if it is free; false otherwise. */
 bool account_trylock_session(struct account *a, long long deadline);
 void account_unlock_session(struct account *a);

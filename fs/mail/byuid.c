@@ -34,11 +34,11 @@ static void keep_shown(struct account *a, struct folder *f, struct uid_list *l)
 {
 	size_t k = 0;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	for (size_t i = 0; i < l->n; i++)
 		if (f && index_find_msg(f, l->uids[i]))
 			l->uids[k++] = l->uids[i];
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	l->n = k;
 }
 

@@ -101,10 +101,10 @@ static void add_moved(struct account *a, const struct msg *old, struct folder *t
 		return; /* the next listing of the target fetches it */
 	m.uid = cu->dst_uid;
 	m.flags &= (uint8_t)~MSG_DELETED;
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	if (!index_find_msg(to, m.uid))
 		index_folder_insert(to, &m);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 }
 
 /* COPY is not safe to repeat: it is asked again only when no COPYUID
@@ -238,9 +238,9 @@ static enum imap_result move_message(struct account *a, struct folder *from, uin
 	if (new_uid)
 		*new_uid = cu.valid && cu.uidvalidity == to->uidvalidity ? cu.dst_uid : 0;
 	if (new_uid && *new_uid) {
-		pthread_mutex_lock(&a->index_lock);
+		rlock_take(&a->index_lock);
 		index_note_moved(a->index, index_msg_ino(from, uid), index_msg_ino(to, *new_uid));
-		pthread_mutex_unlock(&a->index_lock);
+		rlock_drop(&a->index_lock);
 	}
 	log_debug(LOG_CAT_FS, "moved %s/%u.eml to %s%s%.0u%s", from->imap_name, uid, to->imap_name,
 		 cu.valid ? " (now " : "", cu.valid ? cu.dst_uid : 0, cu.valid ? ".eml)" : "");
@@ -370,9 +370,9 @@ enum imap_result change_create_folder(struct account *a, struct folder *parent, 
 	if (rr == IMAP_R_OK)
 		rr = imap_create(a->session, full, st);
 	if (rr == IMAP_R_OK) {
-		pthread_mutex_lock(&a->index_lock);
+		rlock_take(&a->index_lock);
 		*out = index_new_folder(a->index, parent, name, full);
-		pthread_mutex_unlock(&a->index_lock);
+		rlock_drop(&a->index_lock);
 		if (!*out)
 			imap_status_set(st, rr = IMAP_R_NOMEM, "out of memory");
 		else
@@ -424,9 +424,9 @@ enum imap_result change_delete_folder(struct account *a, struct folder *f, struc
 			return rr;
 		log_info(LOG_CAT_FS, "deleted folder %s", f->imap_name);
 	}
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	index_remove_folder(f);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return IMAP_R_OK;
 }
 
@@ -461,12 +461,12 @@ enum imap_result change_rename_folder(struct account *a, struct folder *f,
 		imap_status_set(st, rr = IMAP_R_UNSUPPORTED, "%s is not a mailbox on the server; "
 			       "rename its subfolders instead", f->name);
 	if (rr == IMAP_R_OK) {
-		pthread_mutex_lock(&a->index_lock);
+		rlock_take(&a->index_lock);
 		if (index_move_folder(f, newparent, newname, from, to, a->delim) < 0)
 			imap_status_set(st, rr = IMAP_R_NOMEM, "out of memory");
 		/* Messages may come back under a new UIDVALIDITY: reload. */
 		f->loaded = false;
-		pthread_mutex_unlock(&a->index_lock);
+		rlock_drop(&a->index_lock);
 		log_info(LOG_CAT_FS, "renamed folder %s to %s", from, to);
 	} else if (rr == IMAP_R_NOMEM) {
 		imap_status_set(st, rr, "out of memory");

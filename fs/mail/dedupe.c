@@ -15,14 +15,14 @@ static size_t candidates(struct account *a, struct folder *f, size_t len, int64_
 {
 	size_t n = 0;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	for (size_t i = f->nmsgs; i-- > 0 && n < DEDUPE_CANDIDATES;) {
 		const struct msg *m = &f->msgs[i];
 
 		if (m->size == len && m->date == date)
 			uids[n++] = m->uid;
 	}
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return n;
 }
 

@@ -11,13 +11,12 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "fs/announce.h"
 #include "fs/mail/account.h"
 #include "fs/mail/state.h"
 
 static bool announcing(const struct account *a, const struct folder *f)
 {
-	return f->watched && a->announcer;
+	return f->watched && hooks_announcing(&a->hooks);
 }
 
 static int push(struct msg **arr, size_t *n, size_t *cap, const struct msg *m)
@@ -70,12 +69,12 @@ void events_arrived(struct account *a, struct folder *f, const struct msg *msgs,
 {
 	bool queued = false;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	for (size_t i = 0; i < n; i++)
 		queued |= arrive_locked(a, f, &msgs[i]);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	if (queued)
-		announcer_wake(a);
+		hooks_news(&a->hooks);
 }
 
 void events_departed(struct account *a, struct folder *f, uint32_t uid, bool quiet)
@@ -85,7 +84,7 @@ void events_departed(struct account *a, struct folder *f, uint32_t uid, bool qui
 	bool announce = false;
 	char name[24];
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	pos = index_msg_pos(f, uid);
 	if (pos >= 0) {
 		m = f->msgs[pos];
@@ -95,10 +94,10 @@ void events_departed(struct account *a, struct folder *f, uint32_t uid, bool qui
 	} else if ((pos = find_in(f->pending, f->npending, uid)) >= 0) {
 		drop_at(f->pending, &f->npending, (size_t)pos); /* never shown: nothing to say */
 	}
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	log_debug(LOG_CAT_FS, "message %u expunged from %s", uid, f->imap_name);
 	if (announce) {
-		announcer_wake(a);
+		hooks_news(&a->hooks);
 	} else {
 		name_of(uid, name, sizeof(name));
 		hooks_inval_entry(&a->hooks, f->ino, name);
@@ -234,23 +233,23 @@ bool events_merge(struct account *a, struct folder *f, uint32_t uidvalidity, uin
 {
 	int work;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	if (!accept_look(a, f, uidvalidity, msgs, n, seen_ms)) {
-		pthread_mutex_unlock(&a->index_lock);
+		rlock_drop(&a->index_lock);
 		return false;
 	}
 	work = merge_lists(a, f, msgs, n, quiet);
 	if (work < 0) {
-		pthread_mutex_unlock(&a->index_lock);
+		rlock_drop(&a->index_lock);
 		log_err(LOG_CAT_FS, "%s: out of memory", f->imap_name);
 		return true;
 	}
 	drop_vanished_pending(f, msgs, n);
 	f->uidnext = uidnext;
 	f->loaded = true;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	if (work)
-		announcer_wake(a);
+		hooks_news(&a->hooks);
 	return true;
 }
 
@@ -260,7 +259,7 @@ size_t events_count(struct account *a, struct folder *f, uint32_t upto)
 {
 	size_t lo = 0, hi, n;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	for (hi = f->nmsgs; lo < hi;) { /* ascending: how many are <= upto */
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -272,7 +271,7 @@ size_t events_count(struct account *a, struct folder *f, uint32_t upto)
 	n = lo;
 	for (size_t i = 0; i < f->npending; i++)
 		n += f->pending[i].uid <= upto;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return n;
 }
 
@@ -282,7 +281,7 @@ int events_uids(struct account *a, struct folder *f, struct imap_seqmap *out)
 	int rc = 0;
 
 	seqmap_clear(out);
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	/* Both lists ascend; pending ones are not in the index. */
 	while (rc == 0 && (i < f->nmsgs || j < f->npending)) {
 		if (j == f->npending || (i < f->nmsgs && f->msgs[i].uid < f->pending[j].uid))
@@ -290,7 +289,7 @@ int events_uids(struct account *a, struct folder *f, struct imap_seqmap *out)
 		else
 			rc = seqmap_append(out, f->pending[j++].uid);
 	}
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return rc;
 }
 
@@ -316,10 +315,10 @@ bool events_publish(struct account *a, uint64_t dir, uint32_t uid, struct msg *m
 	struct folder *f;
 	bool done;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	f = index_folder_by_ino(a->index, dir);
 	done = f && publish_locked(f, uid, m, ino);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return done;
 }
 
@@ -329,13 +328,13 @@ bool events_departure(struct account *a, uint64_t dir, uint32_t uid, struct msg 
 	struct folder *f;
 	long pos = -1;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	f = index_folder_by_ino(a->index, dir);
 	if (f && (pos = find_in(f->departed, f->ndeparted, uid)) >= 0) {
 		*m = f->departed[pos];
 		*ino = index_msg_ino(f, uid);
 	}
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return pos >= 0;
 }
 
@@ -344,11 +343,11 @@ void events_forget_departure(struct account *a, uint64_t dir, uint32_t uid)
 	struct folder *f;
 	long pos;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	f = index_folder_by_ino(a->index, dir);
 	if (f && (pos = find_in(f->departed, f->ndeparted, uid)) >= 0)
 		drop_at(f->departed, &f->ndeparted, (size_t)pos);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 }
 
 /* ---- the announcer's batches --------------------------------------------- */
@@ -357,10 +356,10 @@ uint32_t events_pending_top(struct account *a, struct folder *f)
 {
 	uint32_t top = 0;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	for (size_t i = 0; i < f->npending; i++)
 		top = f->pending[i].uid > top ? f->pending[i].uid : top;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return top;
 }
 
@@ -368,10 +367,10 @@ bool events_pending_upto(struct account *a, struct folder *f, uint32_t top)
 {
 	bool any = false;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	for (size_t i = 0; i < f->npending && !any; i++)
 		any = f->pending[i].uid <= top;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return any;
 }
 
@@ -398,26 +397,26 @@ bool events_take_batch(struct account *a, struct folder *f, struct events_batch 
 {
 	bool ok;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	b->nborn = b->ngone = 0;
 	for (size_t i = 0; i < f->npending && b->nborn < EVENTS_BATCH_MAX; i++)
 		b->born[b->nborn++] = f->pending[i].uid;
 	for (size_t i = 0; i < f->ndeparted && b->ngone < EVENTS_BATCH_MAX; i++)
 		b->gone[b->ngone++] = f->departed[i].uid;
 	ok = (b->nborn || b->ngone) && !f->gone && folder_path(f, b->path, sizeof(b->path)) == 0;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return ok;
 }
 
 void events_announced(struct account *a, struct folder *f, struct buf *marker, uint32_t top)
 {
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	free(f->marker);
 	f->marker = buf_steal(marker, &f->marker_len);
 	f->marker_mtime = time(NULL);
 	if (top > f->announced)
 		f->announced = top;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	if (a->state)
 		state_set(a->state, f->imap_name, f->uidvalidity, f->announced);
 }

@@ -68,9 +68,9 @@ void account_keep_body(struct account *a, struct folder *f, uint32_t uidvalidity
 {
 	uint64_t key;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	key = index_msg_ino(f, uid);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	diskcache_put_body(a->disk, f->imap_name, uidvalidity, uid, data, len);
 	bodycache_put(a->bodies, key, data, len, false);
 }
@@ -83,14 +83,14 @@ static void store_body(struct body_load *bl, uint32_t uid, char *data, size_t le
 	struct body *b;
 	bool exact = false;
 
-	pthread_mutex_lock(&bl->a->index_lock);
+	rlock_take(&bl->a->index_lock);
 	m = index_find_msg(bl->f, uid);
 	if (m) {
 		note_real_size(bl->a, bl->f, m, len);
 		exact = m->size_exact == 1;
 		uidvalidity = bl->f->uidvalidity;
 	}
-	pthread_mutex_unlock(&bl->a->index_lock);
+	rlock_drop(&bl->a->index_lock);
 	if (!m) {
 		free(data);
 		return;
@@ -155,10 +155,10 @@ static size_t collect_uncached(struct account *a, struct folder *f, size_t from,
 
 void account_note_listing(struct account *a, struct folder *f)
 {
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	a->listed_folder = f;
 	a->listed_ms = clock_ms();
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 }
 
 /* A scan of a folder (grep -r in UID order, cat *.eml in the shell's
@@ -199,13 +199,13 @@ static size_t fetch_window(struct account *a, struct folder *f, struct imap_sess
 	const struct msg *m;
 	size_t w;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	for (size_t i = 0; i < n && i < 64; i++)
 		if ((m = index_find_msg(f, uids[i]))) {
 			bytes += m->size;
 			seen++;
 		}
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	if (seen && bytes)
 		want = (unsigned long long)imap_session_rtt_us(s) * FAR_BYTES_PER_US /
 		       (bytes / seen * UIDS_PER_COMMAND + 1);
@@ -257,12 +257,12 @@ static size_t stream_take(struct fetch_plan *p, uint32_t *out)
 		p->ahead = 0;
 	if (!p->stream || p->ahead >= READAHEAD_MAX_BYTES)
 		return 0;
-	pthread_mutex_lock(&p->a->index_lock);
+	rlock_take(&p->a->index_lock);
 	pos = index_msg_pos(p->f, p->last);
 	if (pos >= 0)
 		k = collect_uncached(p->a, p->f, (size_t)pos + 1, out, 0, UIDS_PER_COMMAND,
 				     UIDS_PER_COMMAND);
-	pthread_mutex_unlock(&p->a->index_lock);
+	rlock_drop(&p->a->index_lock);
 	return k;
 }
 
@@ -306,7 +306,7 @@ static const char *plan_next(void *ctx, void **id)
 		free(set);
 		return NULL;
 	}
-	pthread_mutex_lock(&p->a->index_lock);
+	rlock_take(&p->a->index_lock);
 	for (size_t k = 0; k < set->n; k++) {
 		bodycache_mark_pending(p->a->bodies, index_msg_ino(p->f, set->uids[k]));
 		used += (size_t)snprintf(set->text + used, sizeof(set->text) - used, "%s%u",
@@ -314,7 +314,7 @@ static const char *plan_next(void *ctx, void **id)
 		if (set->uids[k] != p->bl->want && (m = index_find_msg(p->f, set->uids[k])))
 			bytes += m->size;
 	}
-	pthread_mutex_unlock(&p->a->index_lock);
+	rlock_drop(&p->a->index_lock);
 	if (p->stream)
 		atomic_fetch_add(&p->a->scan_cmds, 1);
 	p->last = set->uids[set->n - 1];
@@ -401,9 +401,9 @@ struct body *account_body_from_disk(struct account *a, struct folder *f, uint32_
 
 	if (!a->disk)
 		return NULL;
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	uidvalidity = f->uidvalidity;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	data = diskcache_get_body(a->disk, f->imap_name, uidvalidity, uid, &len);
 	if (!data)
 		return NULL;
@@ -425,12 +425,12 @@ enum imap_result account_fetch_body_on(struct account *a, struct view *v,
 	size_t n = 1;
 	long pos;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	pos = index_msg_pos(f, uid);
 	if (pos >= 0)
 		n = collect_uncached(a, f, (size_t)pos + 1, uids, 1, READER_READAHEAD + 1,
 				     READER_READAHEAD);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	rr = run_fetch(a, v, f, uids, n, false, &bl, st);
 	*delivered = bl.delivered;
 	return rr;
@@ -460,10 +460,10 @@ static enum imap_result load_body(struct account *a, struct folder *f, uint32_t 
 		rr = account_refresh_folder(a, f, st);
 	if (rr != IMAP_R_OK)
 		return rr;
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	pos = index_msg_pos(f, uid);
 	n = pos < 0 ? 0 : plan_readahead(a, f, pos, uids, READAHEAD_MAX_MSGS + 1, &scan);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	if (n == 0) {
 		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
 		return IMAP_R_GONE;

@@ -21,6 +21,10 @@ struct mail_hooks {
 	void (*store)(void *ctx, uint64_t ino, struct bodycache *bc, struct body *b);
 	/* Send what was queued now rather than with the next batch. */
 	void (*flush)(void *ctx);
+	/* Arrivals or departures wait to be announced (NULL: no announcer
+	 * runs, so nothing is held back for one). */
+	void (*news)(void *ctx);
+	void *news_ctx;
 };
 
 static inline void hooks_inval_inode(const struct mail_hooks *h, uint64_t ino)
@@ -48,6 +52,15 @@ static inline void hooks_flush(const struct mail_hooks *h)
 {
 	if (h->flush)
 		h->flush(h->ctx);
+}
+
+/* Whether an announcer shows news (else it is shown at once). */
+static inline bool hooks_announcing(const struct mail_hooks *h) { return h->news != NULL; }
+
+static inline void hooks_news(const struct mail_hooks *h)
+{
+	if (h->news)
+		h->news(h->news_ctx);
 }
 
 #endif

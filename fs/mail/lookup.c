@@ -22,10 +22,10 @@ bool lookup_folder(struct account *a, uint64_t ino, struct folder_info *out)
 {
 	struct folder *f;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	if ((f = index_folder_by_ino(a->index, ino)))
 		lookup_describe(f, out);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return f != NULL;
 }
 
@@ -34,11 +34,11 @@ bool lookup_subfolder(struct account *a, uint64_t parent, const char *name,
 {
 	struct folder *dir, *f = NULL;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	dir = index_folder_by_ino(a->index, parent);
 	if (dir && (f = index_child(dir, name)))
 		lookup_describe(f, out);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return f != NULL;
 }
 
@@ -49,7 +49,7 @@ int lookup_message_in(struct account *a, uint64_t dir, uint32_t uid, struct fold
 	struct folder *f;
 	int err = ENOENT;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	f = index_folder_by_ino(a->index, dir);
 	if (f && index_folder_selectable(f)) {
 		lookup_describe(f, dirp);
@@ -60,7 +60,7 @@ int lookup_message_in(struct account *a, uint64_t dir, uint32_t uid, struct fold
 	}
 	if (found)
 		*m = *found;
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return err;
 }
 
@@ -70,14 +70,14 @@ bool lookup_message(struct account *a, uint64_t ino, struct folder_info *dir, st
 	struct folder *f;
 	const struct msg *found;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	found = index_msg_by_ino(a->index, ino, &f);
 	if (found) {
 		lookup_describe(f, dir);
 		*m = *found;
 		*ino_now = index_msg_ino(f, found->uid);
 	}
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return found != NULL;
 }
 
@@ -86,7 +86,7 @@ bool lookup_marker(struct account *a, uint64_t dir, struct marker_info *out, cha
 	struct folder *f;
 	bool watched;
 
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	f = index_folder_by_ino(a->index, dir);
 	watched = f && f->watched;
 	if (watched) {
@@ -94,13 +94,13 @@ bool lookup_marker(struct account *a, uint64_t dir, struct marker_info *out, cha
 		if (text && (*text = malloc(f->marker_len + 1)))
 			memcpy(*text, f->marker ? f->marker : "", f->marker_len);
 	}
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 	return watched;
 }
 
 void account_with_index(struct account *a, void (*fn)(struct account *a, void *ctx), void *ctx)
 {
-	pthread_mutex_lock(&a->index_lock);
+	rlock_take(&a->index_lock);
 	fn(a, ctx);
-	pthread_mutex_unlock(&a->index_lock);
+	rlock_drop(&a->index_lock);
 }

@@ -93,11 +93,11 @@ static void on_flags(struct view *v, const struct imap_msg_meta *m)
 
 	if (!current(v) || !uid || !m->has_flags)
 		return;
-	pthread_mutex_lock(&v->a->index_lock);
+	rlock_take(&v->a->index_lock);
 	msg = index_find_msg(v->f, uid);
 	if (msg)
 		msg->flags = (uint8_t)m->flags;
-	pthread_mutex_unlock(&v->a->index_lock);
+	rlock_drop(&v->a->index_lock);
 }
 
 bool view_on_untagged(struct imap_session *s, struct imap_response *r, void *ctx)
@@ -392,7 +392,7 @@ static struct msg *copy_known(struct view *v, size_t *n, uint32_t *uidnext)
 	struct msg *out;
 	size_t i = 0, j = 0;
 
-	pthread_mutex_lock(&v->a->index_lock);
+	rlock_take(&v->a->index_lock);
 	*n = 0;
 	*uidnext = f->uidnext;
 	out = malloc((f->nmsgs + f->npending + 1) * sizeof(*out));
@@ -402,7 +402,7 @@ static struct msg *copy_known(struct view *v, size_t *n, uint32_t *uidnext)
 		else
 			out[(*n)++] = f->pending[j++];
 	}
-	pthread_mutex_unlock(&v->a->index_lock);
+	rlock_drop(&v->a->index_lock);
 	return out;
 }
 
@@ -529,9 +529,9 @@ static enum imap_result note_modseq(struct view *v, const struct imap_select_inf
 				    enum imap_result rr)
 {
 	if (rr == IMAP_R_OK && current(v) && !v->dirty && !v->stale) {
-		pthread_mutex_lock(&v->a->index_lock);
+		rlock_take(&v->a->index_lock);
 		v->f->highestmodseq = info->highestmodseq;
-		pthread_mutex_unlock(&v->a->index_lock);
+		rlock_drop(&v->a->index_lock);
 	}
 	return rr;
 }
@@ -550,10 +550,10 @@ enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 	view_reset(v);
 	/* A folder known from before (this mount or the disk cache): the
 	 * server says what vanished since, rather than being asked. */
-	pthread_mutex_lock(&v->a->index_lock);
+	rlock_take(&v->a->index_lock);
 	qr.uidvalidity = f->uidvalidity;
 	qr.modseq = f->loaded ? f->highestmodseq : 0;
-	pthread_mutex_unlock(&v->a->index_lock);
+	rlock_drop(&v->a->index_lock);
 	if (qr.modseq && imap_session_qresync(v->s)) {
 		v->f = f; /* VANISHED (EARLIER) arrives during the SELECT */
 		v->uidvalidity = qr.uidvalidity;

@@ -18,8 +18,7 @@ FUSE = re.compile(r"(^|/)fuse[^/]*\.h$|^fuse3/")
 # What each layer may include from the project: its own files and those below.
 BELOW = {"common": ("common/",), "imap": ("imap/", "common/"),
          "auth": ("auth/", "imap/", "common/"),
-         "fs/mail": ("fs/mail/", "imap/", "auth/", "common/", "fs/options.h", "fs/inode.h",
-                     "fs/announce.h")}  # (events.c wakes the announcer)
+         "fs/mail": ("fs/mail/", "imap/", "auth/", "common/", "fs/options.h", "fs/inode.h")}
 CONTRACTS = ("fs/options.h", "fs/inode.h")
 
 

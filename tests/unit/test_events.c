@@ -17,9 +17,10 @@
 static int wakes;
 static char forgotten[256];
 
-void announcer_wake(struct account *a)
+/* The announcer's news hook. */
+static void news(void *ctx)
 {
-	(void)a;
+	(void)ctx;
 	wakes++;
 }
 
@@ -33,12 +34,11 @@ static void inval_entry(void *ctx, uint64_t dir, const char *name)
 
 static struct account *account_new(bool announcer)
 {
-	static int stand_in;
 	struct account *a = calloc(1, sizeof(*a));
 
-	pthread_mutex_init(&a->index_lock, NULL);
+	rlock_init(&a->index_lock, 2, "index_lock");
 	a->index = index_new();
-	a->announcer = announcer ? (struct announcer *)&stand_in : NULL;
+	a->hooks.news = announcer ? news : NULL;
 	a->hooks.inval_entry = inval_entry;
 	return a;
 }
@@ -46,7 +46,7 @@ static struct account *account_new(bool announcer)
 static void account_free(struct account *a)
 {
 	index_free(a->index);
-	pthread_mutex_destroy(&a->index_lock);
+	rlock_destroy(&a->index_lock);
 	free(a);
 }
 
