@@ -339,13 +339,11 @@ int main(int argc, char **argv)
 	/* A peer that went away must be an error from write(), never a
 	 * signal that kills the daemon (OpenSSL writes with plain write()). */
 	signal(SIGPIPE, SIG_IGN);
-	/* A bulk read fills the body cache a few KB at a time.  In glibc's
-	 * per-thread arenas every such growth is an mprotect() of its own
-	 * (10 000 of them for `cat` of 10 000 messages, 8 % of the daemon's
-	 * CPU); the main arena grows by M_TOP_PAD at once.  The few threads
-	 * rarely allocate at the same time, so one arena costs little.  A
-	 * fixed trim threshold also keeps large arrays (listings) in mmap,
-	 * given back when freed. */
+	/* A bulk read fills the body cache a few KB at a time: in glibc's
+	 * per-thread arenas each growth is an mprotect() of its own, while the
+	 * main arena grows by M_TOP_PAD at once; our few threads rarely
+	 * allocate together.  A fixed trim threshold keeps large arrays
+	 * (listings) in mmap, given back when freed. */
 	mallopt(M_ARENA_MAX, 1);
 	mallopt(M_TOP_PAD, 4 << 20);
 	mallopt(M_TRIM_THRESHOLD, 32 << 20);
