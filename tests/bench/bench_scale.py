@@ -4,6 +4,7 @@ mbsync and tmpfs, all measured in the same run on the same machine.
 
     /usr/bin/python3 tests/bench/bench_scale.py [--list 100000] [--cat 10000]
         [--rss 100000,1000000] [--runs 5] [--bin build/inboxfs] [--skip mbsync,...]
+        [--before OTHER/inboxfs]   (a second build, measured in turn in the same run)
 
 Rows (best and median of --runs):
   cold ls -l N         mount, `ls -l` of an N-message folder   vs raw EXAMINE + UID FETCH 1:*
@@ -109,9 +110,9 @@ def drop_caches():
 
 
 class Bench:
-    def __init__(self, args):
+    def __init__(self, args, binary):
         self.args = args
-        self.binary = os.path.abspath(args.bin)
+        self.binary = os.path.abspath(binary)
         self.work = tempfile.mkdtemp(prefix="ibxscale-", dir="/tmp")
         self.shm = tempfile.mkdtemp(prefix="ibxscale-", dir="/dev/shm")
         self.mnt = os.path.join(self.work, "mnt")
@@ -253,6 +254,7 @@ class Bench:
         self.verdicts.append(("RSS %d" % n, per <= 150))
 
     def report(self):
+        print("== %s" % self.binary)
         print("%-44s %10s %10s" % ("measure", "best", "median"))
         for r in self.rows:
             print(r)
@@ -272,10 +274,13 @@ def main():
     ap.add_argument("--runs", type=int, default=5)  # this VM varies +-20 % run to run
     ap.add_argument("--skip", default="")
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "..", "build", "inboxfs"))
+    # Another build measured in the same run, section by section in turn
+    # with --bin, on the same server and data (before/after a change).
+    ap.add_argument("--before", default="")
     args = ap.parse_args()
     lists = [int(x) for x in args.list.split(",") if x and int(x)]
     rss = [int(x) for x in args.rss.split(",") if x and int(x)]
-    b = Bench(args)
+    benches = [Bench(args, x) for x in ([args.before] if args.before else []) + [args.bin]]
     try:
         with dovecot.Dovecot(tmpfs=True) as dc:
             for n in sorted(set(lists + rss)):
@@ -284,15 +289,19 @@ def main():
             if args.cat:
                 bm.seed(dc, "C%d" % args.cat, args.cat, size_pad=5000)
             for n in lists:
-                tdir = b.listing(dc, n)
-                b.remount(dc, n, tdir)
-            if args.cat:
+                for b in benches:
+                    tdir = b.listing(dc, n)
+                    b.remount(dc, n, tdir)
+            for b in benches if args.cat else []:
                 b.reading(dc, args.cat)
             for n in rss:
-                b.memory(dc, n)
+                for b in benches:
+                    b.memory(dc, n)
     finally:
-        b.close()
-    b.report()
+        for b in benches:
+            b.close()
+    for b in benches:
+        b.report()
 
 
 if __name__ == "__main__":
