@@ -90,9 +90,7 @@ static int wait_readable(struct script_server *ss, int fd, long ms)
 	do
 		rc = poll(p, 2, (int)ms);
 	while (rc < 0 && errno == EINTR);
-	if (rc <= 0 || (p[1].revents & POLLIN))
-		return 0;
-	return 1;
+	return rc > 0 && p[0].revents; /* what came before a stop is still read */
 }
 
 static void close_conn(struct script_server *ss)
@@ -181,21 +179,28 @@ static void send_all(struct script_server *ss, const char *data, size_t len)
 	}
 }
 
-/* text's lines with CRLF; tagged: lines not starting with '*' or '+' get
- * the last command's tag. */
+/* text's lines with CRLF, in one send (small writes in a row would wait
+ * for delayed ACKs); tagged: lines not starting with '*' or '+' get the
+ * last command's tag. */
 static void send_lines(struct script_server *ss, const char *text, bool tagged)
 {
+	char out[4 * MAX_LINE];
+	size_t len = 0;
+
 	while (text && *text) {
 		const char *end = strchrnul(text, '\n');
+		bool tag = tagged && *text != '*' && *text != '+';
+		int put = snprintf(out + len, sizeof(out) - len, "%s%s%.*s\r\n", tag ? ss->tag : "",
+				   tag ? " " : "", (int)(end - text), text);
 
-		if (tagged && *text != '*' && *text != '+') {
-			send_all(ss, ss->tag, strlen(ss->tag));
-			send_all(ss, " ", 1);
+		if (put < 0 || (size_t)put >= sizeof(out) - len) {
+			problem(ss, "an answer too long for the script server");
+			return;
 		}
-		send_all(ss, text, (size_t)(end - text));
-		send_all(ss, "\r\n", 2);
+		len += (size_t)put;
 		text = *end ? end + 1 : end;
 	}
+	send_all(ss, out, len);
 }
 
 static bool expect(struct script_server *ss, const struct ss_step *st)
