@@ -23,8 +23,14 @@
 /* A file being written into a folder: NEWFILE_INO_BIT | a counter (newfile.c). */
 #define NEWFILE_INO_BIT (UINT64_C(1) << 60)
 
+/* FOLDER/.search and the queries in it (node_search.c), SEARCH_INO_BIT with:
+ * FOLDER/.search:        the folder's inode;
+ * FOLDER/.search/QUERY/: SEARCH_QUERY_BIT | the query's number there. */
+#define SEARCH_INO_BIT (UINT64_C(1) << 58)
+#define SEARCH_QUERY_BIT (UINT64_C(1) << 57)
+
 /* A folder's number: below every bit above (0 is no inode). */
-static inline bool ino_is_folder(uint64_t ino) { return ino != 0 && ino < NEWFILE_INO_BIT; }
+static inline bool ino_is_folder(uint64_t ino) { return ino != 0 && ino < SEARCH_INO_BIT; }
 
 /* A message's number (it may name a message that is gone). */
 static inline bool ino_is_message(uint64_t ino) { return (ino & MSG_INO_BIT) != 0; }
@@ -37,5 +43,8 @@ static inline bool ino_is_status(uint64_t ino) { return (ino >> 61) == 1; }
 
 /* A file being written (it may be gone). */
 static inline bool ino_is_newfile(uint64_t ino) { return (ino >> 60) == 1; }
+
+/* A .search directory or a query in one (it may be forgotten). */
+static inline bool ino_is_search(uint64_t ino) { return (ino >> 58) == 1; }
 
 #endif
