@@ -309,3 +309,48 @@ def test_hostile_queries_stay_values(fake_imap, mount, tmp_path, literal_plus):
     assert not [e for e in srv.commands() if e.name in ("LOGOUT", "")]
     assert emls(m.path("INBOX")) == {"1.eml", "2.eml", "3.eml"}
     assert ifs.is_mounted(m.mountpoint)
+
+
+def test_root_search_lists_the_folders_it_found_in(dovecot_corpus, mount):
+    """.search/QUERY/ at the root runs the query in every folder and lists
+    the folder tree cut down to where it found something; each folder's
+    messages are the ones imaplib finds there, and rm acts on them."""
+    acc = dovecot_corpus
+    c = acc.raw()
+    c.create("Archive/2023")
+    c.create("Lists")
+    c.append_many("Archive/2023", [
+        (message("alice@example.org", "bob@example.org", "old invoice", "x"), [], 1680000000, 0),
+        (message("bob@example.org", "carol@example.org", "other", "y"), [], 1680000100, 0)])
+    c.append_many("Lists", [(message("list@example.org", "alice@example.org", "digest", "z"),
+                             [], 1680000200, 0)])
+    c.logout()
+    m = acc.mount(mount)
+    assert ".search" not in os.listdir(m.mountpoint)
+    q = m.path(".search", "subject:invoice")
+    assert set(os.listdir(q)) == {"INBOX", "Archive"}
+    assert set(os.listdir(os.path.join(q, "Archive"))) == {"2023"}
+    for folder in ("INBOX", "Archive/2023"):
+        want = oracle_in(acc, folder, 'SUBJECT "invoice"')
+        assert want and emls(os.path.join(q, folder)) == {"%d.eml" % u for u in want}
+    r = subprocess.run(["find", q], capture_output=True, text=True, check=True)
+    assert len([l for l in r.stdout.split("\n") if l.endswith(".eml")]) == 3, r.stdout
+    assert os.listdir(m.path(".search", "subject:nothing-matches-this")) == []
+    with pytest.raises(OSError) as ei:
+        os.listdir(m.path(".search", "frm:x"))
+    assert ei.value.errno == errno.EINVAL
+    (old,) = oracle_in(acc, "Archive/2023", 'SUBJECT "invoice"')
+    subprocess.run(["rm", os.path.join(q, "Archive", "2023", "%d.eml" % old)], check=True)
+    assert old not in acc.state("Archive/2023")
+    assert set(os.listdir(q)) == {"INBOX"}
+
+
+def oracle_in(acc, folder, keys):
+    m = acc.imap()
+    try:
+        m.select('"%s"' % folder, readonly=True)
+        typ, data = m.uid("SEARCH", keys)
+        assert typ == "OK", data
+        return {int(u) for u in data[0].split()}
+    finally:
+        m.logout()
