@@ -224,6 +224,10 @@ def test_entries_are_the_folders_messages(dovecot_corpus, mount):
                    check=True)
     assert uids[1] not in acc.state() and len(acc.state(acc.archive)) == 1
     assert listed(m, "seen") == set(uids[2:])
+    for gone in uids[:2]:  # gone from the folder itself too
+        assert not os.path.exists(m.path("INBOX", "%d.eml" % gone))
+        assert "%d.eml" % gone not in os.listdir(m.path("INBOX"))
+    assert len(emls(m.path("Archive"))) == 1
 
 
 @pytest.fixture
