@@ -253,32 +253,33 @@ static int all_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 	return lookup_in_node(a, search_query_id(parent), &f, query, name, e);
 }
 
-/* rm and mv of a message in a folder's directory: those of the message. */
-static int all_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* The folder of a folder's directory parent: 0 and *f, NODE_NOT_MINE
+ * (not ours) or ENOENT (gone, or the query's own, which has no messages). */
+static int folder_dir(struct account *a, fuse_ino_t parent, struct folder_info *f)
 {
-	struct account *a = fuse_req_userdata(req);
 	char query[NAME_MAX + 1];
-	struct folder_info f;
 
 	if (!all_owns(parent))
 		return NODE_NOT_MINE;
-	if (!node_of_ino(a, parent, query, &f) || !f.ino)
-		return ENOENT;
-	return search_unlink_found(req, &f, name);
+	return node_of_ino(a, parent, query, f) && f->ino ? 0 : ENOENT;
+}
+
+/* rm and mv of a message in a folder's directory: those of the message. */
+static int all_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct folder_info f;
+	int err = folder_dir(fuse_req_userdata(req), parent, &f);
+
+	return err ? err : search_unlink_found(req, &f, name);
 }
 
 static int all_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	struct account *a = fuse_req_userdata(req);
-	char query[NAME_MAX + 1];
 	struct folder_info f;
+	int err = folder_dir(fuse_req_userdata(req), parent, &f);
 
-	if (!all_owns(parent))
-		return NODE_NOT_MINE;
-	if (!node_of_ino(a, parent, query, &f) || !f.ino)
-		return ENOENT;
-	return search_rename_found(req, &f, name, newparent, newname, flags);
+	return err ? err : search_rename_found(req, &f, name, newparent, newname, flags);
 }
 
 /* The query's own directory runs it in every folder; a folder's runs it
