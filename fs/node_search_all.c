@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/attr.h"
 #include "fs/inode.h"
 #include "fs/listing.h"
 #include "fs/mail/account.h"
@@ -48,7 +49,7 @@ static int all_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double *
 	if (ino != ALL_DIR_INO && !node_of_ino(a, ino, query, &f))
 		return ENOENT;
 	search_dir_attr(a, ino, f.selectable, st);
-	*timeout = 1.0;
+	*timeout = ATTR_DIR_TIMEOUT;
 	return 0;
 }
 
