@@ -18,6 +18,7 @@ Every 10 000th message holds NEEDLE; the messages are 5 KB.
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -96,17 +97,7 @@ def show(n, label, values):
           flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=100000)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--skip", default="")
-    ap.add_argument("--bin", default=os.path.join(HERE, "..", "..", "build", "inboxfs"))
-    args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="ibxsearch-", dir="/tmp")
-    mnt = os.path.join(work, "mnt")
-    os.mkdir(mnt)
-    want = (args.n + EVERY - 1) // EVERY
+def run(args, mnt, want):
     with dovecot.Dovecot(tmpfs=True) as dc:
         print("seeded %d messages in %.1f s" % (args.n, seed(dc, args.n)), file=sys.stderr)
         raw, ls = [], []
@@ -133,6 +124,23 @@ def main():
             print("grep / ls .search %s %.1fx (>= 20x): %s"
                   % ("=" if done else ">", secs / statistics.median(ls),
                      secs >= 20 * statistics.median(ls)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--skip", default="")
+    ap.add_argument("--bin", default=os.path.join(HERE, "..", "..", "build", "inboxfs"))
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="ibxsearch-", dir="/tmp")
+    mnt = os.path.join(work, "mnt")
+    os.mkdir(mnt)
+    want = (args.n + EVERY - 1) // EVERY
+    try:
+        run(args, mnt, want)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 if __name__ == "__main__":
     main()
