@@ -312,7 +312,9 @@ struct run {
 	struct imap_status *st;
 };
 
-/* Read until the tagged answer or, when cont, a continuation request. */
+/* Read until the tagged answer or, when cont, a continuation request.
+ * Anything out of step breaks the connection (the command may be half
+ * sent). */
 static enum imap_result read_answer(struct run *x, bool cont)
 {
 	for (;;) {
@@ -323,24 +325,27 @@ static enum imap_result read_answer(struct run *x, bool cont)
 			imap_status_set(x->st, rr, "%s", x->s->broken_text);
 			return rr;
 		}
-		if (r->kind == IMAP_RESP_CONTINUE && cont) {
-			imap_response_free(r);
-			return IMAP_R_OK;
+		if (r->kind == IMAP_RESP_CONTINUE || (r->kind == IMAP_RESP_TAGGED &&
+						      strcmp(r->tag, x->tag) != 0)) {
+			rr = cont && r->kind == IMAP_RESP_CONTINUE ? IMAP_R_OK :
+			     imap_session_refuse(x->s, r, r->kind == IMAP_RESP_CONTINUE ?
+						 "unexpected continuation request" :
+						 "response to a tag never sent");
+			if (rr == IMAP_R_OK)
+				imap_response_free(r);
+			else
+				imap_status_set(x->st, rr, "%s", x->s->broken_text);
+			return rr;
 		}
 		if (r->kind == IMAP_RESP_TAGGED) {
-			bool ours = strcmp(r->tag, x->tag) == 0;
-
-			if (ours)
-				imap_status_from_response(x->st, r);
-			imap_response_free(r);
-			if (!ours)
-				imap_status_set(x->st, IMAP_R_PROTOCOL, "response to a tag never sent");
-			x->answered = ours;
-			return ours ? IMAP_R_OK : IMAP_R_PROTOCOL;
-		}
-		if (r->kind == IMAP_RESP_UNTAGGED)
+			imap_status_from_response(x->st, r);
+			x->answered = true;
+		} else {
 			imap_session_dispatch(x->s, r, on_search, &x->sc);
+		}
 		imap_response_free(r);
+		if (x->answered)
+			return IMAP_R_OK;
 	}
 }
 

@@ -595,8 +595,8 @@ static void set_unanswered(struct imap_session *s, struct imap_cmd *cmd, enum im
 			s->broken_text[0] ? s->broken_text : imap_result_name(rr));
 }
 
-static enum imap_result refuse_response(struct imap_session *s, struct imap_response *r,
-					const char *why)
+enum imap_result imap_session_refuse(struct imap_session *s, struct imap_response *r,
+				     const char *why)
 {
 	log_err(LOG_CAT_IMAP, "[%s] %s: %s", s->name, why, r->tag ? r->tag : "+");
 	imap_response_free(r);
@@ -628,13 +628,13 @@ enum imap_result imap_run_feed(struct imap_session *s, const struct imap_feed *f
 			break;
 		if (r->kind == IMAP_RESP_TAGGED) {
 			if (!(cmd = landed(s, fl, &nfl, r->tag))) {
-				rr = refuse_response(s, r, "response to a tag never sent");
+				rr = imap_session_refuse(s, r, "response to a tag never sent");
 				break;
 			}
 			imap_status_from_response(&cmd->st, r);
 			feed->done(feed->ctx, cmd);
 		} else if (r->kind == IMAP_RESP_CONTINUE) {
-			rr = refuse_response(s, r, "unexpected continuation request");
+			rr = imap_session_refuse(s, r, "unexpected continuation request");
 			break;
 		} else {
 			imap_session_dispatch(s, r, fn, ctx);

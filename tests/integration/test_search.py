@@ -268,6 +268,9 @@ def fake_server(fake_imap, capabilities):
         if [str(a).upper() for a in args[:1]] == ["ALL"]:
             return False
         got.append(args)
+        if "forged" in args:  # an answer under a tag never sent, then none
+            session.send(b"A9999 OK [ALERT] take this\r\n")
+            return True
         session.untagged("SEARCH 2")
         session.tagged(tag, "OK", "done")
         return True
@@ -312,6 +315,13 @@ def test_hostile_queries_stay_values(fake_imap, mount, tmp_path, literal_plus):
     assert [e.name for e in srv.commands()[n:] if e.name != "NOOP"] == []
     assert not [e for e in srv.commands() if e.name in ("LOGOUT", "")]
     assert emls(m.path("INBOX")) == {"1.eml", "2.eml", "3.eml"}
+    # A forged answer breaks the connection; the next search runs on a new one.
+    conns = {e.conn for e in srv.commands()}
+    with pytest.raises(OSError):
+        os.listdir(m.path("INBOX", ".search", "subject:forged"))
+    assert emls(m.path("INBOX", ".search", "subject:again")) == {"2.eml"}
+    assert {e.conn for e in srv.commands() if e.name == "UID SEARCH"
+            and "again" in e.args} - conns
     assert ifs.is_mounted(m.mountpoint)
 
 
