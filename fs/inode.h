@@ -23,8 +23,20 @@
 /* A file being written into a folder: NEWFILE_INO_BIT | a counter (newfile.c). */
 #define NEWFILE_INO_BIT (UINT64_C(1) << 60)
 
+/* .search and the queries in it, SEARCH_INO_BIT with:
+ * FOLDER/.search:          the folder's inode (node_search.c);
+ * FOLDER/.search/QUERY/:   SEARCH_QUERY_BIT | the query's number << 32 | the folder's inode;
+ * and with SEARCH_ALL_BIT too, the root's (node_search_all.c):
+ * .search:                 nothing more;
+ * .search/QUERY/:          SEARCH_QUERY_BIT | the query's number << 32;
+ * .search/QUERY/F/:        SEARCH_QUERY_BIT | the query's number << 32 | F's inode.
+ * A query's number is below 2^24 (queries.h), a folder's inode below 2^32. */
+#define SEARCH_INO_BIT (UINT64_C(1) << 58)
+#define SEARCH_QUERY_BIT (UINT64_C(1) << 57)
+#define SEARCH_ALL_BIT (UINT64_C(1) << 56)
+
 /* A folder's number: below every bit above (0 is no inode). */
-static inline bool ino_is_folder(uint64_t ino) { return ino != 0 && ino < NEWFILE_INO_BIT; }
+static inline bool ino_is_folder(uint64_t ino) { return ino != 0 && ino < SEARCH_INO_BIT; }
 
 /* A message's number (it may name a message that is gone). */
 static inline bool ino_is_message(uint64_t ino) { return (ino & MSG_INO_BIT) != 0; }
@@ -37,5 +49,25 @@ static inline bool ino_is_status(uint64_t ino) { return (ino >> 61) == 1; }
 
 /* A file being written (it may be gone). */
 static inline bool ino_is_newfile(uint64_t ino) { return (ino >> 60) == 1; }
+
+/* A .search directory or a query in one (it may be forgotten). */
+static inline bool ino_is_search(uint64_t ino) { return (ino >> 58) == 1; }
+
+/* The same at the mount root (a search of every folder). */
+static inline bool ino_is_search_all(uint64_t ino)
+{
+	return ino_is_search(ino) && (ino & SEARCH_ALL_BIT);
+}
+
+/* A query's directory, or a folder's in a root query: base is
+ * SEARCH_INO_BIT, with SEARCH_ALL_BIT for the root's. */
+static inline uint64_t search_query_ino(uint64_t base, uint32_t id, uint64_t folder)
+{
+	return base | SEARCH_QUERY_BIT | (uint64_t)id << 32 | folder;
+}
+
+/* The query's number and the folder of such a number. */
+static inline uint32_t search_query_id(uint64_t ino) { return (ino >> 32) & 0xffffff; }
+static inline uint64_t search_folder(uint64_t ino) { return ino & 0xffffffff; }
 
 #endif

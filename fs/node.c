@@ -13,6 +13,7 @@
 /* Each kind is defined in its own file. */
 extern const struct node_kind node_announce, node_status, node_marker, node_folder,
 	node_message, node_newfile;
+extern const struct node_kind node_search, node_search_all;
 
 /* In listing order: a folder lists .inboxfs (the root), .newmail,
  * subfolders, messages, then files being written. */
@@ -22,6 +23,8 @@ static const struct node_kind *const kinds[] = {
 	&node_marker,   /* FOLDER/.newmail */
 	&node_folder,
 	&node_message,
+	&node_search,   /* FOLDER/.search/ and below (never in a folder's listing) */
+	&node_search_all, /* .search/ at the root and below (never listed either) */
 	&node_newfile,  /* files being written */
 };
 

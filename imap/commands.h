@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/search.h"
 #include "imap/seqmap.h"
 #include "imap/session.h"
 
@@ -63,8 +64,6 @@ enum imap_result imap_select(struct imap_session *s, const char *mailbox, bool r
  * whether the server agreed (as far as it has said yet). */
 enum imap_result imap_enable_qresync(struct imap_session *s, struct imap_status *st);
 bool imap_session_qresync(const struct imap_session *s);
-/* "1:3,7" -> {1,2,3,7} (malloc'd, as given, at most 16 Mi UIDs).  0/-1. */
-int imap_uid_set_expand(const char *set, uint32_t **uids, size_t *n);
 
 /* System flags as bits. */
 enum {
@@ -158,12 +157,6 @@ enum imap_result imap_uid_get_flags(struct imap_session *s, uint32_t uid, char *
 /* COMPRESS DEFLATE (RFC 4978): from its OK on, both directions are
  * compressed. */
 enum imap_result imap_compress(struct imap_session *s, struct imap_status *st);
-
-/* Every UID of the selected mailbox, ascending, into out (cleared first):
- * UID SEARCH RETURN (ALL) ALL where ESEARCH is offered (RFC 4731: a
- * compact set), else UID SEARCH ALL. */
-enum imap_result imap_uid_search_all(struct imap_session *s, struct imap_seqmap *out,
-				     struct imap_status *st);
 
 /* Where an appended message went: APPENDUID (RFC 4315 §3). */
 struct imap_appenduid {

@@ -384,7 +384,7 @@ static void parse_capability_list(struct imap_session *s, const struct imap_valu
 		{ "AUTH=LOGIN", CAP_AUTH_LOGIN }, { "AUTH=XOAUTH2", CAP_AUTH_XOAUTH2 },
 		{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER }, { "UNSELECT", CAP_UNSELECT },
 		{ "ESEARCH", CAP_ESEARCH }, { "COMPRESS=DEFLATE", CAP_COMPRESS_DEFLATE },
-		{ "NOTIFY", CAP_NOTIFY }, { "BINARY", CAP_BINARY },
+		{ "NOTIFY", CAP_NOTIFY }, { "BINARY", CAP_BINARY }, { "X-GM-EXT-1", CAP_XGM_EXT1 },
 	};
 	unsigned bits = 0;
 
@@ -447,22 +447,33 @@ void imap_session_dispatch(struct imap_session *s, struct imap_response *r, imap
 			  r->data.items[r->data.n > 1 ? 1 : 0].str);
 }
 
-enum imap_result imap_send_literal(struct imap_session *s, const char *data, size_t len)
+/* Bytes onto the connection, untraced. */
+static enum imap_result write_raw(struct imap_session *s, const char *data, size_t len)
 {
 	enum net_err e;
 
 	if (s->broken)
 		return s->broken_result;
-	log_trace(LOG_CAT_IMAP, "[%s] C: <literal of %zu bytes>", s->name, len);
-	/* Sent from the caller's buffer: a message may be hundreds of MB. */
 	e = net_write_all(s->net, data, len, imap_session_wait_ms(s));
-	if (e == NET_OK)
-		e = net_write_all(s->net, "\r\n", 2, imap_session_wait_ms(s));
 	if (e != NET_OK) {
 		mark_broken(s, e == NET_ERR_TIMEOUT ? IMAP_R_TIMEOUT : IMAP_R_LOST, net_err_name(e));
 		return s->broken_result;
 	}
 	return IMAP_R_OK;
+}
+
+enum imap_result imap_send_bytes(struct imap_session *s, const char *data, size_t len)
+{
+	log_trace(LOG_CAT_IMAP, "[%s] C: <literal of %zu bytes>", s->name, len);
+	/* Sent from the caller's buffer: a message may be hundreds of MB. */
+	return write_raw(s, data, len);
+}
+
+enum imap_result imap_send_literal(struct imap_session *s, const char *data, size_t len)
+{
+	enum imap_result rr = imap_send_bytes(s, data, len);
+
+	return rr == IMAP_R_OK ? write_raw(s, "\r\n", 2) : rr;
 }
 
 /* "<tag> <line>" framed into out, under the next tag. */
@@ -584,8 +595,8 @@ static void set_unanswered(struct imap_session *s, struct imap_cmd *cmd, enum im
 			s->broken_text[0] ? s->broken_text : imap_result_name(rr));
 }
 
-static enum imap_result refuse_response(struct imap_session *s, struct imap_response *r,
-					const char *why)
+enum imap_result imap_session_refuse(struct imap_session *s, struct imap_response *r,
+				     const char *why)
 {
 	log_err(LOG_CAT_IMAP, "[%s] %s: %s", s->name, why, r->tag ? r->tag : "+");
 	imap_response_free(r);
@@ -617,13 +628,13 @@ enum imap_result imap_run_feed(struct imap_session *s, const struct imap_feed *f
 			break;
 		if (r->kind == IMAP_RESP_TAGGED) {
 			if (!(cmd = landed(s, fl, &nfl, r->tag))) {
-				rr = refuse_response(s, r, "response to a tag never sent");
+				rr = imap_session_refuse(s, r, "response to a tag never sent");
 				break;
 			}
 			imap_status_from_response(&cmd->st, r);
 			feed->done(feed->ctx, cmd);
 		} else if (r->kind == IMAP_RESP_CONTINUE) {
-			rr = refuse_response(s, r, "unexpected continuation request");
+			rr = imap_session_refuse(s, r, "unexpected continuation request");
 			break;
 		} else {
 			imap_session_dispatch(s, r, fn, ctx);

@@ -70,6 +70,8 @@ enum {
 	CAP_COMPRESS_DEFLATE = 1u << 22,
 	/* Not used, only reported by --check: */
 	CAP_NOTIFY = 1u << 23, CAP_BINARY = 1u << 24,
+	/* Gmail's extensions (X-GM-RAW search). */
+	CAP_XGM_EXT1 = 1u << 25,
 };
 
 struct imap_session;
@@ -178,6 +180,9 @@ enum imap_result imap_send_line(struct imap_session *s, const char *line, size_t
 /* Send a literal's bytes (after its {N} line) and the CRLF that ends the
  * command; traced as a byte count only. */
 enum imap_result imap_send_literal(struct imap_session *s, const char *data, size_t len);
+/* Send a literal's bytes alone: more of the command follows
+ * (imap_send_line).  Traced as a byte count only. */
+enum imap_result imap_send_bytes(struct imap_session *s, const char *data, size_t len);
 /* Read one response (blocking up to the timeout, or the deadline). */
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out);
 /* The same with its own timeout (-1: the usual one); with quiet_ok, no

@@ -47,5 +47,10 @@ int imap_session_wait_ms(const struct imap_session *s);
 bool imap_session_set_aside(struct imap_session *s, const char *tag, enum imap_aside kind);
 void imap_session_dispatch(struct imap_session *s, struct imap_response *r, imap_untagged_fn fn,
 			   void *ctx);
+/* A response that puts the stream out of step (a tag never sent, a
+ * continuation nobody asked for): logged, freed, and the connection
+ * broken.  IMAP_R_PROTOCOL. */
+enum imap_result imap_session_refuse(struct imap_session *s, struct imap_response *r,
+				     const char *why);
 
 #endif

@@ -12,7 +12,7 @@ set -u
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 secs="${1:-600}"
 build="${2:-$REPO/build-clang}"
-targets="parser utf7 token config"
+targets="parser utf7 token config query"
 
 if [ ! -d "$build" ]; then
     CC=clang meson setup "$build" "$REPO" -Dfuzz=true -Db_sanitize=address,undefined \
