@@ -71,3 +71,9 @@ int imap_errno(const struct imap_status *st, const char *what)
 		log_debug(LOG_CAT_FS, "%s: %s", what, st->text);
 	return e;
 }
+
+int readonly_errno(const char *what)
+{
+	log_info(LOG_CAT_FS, "%s refused: message parts are read-only", what);
+	return EROFS;
+}

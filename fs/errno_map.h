@@ -8,4 +8,8 @@
  * anything that is not a plain "no such thing". */
 int imap_errno(const struct imap_status *st, const char *what);
 
+/* A change to what can never change (a message's parts): EROFS, with a
+ * log line naming what was refused. */
+int readonly_errno(const char *what);
+
 #endif
