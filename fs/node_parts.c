@@ -72,14 +72,18 @@ static void file_attr(const struct account *a, fuse_ino_t ino, time_t t, uint64_
 }
 
 /* An entry with its attributes: kept long, but an estimated size only a
- * moment (reading a file corrects it). */
+ * moment (reading a file corrects it).  A message's directory is not
+ * kept at all: each path through it asks the index again (no server
+ * traffic), so that it vanishes with the message. */
 static void entry_of(struct fuse_entry_param *e, const struct stat *st, bool exact)
 {
+	bool msg_dir = decode(st->st_ino).uid != 0 && decode(st->st_ino).file == 0;
+
 	memset(e, 0, sizeof(*e));
 	e->ino = st->st_ino;
 	e->attr = *st;
-	e->entry_timeout = ATTR_MSG_TIMEOUT;
-	e->attr_timeout = exact ? ATTR_MSG_TIMEOUT : ATTR_DIR_TIMEOUT;
+	e->entry_timeout = msg_dir ? 0 : ATTR_MSG_TIMEOUT;
+	e->attr_timeout = msg_dir ? 0 : exact ? ATTR_MSG_TIMEOUT : ATTR_DIR_TIMEOUT;
 }
 
 /* A message's part list and what it is, for a call due at deadline. */
@@ -371,6 +375,25 @@ static void parts_list_entry(struct account *a, const struct node_part *part, si
 
 /* ---- inodes ------------------------------------------------------------------ */
 
+/* .parts or a message's directory: from the index alone. */
+static int dir_getattr(struct account *a, struct pnode n, fuse_ino_t ino, struct stat *st,
+		       double *timeout)
+{
+	struct folder *f = NULL;
+	struct msg *m = NULL;
+	time_t t = attr_mount_time();
+
+	pthread_mutex_lock(&a->index_lock);
+	if (n.uid == 0)
+		f = parts_folder(a, n.folder);
+	else if ((m = pnode_msg(a, n, &f)))
+		t = (time_t)m->date;
+	pthread_mutex_unlock(&a->index_lock);
+	dir_attr(a, ino, t, st);
+	*timeout = n.uid == 0 ? ATTR_MSG_TIMEOUT : 0;
+	return (n.uid == 0 ? f != NULL : m != NULL) ? 0 : ENOENT;
+}
+
 static int parts_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double *timeout)
 {
 	struct account *a = fuse_req_userdata(req);
@@ -382,18 +405,11 @@ static int parts_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double
 	int err = 0;
 
 	*timeout = ATTR_MSG_TIMEOUT;
-	if (n.uid == 0) {
-		pthread_mutex_lock(&a->index_lock);
-		err = parts_folder(a, n.folder) ? 0 : ENOENT;
-		pthread_mutex_unlock(&a->index_lock);
-		dir_attr(a, ino, attr_mount_time(), st);
-		return err;
-	}
+	if (n.uid == 0 || n.file == 0)
+		return dir_getattr(a, n, ino, st, timeout);
 	if ((err = load_list(a, n, account_deadline(a), &pm, &r, &date)) != 0)
 		return err;
-	if (n.file == 0)
-		dir_attr(a, ino, date, st);
-	else if (n.file <= pm->n)
+	if (n.file <= pm->n)
 		file_attr(a, ino, date, parts_cache_size(pm, n.file - 1, &exact), st);
 	else
 		err = ENOENT;

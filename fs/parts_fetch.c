@@ -90,9 +90,16 @@ static enum imap_result fetch_structure(const struct parts_ref *r, void *ctx,
 	return imap_fetch_structure(r->a->session, r->uid, ctx, st);
 }
 
-/* BODYSTRUCTURE and the header block; the whole body when the server's
- * structure is unusable (malformed, too deep for the protocol parser:
- * IMAP_R_PROTOCOL) or missing. */
+/* The server answered, but not with a structure we can use: malformed,
+ * too deep for the protocol parser (IMAP_R_PROTOCOL), or refused (BAD,
+ * NO: a server without BODYSTRUCTURE). */
+static bool structure_unusable(enum imap_result rr)
+{
+	return rr == IMAP_R_OK || rr == IMAP_R_PROTOCOL || rr == IMAP_R_BAD || rr == IMAP_R_NO;
+}
+
+/* BODYSTRUCTURE and the header block; the whole body, parsed here, when
+ * the server's structure is unusable. */
 static int from_server(const struct parts_ref *r, struct parts_msg *pm)
 {
 	struct imap_structure s = { .bs_ok = false };
@@ -111,7 +118,7 @@ static int from_server(const struct parts_ref *r, struct parts_msg *pm)
 		return err;
 	}
 	imap_structure_free(&s);
-	if (rr != IMAP_R_OK && rr != IMAP_R_PROTOCOL) {
+	if (!structure_unusable(rr)) {
 		what(r, w, sizeof(w));
 		return imap_errno(&st, w);
 	}

@@ -1,0 +1,318 @@
+"""Attachments and headers as files (issue 19): FOLDER/.parts/UID/.
+
+Messages are written by Python's `email` package (a real MIME writer),
+appended to each real server, and every file under .parts/UID/ is
+compared, name and bytes, with what `email` makes of the server's copy of
+the message.  Which commands inboxfs sent is read from its own protocol
+trace (-o debug=imap).
+
+Where the issue leaves a choice, the tests pin what inboxfs does:
+  * a part's bytes are the decoded content; for text/* parts they are
+    compared with CRLF line ends made LF, since the message on the server
+    has CRLF while `email` gives LF for quoted-printable and CRLF for
+    7bit: the bytes of binary parts are compared exactly;
+  * `text` is the first text/plain leaf that is not an attachment (else
+    text/html), in UTF-8 with LF line ends.
+"""
+
+import email
+import email.policy
+import errno
+import os
+import re
+import shutil
+import subprocess
+import sys
+from email.header import Header
+from email.message import EmailMessage
+from email.mime.application import MIMEApplication
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import inboxfs as ifs  # noqa: E402
+from realservers import Account, sent  # noqa: E402
+from realservers import mount_path as _mount_path  # noqa: E402
+
+FIELDS = ["subject", "from", "to", "cc", "date", "message-id", "in-reply-to"]
+EXT = {"text/plain": "txt", "text/html": "html", "application/pdf": "pdf",
+       "message/rfc822": "eml", "image/jpeg": "jpg", "image/png": "png"}
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+# ------------------------------------------------------------ the messages
+
+def full_message():
+    """Every case of acceptance 1 in one message."""
+    inner = EmailMessage()
+    inner["Subject"] = "the forwarded one"
+    inner["From"] = "carol@example.org"
+    inner.set_content("what was forwarded\n")
+    outer = MIMEMultipart("mixed")
+    outer["Subject"] = Header("Grüße aus Köln — € 2026", "utf-8").encode()
+    outer["From"] = "%s <jorg@example.org>" % Header("Jörg Ünlü", "iso-8859-1").encode()
+    outer["To"] = "bob@example.org, %s <eve@example.org>" % \
+        Header("Ève", "iso-8859-1").encode()
+    outer["Cc"] = "dave@example.org"
+    outer["Date"] = "Fri, 04 Dec 2026 10:00:00 +0000"
+    outer["Message-ID"] = "<parts-1@example.org>"
+    outer["In-Reply-To"] = "<earlier@example.org>"
+    alt = MIMEMultipart("alternative")
+    alt.attach(MIMEText("Hello, the plain text: ünïcödé\n", "plain", "utf-8"))
+    alt.attach(MIMEText("<p>Hello, the <b>HTML</b></p>\n", "html", "utf-8"))
+    outer.attach(alt)
+    outer.attach(MIMEText("caf\xe9 na\xefve, d\xe9j\xe0 vu " + "long line " * 10 + "\n",
+                          "plain", "iso-8859-1"))
+    pdf = MIMEApplication(PDF, "pdf")
+    pdf.add_header("Content-Disposition", "attachment", filename="invoice.pdf")
+    outer.attach(pdf)
+    long_pdf = MIMEApplication(PDF[:5000], "pdf")
+    long_pdf.add_header("Content-Disposition", "attachment",
+                        filename=("utf-8", "", "Rechnung März " + "x" * 70 + ".pdf"))
+    outer.attach(long_pdf)
+    rel = MIMEMultipart("related")
+    mixed = MIMEMultipart("mixed")
+    mixed.attach(MIMEText("nested text\n"))
+    photo = MIMEApplication(bytes(range(255, -1, -1)) * 8, "jpeg")
+    photo.replace_header("Content-Type", "image/jpeg")
+    photo.add_header("Content-Disposition", "inline", filename="photo.jpg")
+    mixed.attach(photo)
+    rel.attach(mixed)
+    rel.attach(MIMEApplication(b"\x00\x01\x02 no name at all", "octet-stream"))
+    outer.attach(rel)
+    outer.attach(MIMEMessage(inner))
+    return outer.as_bytes(policy=email.policy.SMTP)
+
+
+def latin1_q_message():
+    """One text/plain part, an ISO-8859-1 Q-encoded subject."""
+    m = MIMEText("Gr\xfc\xdfe\n", "plain", "iso-8859-1")
+    m["Subject"] = "=?iso-8859-1?q?Gr=FC=DFe_=E0_tous?="
+    m["From"] = "a@example.org"
+    m["To"] = "b@example.org"
+    m["Date"] = "Fri, 04 Dec 2026 11:00:00 +0000"
+    return m.as_bytes(policy=email.policy.SMTP)
+
+
+def html_only_message():
+    """HTML only (so `text` is it), and an attachment with no name."""
+    m = MIMEMultipart("mixed")
+    m["Subject"] = "html only"
+    m["From"] = "a@example.org"
+    m.attach(MIMEText("<p>only <i>html</i> here</p>\n", "html", "utf-8"))
+    m.attach(MIMEApplication(os.urandom(700), "octet-stream"))
+    return m.as_bytes(policy=email.policy.SMTP)
+
+
+MESSAGES = [full_message, latin1_q_message, html_only_message]
+
+
+# ------------------------------------------------------------ what email says
+
+def leaves(part, section=""):
+    """(section, part) of each leaf, numbered as IMAP numbers sections;
+    an attached message is a leaf."""
+    if not part.is_multipart() or part.get_content_type() == "message/rfc822":
+        return [(section or "1", part)]
+    out = []
+    for i, child in enumerate(part.iter_parts(), 1):
+        out += leaves(child, "%s.%d" % (section, i) if section else str(i))
+    return out
+
+
+def file_name(section, part):
+    name = part.get_filename()
+    if name:
+        return "%s-%s" % (section, name)
+    return "%s.%s" % (section, EXT.get(part.get_content_type(), "bin"))
+
+
+def lf(b):
+    return b.replace(b"\r\n", b"\n")
+
+
+def main_text(lv):
+    for want in ("text/plain", "text/html"):
+        for _, p in lv:
+            if p.get_content_type() == want and p.get_content_disposition() != "attachment":
+                return lf(p.get_content().encode("utf-8"))
+    return None
+
+
+def expected(raw):
+    """{file name: bytes} as Python's email sees the message raw; the
+    bytes of an attached message are checked apart (None here)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    end = raw.index(b"\r\n\r\n") + 4
+    files = {"header": raw[:end]}
+    for f in FIELDS:
+        if msg[f] is not None:
+            files[f] = (str(msg[f]) + "\n").encode("utf-8")
+    lv = leaves(msg)
+    if main_text(lv) is not None:
+        files["text"] = main_text(lv)
+    for section, p in lv:
+        if p.get_content_type() == "message/rfc822":
+            files[file_name(section, p)] = None
+        elif p.get_content_maintype() == "text":
+            files[file_name(section, p)] = lf(p.get_payload(decode=True))
+        else:
+            files[file_name(section, p)] = p.get_payload(decode=True)
+    return files
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def check_parts(d, raw):
+    """Every file of .parts/UID (directory d) has the name and the bytes
+    email gives; an attached message is its exact bytes."""
+    want = expected(raw)
+    assert sorted(os.listdir(d)) == sorted(want)
+    for name, data in want.items():
+        got = read(os.path.join(d, name))
+        if data is None:
+            assert got in raw and got.startswith(b"Subject: the forwarded one\r\n"), name
+            assert email.message_from_bytes(got)["Subject"] == "the forwarded one"
+        elif name == "text" or name.endswith((".txt", ".html")):
+            assert lf(got) == data, name
+        else:
+            assert got == data, name
+    return want
+
+
+def fetches(m, what):
+    return [l for l in sent(m, "UID FETCH") if what in l]
+
+
+# ------------------------------------------------------------ the tests
+
+@pytest.fixture(scope="module")
+def parts_account(server, tmp_path_factory):
+    """A user on each real server with MESSAGES appended to INBOX."""
+    acc = Account(server, tmp_path_factory.mktemp("parts"), n=1)
+    c = acc.raw()
+    c.append_many("INBOX", [(mk(), [], 1764842400 + i, 0) for i, mk in enumerate(MESSAGES)])
+    c.logout()
+    return acc
+
+
+def test_parts_are_what_email_gives(parts_account, mount, tmp_path):
+    """Acceptance 1: names and decoded bytes of every part file, header
+    fields decoded (RFC 2047 B and Q, UTF-8 and ISO-8859-1), RFC 2231
+    continued names, nested multiparts, a forwarded message, a part with
+    no name; on Dovecot, Cyrus and Courier."""
+    acc = parts_account
+    m = acc.mount(mount)
+    inbox = os.path.join(m.mountpoint, "INBOX")
+    uids = sorted(acc.state("INBOX"))[1:]
+    assert ".parts" not in os.listdir(inbox)
+    assert {str(u) for u in uids} <= set(os.listdir(os.path.join(inbox, ".parts")))
+    seen = {}
+    for uid in uids:
+        seen[uid] = check_parts(os.path.join(inbox, ".parts", str(uid)),
+                                acc.body("INBOX", uid))
+    full = seen[uids[0]]
+    assert full["subject"] == "Grüße aus Köln — € 2026\n".encode()
+    assert full["from"] == "Jörg Ünlü <jorg@example.org>\n".encode()
+    assert "3-invoice.pdf" in full and full["3-invoice.pdf"] == PDF
+    assert "4-Rechnung März %s.pdf" % ("x" * 70) in full
+    assert {"5.1.1.txt", "5.1.2-photo.jpg", "5.2.bin", "6.eml"} <= set(full)
+    assert seen[uids[1]]["subject"] == "Grüße à tous\n".encode()
+    assert seen[uids[1]]["1.txt"] == "Grüße\n".encode("iso-8859-1")
+    assert seen[uids[2]]["text"] == b"<p>only <i>html</i> here</p>\n"
+    assert not fetches(m, "BODY.PEEK[]"), "a whole message was fetched"
+
+
+# ------------------------------------------------------------ Dovecot only
+
+@pytest.fixture
+def dc_account(dovecot, tmp_path):
+    """A fresh user on Dovecot with MESSAGES in INBOX (UIDs 2, 3, 4)."""
+    acc = Account(dovecot, tmp_path, n=1)
+    c = acc.raw()
+    c.append_many("INBOX", [(mk(), [], 1764842400 + i, 0) for i, mk in enumerate(MESSAGES)])
+    c.logout()
+    return acc
+
+
+def run(*argv, **kw):
+    return subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=120 * ifs.timeout_scale(), **kw)
+
+
+def test_walkers_never_enter_parts(dc_account, mount, tmp_path):
+    """Acceptance 3: find, du, ls -R, grep -r and rsync -a over the mount
+    never enter .parts.  The first three read no body, so had they entered
+    a message's parts its BODYSTRUCTURE would have been fetched; grep -r
+    would find the decoded text (base64 in the .eml) and rsync would copy
+    .parts.  Then ls of one message's parts fetches it once, a second ls
+    not again."""
+    m = dc_account.mount(mount)
+    root = m.mountpoint
+    for argv in (["find", root], ["du", "-a", root], ["ls", "-laR", root]):
+        r = run(*argv)
+        assert r.returncode == 0 and b".parts" not in r.stdout, argv
+    assert not fetches(m, "BODYSTRUCTURE")
+    r = run("grep", "-r", "-l", "--exclude-dir=.inboxfs", "the plain text", root)
+    assert r.returncode == 1 and r.stdout == b"", r
+    dest = str(tmp_path / "copy")
+    r = run("rsync", "-a", "--exclude=/.inboxfs", root + "/", dest + "/")
+    assert r.returncode == 0, r.stderr
+    assert "2.eml" in os.listdir(os.path.join(dest, "INBOX"))
+    assert not [d for d, _, _ in os.walk(dest) if ".parts" in d.split(os.sep)]
+    assert not fetches(m, "BODYSTRUCTURE")
+    m2 = dc_account.mount(mount)  # a mount whose body cache is empty
+    parts = os.path.join(m2.mountpoint, "INBOX", ".parts", "2")
+    assert "3-invoice.pdf" in run("ls", parts).stdout.decode()
+    assert len(fetches(m2, "BODYSTRUCTURE")) == 1
+    run("ls", "-l", parts)
+    assert len(fetches(m2, "BODYSTRUCTURE")) == 1
+
+
+def test_a_cached_message_is_parsed_here(dc_account, mount):
+    """A message already read (in the body cache) gives its parts with no
+    server traffic at all."""
+    m = dc_account.mount(mount)
+    inbox = os.path.join(m.mountpoint, "INBOX")
+    raw = read(os.path.join(inbox, "2.eml"))
+    before = len(sent(m, "UID FETCH"))
+    check_parts(os.path.join(inbox, ".parts", "2"), raw)
+    assert len(sent(m, "UID FETCH")) == before, sent(m, "UID FETCH")[before:]
+
+
+def test_parts_are_read_only(dc_account, mount):
+    """Everything under .parts refuses changes with EROFS; the message
+    itself stays, and rm of its .eml still works."""
+    m = dc_account.mount(mount)
+    inbox = os.path.join(m.mountpoint, "INBOX")
+    d = os.path.join(inbox, ".parts", "2")
+    pdf = os.path.join(d, "3-invoice.pdf")
+    attempts = [
+        lambda: os.unlink(pdf),
+        lambda: os.rename(pdf, os.path.join(d, "x.pdf")),
+        lambda: os.rename(pdf, os.path.join(inbox, "x.eml")),
+        lambda: os.rename(os.path.join(inbox, "3.eml"), os.path.join(d, "3.eml")),
+        lambda: open(pdf, "r+b"),
+        lambda: open(os.path.join(d, "new.txt"), "wb"),
+        lambda: os.truncate(pdf, 0),
+        lambda: os.rename(os.path.join(inbox, ".parts"), os.path.join(inbox, "p")),
+    ]
+    for i, attempt in enumerate(attempts):
+        with pytest.raises(OSError) as e:
+            attempt()
+        assert e.value.errno == errno.EROFS, (i, e.value)
+    assert read(pdf) == PDF
+    assert {"2.eml", "3.eml"} <= set(os.listdir(inbox))
+    os.unlink(os.path.join(inbox, "2.eml"))
+    assert not os.path.exists(d)
+    assert "2" not in os.listdir(os.path.join(inbox, ".parts"))
+    with pytest.raises(FileNotFoundError):
+        read(pdf)
