@@ -465,6 +465,11 @@ def rss_kb(pid):
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
 
+def sanitized(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def test_ten_thousand_parts(dovecot, mount, tmp_path):
     """Acceptance 4 on Dovecot: a message of 10 000 parts lists (safe,
     distinct names) and reads part by part, in bounded memory."""
@@ -481,4 +486,6 @@ def test_ten_thousand_parts(dovecot, mount, tmp_path):
     # Dovecot stops at 10 000 MIME parts (the multipart counts): the last
     # part it shows holds the rest, so check one from the middle.
     assert read(os.path.join(d, "5001-p5000.bin")) == b"5000"
-    assert rss_kb(m.proc.pid) - before < 64 * 1024
+    # About 18 MB in the plain build; AddressSanitizer's quarantine keeps
+    # what was freed, so there the bound is on what was allocated at all.
+    assert rss_kb(m.proc.pid) - before < (320 if sanitized(m.proc.pid) else 64) * 1024
