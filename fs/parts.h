@@ -56,11 +56,12 @@ void parts_msg_free(struct parts_msg *pm);
 long parts_find(const struct parts_msg *pm, const char *name);
 
 /* The bytes of entry e from what the server sent for its section (raw,
- * len bytes): still transfer-encoded unless decoded, never so for an
- * attached message.  The text is converted to UTF-8 with LF line ends.
+ * len bytes, malloc'd and taken: freed, or handed back as *out when there
+ * is nothing to do): still transfer-encoded unless decoded, never so for
+ * an attached message.  The text is converted to UTF-8 with LF line ends.
  * Into *out (malloc'd): 0, or -1. */
-int parts_decode(const struct parts_entry *e, const char *raw, size_t len, bool decoded,
-		 char **out, size_t *outlen);
+int parts_decode(const struct parts_entry *e, char *raw, size_t len, bool decoded, char **out,
+		 size_t *outlen);
 /* The bytes of entry e (TEXT or LEAF) from the whole message: 0, or -1
  * (no such section, or out of memory). */
 int parts_extract(const struct parts_entry *e, const char *msg, size_t len, char **out,

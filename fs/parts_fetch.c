@@ -192,7 +192,6 @@ static int fetch_part(const struct parts_ref *r, const struct parts_entry *e, ch
 		return imap_errno(&st, w);
 	}
 	rc = parts_decode(e, sc.raw, sc.len, sc.binary, data, len);
-	free(sc.raw);
 	return rc < 0 ? ENOMEM : 0;
 }
 
