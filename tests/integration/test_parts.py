@@ -20,7 +20,7 @@ import email.policy
 import errno
 import os
 import re
-import shutil
+import signal
 import subprocess
 import sys
 from email.header import Header
@@ -37,7 +37,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import inboxfs as ifs  # noqa: E402
 from realservers import Account, sent  # noqa: E402
-from realservers import mount_path as _mount_path  # noqa: E402
 
 FIELDS = ["subject", "from", "to", "cc", "date", "message-id", "in-reply-to"]
 EXT = {"text/plain": "txt", "text/html": "html", "application/pdf": "pdf",
@@ -489,3 +488,64 @@ def test_ten_thousand_parts(dovecot, mount, tmp_path):
     # About 18 MB in the plain build; AddressSanitizer's quarantine keeps
     # what was freed, so there the bound is on what was allocated at all.
     assert rss_kb(m.proc.pid) - before < (320 if sanitized(m.proc.pid) else 64) * 1024
+
+
+# ------------------------------------------------------------ the README's script
+
+README = os.path.join(HERE, "..", "..", "README.md")
+
+
+def readme_script():
+    """The code block after "runs this very script" in the README."""
+    text = open(README, encoding="utf-8").read()
+    at = text.index("this very script")
+    return re.search(r"```sh\n(.*?)```", text[at:], re.S).group(1)
+
+
+def watching(pgid, timeout):
+    """Until a process of group pgid holds an inotify watch (inotifywait -q
+    does not say when it does)."""
+    def found():
+        pids = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            try:
+                for fd in os.listdir("/proc/%s/fdinfo" % pid):
+                    with open("/proc/%s/fdinfo/%s" % (pid, fd)) as f:
+                        if "inotify wd:" in f.read():
+                            return True
+            except OSError:
+                continue
+        return False
+    return ifs.wait_until(found, timeout)
+
+
+def test_readme_saves_every_pdf(dovecot, mount, tmp_path):
+    """Acceptance 5: the README's 5-line script, run as it is (HOME points
+    at a directory where ~/mail is the mount), saves the PDF attachments of
+    mail that arrives, and nothing else."""
+    script = readme_script()
+    assert len(script.strip().splitlines()) == 5, script
+    acc = Account(dovecot, tmp_path, n=1)
+    m = acc.mount(mount)
+    home = tmp_path / "home"
+    (home / "pdfs").mkdir(parents=True)
+    os.symlink(m.mountpoint, str(home / "mail"))
+    env = dict(os.environ, HOME=str(home))
+    p = subprocess.Popen(["bash", "-c", script], env=env, stdin=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert watching(p.pid, 10 * ifs.timeout_scale())
+        c = acc.raw()
+        c.append_many("INBOX", [(full_message(), [], 1764842400, 0),
+                                (latin1_q_message(), [], 1764842401, 0)])
+        c.logout()
+        want = {"2-3-invoice.pdf", "2-4-Rechnung März %s.pdf" % ("x" * 70)}
+        assert ifs.wait_until(lambda: set(os.listdir(home / "pdfs")) >= want,
+                              30 * ifs.timeout_scale()), os.listdir(home / "pdfs")
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        err = p.communicate(timeout=10)[1]
+    assert set(os.listdir(home / "pdfs")) == want, err
+    assert read(str(home / "pdfs" / "2-3-invoice.pdf")) == PDF
+    assert read(str(home / "pdfs" / sorted(want)[1])) == PDF[:5000]
