@@ -16,6 +16,7 @@
 #include "fs/inode.h"
 #include "fs/listing.h"
 #include "fs/node.h"
+#include "fs/notify.h"
 #include "fs/parts_cache.h"
 #include "fs/parts_fetch.h"
 #include "fs/parts_name.h"
@@ -438,6 +439,7 @@ static void parts_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 			fuse_reply_err(req, err);
 			return;
 		}
+		parts_exact_sizes(&r, pm);
 		listing_open(req, fi, ino, parts_dir_ino(r.f->ino));
 		parts_cache_release(pm);
 		return;
@@ -449,6 +451,20 @@ static void parts_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 		fuse_reply_err(req, f ? err : ENOENT);
 	else
 		listing_open(req, fi, ino, n.folder);
+}
+
+/* Read file i; the kernel forgets the size it had when that was an
+ * estimate (it would cut a read through the page cache, and stat). */
+static int read_file(const struct parts_ref *r, struct parts_msg *pm, size_t i, fuse_ino_t ino,
+		     char **data, size_t *len)
+{
+	bool exact;
+	uint64_t had = parts_cache_size(pm, i, &exact);
+	int err = parts_read(r, pm, i, data, len);
+
+	if (!err && (!exact || had != *len) && r->a->notifier)
+		notifier_inval_inode(r->a->notifier, ino);
+	return err;
 }
 
 static void parts_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -474,7 +490,7 @@ static void parts_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, err);
 		return;
 	}
-	err = n.file <= pm->n ? parts_read(&r, pm, n.file - 1, &data, &len) : ENOENT;
+	err = n.file <= pm->n ? read_file(&r, pm, n.file - 1, ino, &data, &len) : ENOENT;
 	parts_cache_release(pm);
 	if (err)
 		fuse_reply_err(req, err);

@@ -162,6 +162,10 @@ static struct parts_entry *add_leaf(struct parts_msg *pm, size_t *cap, const str
 	e->message = strcmp(l->type, "message") == 0 &&
 		     (strcmp(l->subtype, "rfc822") == 0 || strcmp(l->subtype, "global") == 0);
 	e->size = e->message ? l->octets : estimate(e->encoding, l->octets);
+	/* Bytes served as they are stored: the server's count is theirs. */
+	e->size_exact = kind == PARTS_LEAF && l->octets > 0 &&
+			(e->message || !*e->encoding || strcmp(e->encoding, "7bit") == 0 ||
+			 strcmp(e->encoding, "8bit") == 0 || strcmp(e->encoding, "binary") == 0);
 	return e;
 }
 

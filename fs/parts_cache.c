@@ -76,12 +76,12 @@ void parts_cache_release(struct parts_msg *pm)
 	pthread_mutex_unlock(&lock);
 }
 
-void parts_cache_set_size(struct parts_msg *pm, size_t i, uint64_t size)
+void parts_cache_set_size(struct parts_msg *pm, size_t i, uint64_t size, bool exact)
 {
 	pthread_mutex_lock(&lock);
-	if (i < pm->n) {
+	if (i < pm->n && !pm->e[i].size_exact) {
 		pm->e[i].size = size;
-		pm->e[i].size_exact = true;
+		pm->e[i].size_exact = exact;
 	}
 	pthread_mutex_unlock(&lock);
 }

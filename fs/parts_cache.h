@@ -19,8 +19,10 @@ struct parts_msg *parts_cache_get(uint64_t key);
  * thread kept one first, pm is freed and that one is returned. */
 struct parts_msg *parts_cache_put(uint64_t key, struct parts_msg *pm);
 void parts_cache_release(struct parts_msg *pm);
-/* Entry i of pm has size bytes (learned by reading it). */
-void parts_cache_set_size(struct parts_msg *pm, size_t i, uint64_t size);
+/* Entry i of pm has size bytes: exact when learned by reading it, else
+ * what the server says (BINARY.SIZE, which Dovecot 2.3 miscounts for
+ * some binary contents: only a read settles it). */
+void parts_cache_set_size(struct parts_msg *pm, size_t i, uint64_t size, bool exact);
 /* Entry i's size and whether it is exact, read under the cache's lock. */
 uint64_t parts_cache_size(const struct parts_msg *pm, size_t i, bool *exact);
 

@@ -232,6 +232,45 @@ int parts_read(const struct parts_ref *r, struct parts_msg *pm, size_t i, char *
 		return err;
 	err = b ? from_whole(r, e, b, data, len) : fetch_part(r, e, data, len);
 	if (err == 0)
-		parts_cache_set_size(pm, i, *len);
+		parts_cache_set_size(pm, i, *len, true);
 	return err;
+}
+
+/* ---- sizes ----------------------------------------------------------------- */
+
+struct sizes_req {
+	const char *sections[IMAP_SIZES_MAX];
+	size_t idx[IMAP_SIZES_MAX];
+	int64_t sizes[IMAP_SIZES_MAX];
+	size_t n;
+};
+
+static enum imap_result fetch_sizes(const struct parts_ref *r, void *ctx,
+				    struct imap_status *st)
+{
+	struct sizes_req *q = ctx;
+
+	return imap_fetch_binary_sizes(r->a->session, r->uid, q->sections, q->n, q->sizes, st);
+}
+
+void parts_exact_sizes(const struct parts_ref *r, struct parts_msg *pm)
+{
+	struct sizes_req q = { .n = 0 };
+	struct imap_status st;
+	bool exact;
+
+	if (pm->local || !(atomic_load(&r->a->server_caps) & CAP_BINARY))
+		return;
+	for (size_t i = 0; i < pm->n && q.n < IMAP_SIZES_MAX; i++) {
+		parts_cache_size(pm, i, &exact);
+		if (pm->e[i].kind != PARTS_LEAF || pm->e[i].message || exact)
+			continue;
+		q.sections[q.n] = pm->e[i].section;
+		q.idx[q.n++] = i;
+	}
+	if (q.n == 0 || on_folder(r, fetch_sizes, &q, &st) != IMAP_R_OK)
+		return;
+	for (size_t k = 0; k < q.n; k++)
+		if (q.sizes[k] >= 0)
+			parts_cache_set_size(pm, q.idx[k], (uint64_t)q.sizes[k], false);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "imap/commands.h"
 #include "imap/session_priv.h"
@@ -142,5 +143,66 @@ enum imap_result imap_fetch_section(struct imap_session *s, uint32_t uid, const 
 	}
 	*data = sc.data;
 	*len = sc.len;
+	return rr;
+}
+
+struct sizes_ctx {
+	uint32_t uid;
+	const char *const *sections;
+	size_t n;
+	int64_t *sizes;
+};
+
+/* "BINARY.SIZE[1.2]" answers section i: its index, or -1. */
+static long size_index(const struct sizes_ctx *sc, const struct imap_value *key)
+{
+	char item[ITEM_MAX];
+
+	for (size_t i = 0; i < sc->n; i++) {
+		snprintf(item, sizeof(item), "BINARY.SIZE[%s]", sc->sections[i]);
+		if (imap_value_is(key, item))
+			return (long)i;
+	}
+	return -1;
+}
+
+static bool on_sizes(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct sizes_ctx *sc = vctx;
+	const struct imap_value *items = imap_list_item(&r->data, 2);
+	struct imap_msg_meta m;
+	long i;
+
+	(void)s;
+	if (!imap_parse_fetch(r, &m) || m.uid != sc->uid || !items)
+		return false;
+	for (size_t k = 0; k + 1 < items->n; k += 2)
+		if (items->items[k + 1].type == IV_NUMBER &&
+		    (i = size_index(sc, &items->items[k])) >= 0)
+			sc->sizes[i] = (int64_t)(items->items[k + 1].num & INT64_MAX);
+	return true;
+}
+
+enum imap_result imap_fetch_binary_sizes(struct imap_session *s, uint32_t uid,
+					 const char *const *sections, size_t n, int64_t *sizes,
+					 struct imap_status *st)
+{
+	struct sizes_ctx sc = { uid, sections, n, sizes };
+	enum imap_result rr;
+	struct buf items;
+
+	buf_init(&items);
+	for (size_t i = 0; i < n; i++) {
+		sizes[i] = -1;
+		if (n > IMAP_SIZES_MAX || !imap_section_valid(sections[i]) ||
+		    buf_printf(&items, " BINARY.SIZE[%s]", sections[i]) < 0) {
+			buf_free(&items);
+			imap_status_set(st, IMAP_R_INVALID, "bad or too many sections");
+			return IMAP_R_INVALID;
+		}
+	}
+	rr = imap_simple(s, st, on_sizes, &sc, "UID FETCH %u (UID%.*s)", uid, (int)items.len,
+			 items.data ? items.data : "");
+	buf_free(&items);
 	return rr;
 }

@@ -35,4 +35,16 @@ void imap_structure_free(struct imap_structure *out);
 enum imap_result imap_fetch_section(struct imap_session *s, uint32_t uid, const char *section,
 				    bool binary, char **data, size_t *len, struct imap_status *st);
 
+/* Sections asked for in one imap_fetch_binary_sizes (a command line of
+ * a few kilobytes). */
+#define IMAP_SIZES_MAX 128
+
+/* UID FETCH uid (UID BINARY.SIZE[s] ...) for n <= IMAP_SIZES_MAX sections
+ * (each passing imap_section_valid): sizes[i] the decoded size of
+ * sections[i], or -1 when the server gave none.  IMAP_R_NO when it refused
+ * (one section of an encoding it does not know is enough). */
+enum imap_result imap_fetch_binary_sizes(struct imap_session *s, uint32_t uid,
+					 const char *const *sections, size_t n, int64_t *sizes,
+					 struct imap_status *st);
+
 #endif
