@@ -209,8 +209,10 @@ static int walk_multipart(struct walk *w, const struct imap_value *v, const char
 	size_t i;
 
 	for (i = 0; i < v->n && v->items[i].type == IV_LIST; i++) {
-		if (i >= IMAP_BS_MAX_PARTS)
-			return -1;
+		if (w->out->n == IMAP_BS_MAX_PARTS) {
+			w->out->truncated = true; /* the rest is not walked, only skipped */
+			continue;
+		}
 		snprintf(sec, sizeof(sec), "%s%s%zu", prefix, *prefix ? "." : "", i + 1);
 		if (walk(w, &v->items[i], sec, depth + 1) < 0)
 			return -1;
