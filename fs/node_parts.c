@@ -139,15 +139,25 @@ static bool parse_uid(const char *name, uint32_t *uid)
 	return true;
 }
 
+/* Folder ino has a .parts: it holds messages, and no subfolder of that
+ * name on the server (which wins, as over .newmail). */
+static bool has_parts(struct account *a, fuse_ino_t ino)
+{
+	struct folder *f;
+	bool yes;
+
+	pthread_mutex_lock(&a->index_lock);
+	f = parts_folder(a, ino);
+	yes = f && !index_child(f, PARTS_DIR_NAME);
+	pthread_mutex_unlock(&a->index_lock);
+	return yes;
+}
+
 static int lookup_dir(struct account *a, fuse_ino_t folder, struct fuse_entry_param *e)
 {
 	struct stat st;
-	struct folder *f;
 
-	pthread_mutex_lock(&a->index_lock);
-	f = parts_folder(a, folder);
-	pthread_mutex_unlock(&a->index_lock);
-	if (!f)
+	if (!has_parts(a, folder))
 		return NODE_NOT_MINE;
 	dir_attr(a, parts_dir_ino(folder), attr_mount_time(), &st);
 	entry_of(e, &st, true);
@@ -238,40 +248,37 @@ static int parts_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* ---- changes: all refused ---------------------------------------------------- */
 
-static bool is_ours(fuse_ino_t dir, const char *name)
+static bool is_ours(fuse_req_t req, fuse_ino_t dir, const char *name)
 {
-	return ino_is_parts(dir) || (ino_is_folder(dir) && strcmp(name, PARTS_DIR_NAME) == 0);
+	return ino_is_parts(dir) || (ino_is_folder(dir) && strcmp(name, PARTS_DIR_NAME) == 0 &&
+				     has_parts(fuse_req_userdata(req), dir));
 }
 
 static int parts_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			struct fuse_file_info *fi, struct fuse_entry_param *e)
 {
-	(void)req;
 	(void)fi;
 	(void)e;
-	return is_ours(parent, name) ? readonly_errno(name) : NODE_NOT_MINE;
+	return is_ours(req, parent, name) ? readonly_errno(name) : NODE_NOT_MINE;
 }
 
 static int parts_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       struct fuse_entry_param *e)
 {
-	(void)req;
 	(void)e;
-	return is_ours(parent, name) ? readonly_errno(name) : NODE_NOT_MINE;
+	return is_ours(req, parent, name) ? readonly_errno(name) : NODE_NOT_MINE;
 }
 
 static int parts_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)req;
-	return is_ours(parent, name) ? readonly_errno(name) : NODE_NOT_MINE;
+	return is_ours(req, parent, name) ? readonly_errno(name) : NODE_NOT_MINE;
 }
 
 static int parts_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	(void)req;
 	(void)flags;
-	return is_ours(parent, name) || is_ours(newparent, newname) ? readonly_errno(name) :
+	return is_ours(req, parent, name) || is_ours(req, newparent, newname) ? readonly_errno(name) :
 	       NODE_NOT_MINE;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "fs/account.h"
 #include "fs/errno_map.h"
 #include "fs/parts_cache.h"
@@ -145,6 +146,9 @@ int parts_load(const struct parts_ref *r, struct parts_msg **out)
 		free(pm);
 		return err;
 	}
+	if (pm->truncated)
+		log_info(LOG_CAT_FS, "%s/%u.eml has more than %d parts: the first are shown",
+			 r->f->imap_name ? r->f->imap_name : "", r->uid, IMAP_BS_MAX_PARTS);
 	*out = parts_cache_put(r->ino, pm);
 	return 0;
 }

@@ -568,3 +568,19 @@ def test_readme_saves_every_pdf(dovecot, mount, tmp_path):
         err = p.communicate(timeout=10)[1]
     for name, data in want.items():
         assert read(str(home / "pdfs" / name)) == data, err
+
+
+def test_a_server_folder_named_parts_wins(dovecot, mount, tmp_path):
+    """A folder the server has under that name is shown and usable as any
+    folder (as it wins over .newmail): no mail is hidden by .parts."""
+    acc = Account(dovecot, tmp_path, n=1)
+    c = acc.raw()
+    c.create("INBOX/.parts")
+    c.append_many("INBOX/.parts", [(latin1_q_message(), [], 1764842400, 0)])
+    c.logout()
+    m = acc.mount(mount)
+    d = os.path.join(m.mountpoint, "INBOX", ".parts")
+    assert os.listdir(d) == ["1.eml"]
+    assert read(os.path.join(d, "1.eml")) == acc.body("INBOX/.parts", 1)
+    os.rename(os.path.join(d, "1.eml"), os.path.join(m.mountpoint, "INBOX", "x.eml"))
+    assert len(acc.state("INBOX")) == 2 and not acc.state("INBOX/.parts")
