@@ -73,17 +73,21 @@ static void file_attr(const struct account *a, fuse_ino_t ino, time_t t, uint64_
 }
 
 /* An entry with its attributes: kept long, but an estimated size only a
- * moment (reading a file corrects it).  A message's directory is not
- * kept at all: each path through it asks the index again (no server
- * traffic), so that it vanishes with the message. */
+ * moment (reading a file corrects it).  The names in and of a message's
+ * directory are not kept: each path through it asks the index and the
+ * part list again (no server traffic), so that the directory vanishes
+ * with the message, and a file's number (its place in the list) always
+ * comes from the list that serves it, also one made again after an
+ * eviction, maybe from the body this time. */
 static void entry_of(struct fuse_entry_param *e, const struct stat *st, bool exact)
 {
-	bool msg_dir = decode(st->st_ino).uid != 0 && decode(st->st_ino).file == 0;
+	struct pnode n = decode(st->st_ino);
+	bool msg_dir = n.uid != 0 && n.file == 0;
 
 	memset(e, 0, sizeof(*e));
 	e->ino = st->st_ino;
 	e->attr = *st;
-	e->entry_timeout = msg_dir ? 0 : ATTR_MSG_TIMEOUT;
+	e->entry_timeout = n.uid != 0 ? 0 : ATTR_MSG_TIMEOUT;
 	e->attr_timeout = msg_dir ? 0 : exact ? ATTR_MSG_TIMEOUT : ATTR_DIR_TIMEOUT;
 }
 
