@@ -142,8 +142,10 @@ def main():
             with delayproxy.DelayProxy(("127.0.0.1", dc.imaps_port), rtt_ms=rtt) as proxy:
                 proxy.set_rate(mbit * 1e6 / 8)
                 far = bf.Far(dc, proxy)
-                cps = [cp_once(binary, far, work, proxy, want) for _ in range(args.runs)]
-                raws = [raw_once(far, proxy, len(attachment)) for _ in range(args.runs)]
+                cps, raws = [], []
+                for _ in range(args.runs):  # interleaved: load bursts hit both alike
+                    cps.append(cp_once(binary, far, work, proxy, want))
+                    raws.append(raw_once(far, proxy, len(attachment)))
             tool = median([local_cp(work, attachment) for _ in range(args.runs)])
             ct, rt = [t for t, _ in cps], [t + tool for t, _ in raws]
             ratio = median(ct) / median(rt)
