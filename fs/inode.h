@@ -23,6 +23,29 @@
 /* A file being written into a folder: NEWFILE_INO_BIT | a counter (newfile.c). */
 #define NEWFILE_INO_BIT (UINT64_C(1) << 60)
 
+/* FOLDER/.parts and below it (node_parts.c), PARTS_INO_BIT with:
+ * FOLDER/.parts:          the folder's inode << 32 (and UID 0, no message's);
+ * FOLDER/.parts/UID/:     gen << 46 | UID, gen the message's (index.c);
+ * its file i (from 0):    gen << 46 | (i + 1) << 32 | UID. */
+#define PARTS_INO_BIT (UINT64_C(1) << 59)
+/* Generations and files per message that have numbers; beyond, ENOENT. */
+#define PARTS_GEN_MAX ((UINT32_C(1) << 13) - 1)
+#define PARTS_FILES_MAX ((UINT32_C(1) << 14) - 2)
+/* Folders that have a .parts: their inode fits in 27 bits. */
+#define PARTS_FOLDER_MAX ((UINT64_C(1) << 27) - 1)
+
+/* .parts, a message's directory in it, or one of its files. */
+static inline bool ino_is_parts(uint64_t ino) { return (ino >> 59) == 1; }
+
+/* FOLDER/.parts of the folder with inode folder (<= PARTS_FOLDER_MAX). */
+static inline uint64_t parts_dir_ino(uint64_t folder) { return PARTS_INO_BIT | folder << 32; }
+
+/* .parts/UID/ (file 0) or its file i (file i + 1) of message gen/uid. */
+static inline uint64_t parts_ino(uint32_t gen, uint32_t uid, uint32_t file)
+{
+	return PARTS_INO_BIT | (uint64_t)gen << 46 | (uint64_t)file << 32 | uid;
+}
+
 /* .search and the queries in it, SEARCH_INO_BIT with:
  * FOLDER/.search:          the folder's inode (node_search.c);
  * FOLDER/.search/QUERY/:   SEARCH_QUERY_BIT | the query's number << 32 | the folder's inode;

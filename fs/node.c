@@ -12,11 +12,13 @@
 
 /* Each kind is defined in its own file. */
 extern const struct node_kind node_announce, node_status, node_marker, node_folder,
-	node_message, node_newfile;
+	node_message, node_newfile, node_parts;
 extern const struct node_kind node_search, node_search_all;
 
 /* In listing order: a folder lists .inboxfs (the root), .newmail,
- * subfolders, messages, then files being written. */
+ * subfolders, messages, then files being written.  Of the kinds whose
+ * names come first, the parts' come before the files being written: a
+ * file created under .parts is refused as read-only. */
 static const struct node_kind *const kinds[] = {
 	&node_announce, /* the announcer's own calls: no inodes, no entries */
 	&node_status,   /* .inboxfs/ and .inboxfs/status */
@@ -25,6 +27,7 @@ static const struct node_kind *const kinds[] = {
 	&node_message,
 	&node_search,   /* FOLDER/.search/ and below (never in a folder's listing) */
 	&node_search_all, /* .search/ at the root and below (never listed either) */
+	&node_parts,    /* FOLDER/.parts/ and below (never in a folder's listing) */
 	&node_newfile,  /* files being written */
 };
 

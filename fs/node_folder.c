@@ -12,7 +12,7 @@
 #include "fs/alias.h"
 #include "fs/announce.h"
 #include "fs/attr.h"
-#include "fs/errno_map.h"
+#include "fs/mail/errno_map.h"
 #include "fs/inode.h"
 #include "fs/listing.h"
 #include "fs/mail/account.h"

@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 #include "fs/attr.h"
-#include "fs/errno_map.h"
+#include "fs/mail/errno_map.h"
 #include "fs/inode.h"
 #include "fs/mail/account.h"
 #include "fs/mail/pool.h"

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "fs/errno_map.h"
+#include "fs/mail/errno_map.h"
 #include "fs/handle.h"
 #include "fs/inode.h"
 #include "fs/mail/account.h"

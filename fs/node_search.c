@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "fs/announce.h"
 #include "fs/attr.h"
-#include "fs/errno_map.h"
+#include "fs/mail/errno_map.h"
 #include "fs/inode.h"
 #include "fs/listing.h"
 #include "fs/mail/account.h"

@@ -8,7 +8,7 @@
 #include "common/log.h"
 #include "fs/alias.h"
 #include "fs/attr.h"
-#include "fs/errno_map.h"
+#include "fs/mail/errno_map.h"
 #include "fs/mail/account.h"
 #include "fs/mail/changes.h"
 #include "fs/mail/lookup.h"

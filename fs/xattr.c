@@ -9,7 +9,7 @@
 #include <sys/xattr.h>
 
 #include "common/log.h"
-#include "fs/errno_map.h"
+#include "fs/mail/errno_map.h"
 #include "fs/mail/account.h"
 #include "fs/mail/changes.h"
 #include "fs/mail/lookup.h"

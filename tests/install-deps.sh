@@ -4,7 +4,7 @@
 # and benches).  Used by examples/demo.sh, tests/run.sh and .ci/run.
 set -u
 PKGS="meson ninja-build gcc gdb clang libclang-rt-14-dev pkg-config libfuse3-dev fuse3 libssl-dev
-      libcurl4-openssl-dev libcjson-dev dovecot-imapd dovecot-core python3 python3-pytest
+      libcurl4-openssl-dev libcjson-dev libgmime-3.0-dev dovecot-imapd dovecot-core python3 python3-pytest
       openssl inotify-tools util-linux procps attr man-db file valgrind rsync isync
       mpack ripmime tar findutils"
 # The Debian package's build (tests/integration/test_package.py), without

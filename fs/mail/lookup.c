@@ -13,6 +13,7 @@ void lookup_describe(struct folder *f, struct folder_info *out)
 	out->ino = f->ino;
 	out->parent = f->parent ? f->parent->ino : f->ino;
 	out->nchildren = f->nchildren;
+	out->gen = f->gen;
 	out->selectable = index_folder_selectable(f);
 	out->loaded = f->loaded;
 	out->watched = f->watched;

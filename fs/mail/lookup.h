@@ -17,6 +17,7 @@ struct folder_info {
 	uint64_t ino;
 	uint64_t parent;      /* the root is its own parent */
 	size_t nchildren;
+	uint32_t gen;         /* its messages' generation (their inodes carry it) */
 	bool selectable;      /* a mailbox, not only a level of the hierarchy */
 	bool loaded;          /* its message list is known */
 	bool watched;         /* it has an IDLE watcher (and a .newmail) */

@@ -111,7 +111,7 @@ def test_the_package_holds_what_the_readme_says(installed):
                  "/usr/share/doc/inboxfs/examples/config.office365"):
         assert path in installed, (path, installed)
     depends = _run(["dpkg-query", "-W", "-f=${Depends}", "inboxfs"]).stdout
-    for lib in ("fuse3", "libfuse3-3", "libssl3", "libcurl4", "libcjson1"):
+    for lib in ("fuse3", "libfuse3-3", "libssl3", "libcurl4", "libcjson1", "libgmime-3.0-0"):
         assert re.search(r"(^|, )%s\b" % lib, depends), depends
     r = _run([PACKAGED, "--version"])
     with open(os.path.join(REPO, "meson.build")) as f:

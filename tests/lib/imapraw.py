@@ -117,7 +117,7 @@ class Response:
         return "Response(%s %r, %d untagged)" % (self.status, self.text, len(self.untagged))
 
 
-_LITERAL_RE = re.compile(rb"\{(\d+)\+?\}\r\n$")
+_LITERAL_RE = re.compile(rb"~?\{(\d+)\+?\}\r\n$")  # ~{n}: a literal8 (RFC 3516)
 
 
 class RawIMAP:

@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "check.h"
-#include "fs/errno_map.h"
+#include "fs/mail/errno_map.h"
 
 static int map(enum imap_result r, enum imap_code c)
 {

@@ -1,4 +1,4 @@
-#include "fs/errno_map.h"
+#include "fs/mail/errno_map.h"
 
 #include <errno.h>
 
@@ -70,4 +70,10 @@ int imap_errno(const struct imap_status *st, const char *what)
 	else if (e)
 		log_debug(LOG_CAT_FS, "%s: %s", what, st->text);
 	return e;
+}
+
+int readonly_errno(const char *what)
+{
+	log_info(LOG_CAT_FS, "%s refused: message parts are read-only", what);
+	return EROFS;
 }
