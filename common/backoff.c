@@ -33,7 +33,7 @@ long backoff_next(struct backoff *b, bool login_rejected)
 	unsigned n;
 
 	b->failures++;
-	if (b->tries && b->failures > b->tries)
+	if (b->tries && b->failures >= b->tries)
 		return -1;
 	n = b->failures - 1; /* failures before this one */
 	if (n == 0 && !login_rejected)
@@ -47,7 +47,7 @@ long backoff_next(struct backoff *b, bool login_rejected)
 long backoff_silent(struct backoff *b)
 {
 	b->failures++;
-	if (b->tries && b->failures > b->tries)
+	if (b->tries && b->failures >= b->tries)
 		return -1;
 	return grown(b, b->failures > 1 ? b->failures - 1 : 1);
 }

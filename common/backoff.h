@@ -11,7 +11,7 @@
 struct backoff {
 	unsigned failures;     /* in a row */
 	unsigned max_s;        /* ceiling of a wait, seconds (reconnect_max) */
-	unsigned tries;        /* give up after this many failures; 0: never */
+	unsigned tries;        /* give up at this many failures in a row; 0: never */
 	unsigned seed;         /* for the jitter */
 };
 

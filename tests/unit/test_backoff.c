@@ -32,14 +32,13 @@ int main(void)
 	backoff_init(&b, 5, 3);                   /* reconnect_max=5, reconnect_tries=3 */
 	CHECK(backoff_next(&b, false) == 0);
 	CHECK(near(backoff_next(&b, false), 1000));
-	CHECK(near(backoff_next(&b, false), 2000));
-	CHECK(backoff_next(&b, false) == -1);     /* given up */
+	CHECK(backoff_next(&b, false) == -1);     /* the third failure: given up */
 	backoff_init(&b, 2, 0);
 	for (int i = 0; i < 10; i++)
 		ms = backoff_next(&b, false);
 	CHECK(near(ms, 2000));
 
-	backoff_init(&b, 300, 3);                 /* a silent server: never at once */
+	backoff_init(&b, 300, 4);                 /* a silent server: never at once */
 	CHECK(near(backoff_silent(&b), 1000));
 	CHECK(near(backoff_silent(&b), 1000));
 	CHECK(near(backoff_next(&b, false), 2000));
