@@ -423,3 +423,16 @@ def test_rsync_restore_on_other_servers(other_server, tmp_path, mount):
     run("rsync", "-a", str(backup) + "/", acct.path("Restore") + "/")
     assert acct.state("Restore") == restored
     assert "not appended again" in acct.m.stderr()
+
+
+def test_rsync_of_the_whole_mount(dovecot, tmp_path, mount):
+    """The backup a user writes first: rsync -a of the whole mount.  It
+    ends with status 0 (a backup script checks it), brings every folder's
+    messages with their bytes, and never enters .parts or .search."""
+    acct = Account(dovecot, tmp_path, mount)
+    backup = tmp_path / "whole"
+    run("rsync", "-a", acct.m.mountpoint + "/", str(backup) + "/")
+    saved = local_tree(backup / "INBOX")
+    assert sorted((b, t) for n, (b, t) in saved.items() if n.endswith(".eml")) == \
+        acct.messages("INBOX")
+    assert not any(n in (".parts", ".search") for _, dirs, _ in os.walk(backup) for n in dirs)
