@@ -183,11 +183,14 @@ static bool search_owns(fuse_ino_t ino) { return ino_is_search(ino) && !ino_is_s
 
 static bool is_query(fuse_ino_t ino) { return (ino & SEARCH_QUERY_BIT) != 0; }
 
-/* A folder that holds messages: it has a .search. */
+/* Folder ino has a .search: it holds messages, and the server has no
+ * subfolder of that name (which wins, as over .parts and .newmail). */
 static bool searchable(struct account *a, fuse_ino_t folder, struct folder_info *f)
 {
+	struct folder_info sub;
+
 	return ino_is_folder(folder) && folder <= UINT32_MAX && lookup_folder(a, folder, f) &&
-	       f->selectable;
+	       f->selectable && !lookup_subfolder(a, folder, SEARCH_DIR_NAME, &sub);
 }
 
 /* The folder of FOLDER/.search or of a query in it, and the query's text

@@ -242,6 +242,8 @@ static int all_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct folder_info f;
 
 	if (parent == ROOT_INO && strcmp(name, SEARCH_DIR_NAME) == 0) {
+		if (lookup_subfolder(a, ROOT_INO, name, &f))
+			return NODE_NOT_MINE; /* the server's folder of that name wins */
 		search_dir_entry(a, ALL_DIR_INO, false, e);
 		return 0;
 	}

@@ -368,3 +368,18 @@ def oracle_in(acc, folder, keys):
         return {int(u) for u in data[0].split()}
     finally:
         m.logout()
+
+
+def test_a_server_folder_named_search_wins(dovecot_corpus, mount):
+    """A folder the server has under that name is shown and read as any
+    folder (as .parts and .newmail yield): no mail is hidden by .search."""
+    acc = dovecot_corpus
+    c = acc.raw()
+    c.create("INBOX/.search")
+    c.append_many("INBOX/.search", [(CORPUS[0][0], [], CORPUS[0][2], 0)])
+    c.logout()
+    m = acc.mount(mount)
+    d = os.path.join(m.mountpoint, "INBOX", ".search")
+    assert os.listdir(d) == ["1.eml"]
+    with open(os.path.join(d, "1.eml"), "rb") as f:
+        assert f.read() == acc.body("INBOX/.search", 1)
