@@ -127,17 +127,27 @@ static void schedule_retry(struct conn *c, long wait, const char *why)
 	c->next_try_ms = clock_ms() + wait;
 }
 
-/* Drop the broken session s; one that went silent makes the next try a
- * probe. */
+void conn_close(struct conn *c)
+{
+	struct imap_session *s = *c->slot;
+
+	if (!s)
+		return;
+	imap_session_set_untagged(s, NULL, NULL);
+	publish(c, NULL);
+	login_session_ended(&c->a->login, s);
+	imap_session_close(s); /* logs out */
+}
+
+/* Drop the broken session s (the one in *c->slot); one that went silent
+ * makes the next try a probe. */
 static void drop(struct conn *c, struct imap_session *s)
 {
 	const char *why;
 
 	if (imap_session_broken(s, &why) == IMAP_R_TIMEOUT)
 		c->probe = true;
-	publish(c, NULL);
-	login_session_ended(&c->a->login, s);
-	imap_session_close(s);
+	conn_close(c);
 }
 
 /* Whether a try may start now for a call due at deadline; st says why not.
@@ -197,18 +207,6 @@ enum imap_result conn_ensure(struct conn *c, long long deadline, struct imap_sta
 	if (!try_due(c, deadline, st))
 		return st->result;
 	return try_connect(c, old != NULL, deadline, st);
-}
-
-void conn_close(struct conn *c)
-{
-	struct imap_session *s = *c->slot;
-
-	if (!s)
-		return;
-	imap_session_set_untagged(s, NULL, NULL);
-	publish(c, NULL);
-	login_session_ended(&c->a->login, s);
-	imap_session_close(s); /* logs out */
 }
 
 void conn_abort(struct conn *c)

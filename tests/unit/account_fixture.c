@@ -4,7 +4,9 @@
 #include <fuse_opt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/clock.h"
 #include "fs/inode.h"
 #include "fs/mail/lookup.h"
 
@@ -47,4 +49,19 @@ struct folder *fx_folder(struct account *a, const char *name)
 	struct folder_info f;
 
 	return lookup_subfolder(a, ROOT_INO, name, &f) ? f.f : NULL;
+}
+
+void fx_run_tests(const struct fx_test *tests, size_t n, int argc, char **argv)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool named = argc < 2;
+		long long t0 = clock_ms();
+
+		for (int k = 1; k < argc; k++)
+			named |= strcmp(argv[k], tests[i].name) == 0;
+		if (!named)
+			continue;
+		tests[i].run();
+		fprintf(stderr, "-- %s: %lld ms\n", tests[i].name, clock_ms() - t0);
+	}
 }

@@ -26,4 +26,11 @@ void fx_close(struct account *a, struct options *o);
 /* The folder named name at the top of a's tree, or NULL. */
 struct folder *fx_folder(struct account *a, const char *name);
 
+struct fx_test {
+	const char *name;
+	void (*run)(void);
+};
+/* Run the n tests, or those named in argv[1..], each timed on stderr. */
+void fx_run_tests(const struct fx_test *tests, size_t n, int argc, char **argv);
+
 #endif

@@ -262,7 +262,7 @@ static void abort_ends_hung_connect(void)
 	CHECK(ss_finish(op.ss) == 0);
 }
 
-static const struct { const char *name; void (*run)(void); } tests[] = {
+static const struct fx_test tests[] = {
 	{ "first_connect", first_connect },
 	{ "unavailable_retried", unavailable_retried },
 	{ "rejected_not_retried", rejected_not_retried },
@@ -276,16 +276,6 @@ static const struct { const char *name; void (*run)(void); } tests[] = {
 /* All the tests, or those named on the command line. */
 int main(int argc, char **argv)
 {
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		bool named = argc < 2;
-		long long t0 = clock_ms();
-
-		for (int k = 1; k < argc; k++)
-			named |= strcmp(argv[k], tests[i].name) == 0;
-		if (!named)
-			continue;
-		tests[i].run();
-		fprintf(stderr, "-- %s: %lld ms\n", tests[i].name, clock_ms() - t0);
-	}
+	fx_run_tests(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 	return check_summary("conn");
 }
