@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/announce.h"
 #include "fs/attr.h"
 #include "fs/inode.h"
 #include "fs/listing.h"
 #include "fs/mail/account.h"
+#include "fs/mail/errno_map.h"
+#include "fs/mail/search.h"
 #include "fs/node_search.h"
 #include "fs/queries.h"
 
@@ -53,7 +56,7 @@ static int all_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double *
 	return 0;
 }
 
-/* ---- running: every folder that holds messages, one after the other ------------ */
+/* ---- running: every folder that holds messages, in parallel ---------------------- */
 
 /* The folders a search of everything runs in. */
 struct targets {
@@ -94,21 +97,53 @@ static void take_targets(struct account *a, void *ctx)
 		collect(root, t);
 }
 
+/* What the searches found, kept as they come. */
+struct gather {
+	struct account *a;
+	uint32_t id;
+	struct targets *t;
+	int err;                   /* the first failure's errno */
+};
+
+static void found(void *ctx, size_t i, enum imap_result rr, uint32_t *uids, size_t n,
+		  const struct imap_status *st)
+{
+	struct gather *g = ctx;
+	struct imap_status copy = *st;
+	char what[300];
+
+	if (rr == IMAP_R_OK) {
+		queries_set_results(g->id, g->t->ino[i], uids, n);
+		announce_wait_pending(g->a, g->t->f[i].f); /* new mail it found shows */
+		return;
+	}
+	free(uids);
+	snprintf(what, sizeof(what), "search in %s", g->t->f[i].f->imap_name);
+	copy.result = rr;
+	if (!g->err)
+		g->err = imap_errno(&copy, what);
+}
+
 static int run_all(struct account *a, uint32_t id, const char *query)
 {
 	struct targets t = { 0 };
+	struct gather g = { a, id, &t, 0 };
+	struct folder **folders = NULL;
 	struct imap_search q;
 	int err = search_parse("", query, &q);
 
 	if (!err)
 		account_with_index(a, take_targets, &t);
-	if (!err && (!t.f || !t.ino))
+	if (!err && (!t.f || !t.ino || !(folders = calloc(t.n + 1, sizeof(*folders)))))
 		err = ENOMEM;
 	for (size_t i = 0; !err && i < t.n; i++)
-		err = search_run(a, id, &t.f[i], &q);
+		folders[i] = t.f[i].f;
 	if (!err)
+		account_search_many(a, folders, t.n, &q, found, &g);
+	if (!err && !(err = g.err))
 		queries_keep_only(id, t.ino, t.n); /* folders gone since */
 	imap_search_free(&q);
+	free(folders);
 	free(t.f);
 	free(t.ino);
 	return err;

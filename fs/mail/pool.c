@@ -43,23 +43,13 @@ struct pool *pool_new(struct account *a, size_t readers)
 	return p;
 }
 
-static enum imap_result fetch(struct pool *p, struct reader *r, struct folder *f, uint32_t uid,
-			      body_ready_fn ready, void *ctx, struct imap_status *st)
+size_t pool_size(const struct pool *p)
 {
-	enum imap_result rr = view_open(&r->view, f, false, false, st);
-	bool delivered = false;
-
-	if (rr == IMAP_R_OK)
-		rr = account_fetch_body_on(p->a, &r->view, f, uid, ready, ctx, st, &delivered);
-	if (rr == IMAP_R_OK && !delivered) {
-		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
-		rr = IMAP_R_GONE;
-	}
-	return rr;
+	return p ? p->n : 0;
 }
 
-bool pool_load_body(struct pool *p, struct folder *f, uint32_t uid, body_ready_fn ready,
-		    void *ctx, long long deadline, struct imap_status *st, enum imap_result *rr)
+bool pool_run(struct pool *p, struct folder *f, bool noop, reader_job_fn job, void *ctx,
+	      long long deadline, struct imap_status *st, enum imap_result *rr)
 {
 	for (size_t i = 0; p && i < p->n; i++) {
 		struct reader *r = &p->r[i];
@@ -72,13 +62,46 @@ bool pool_load_body(struct pool *p, struct folder *f, uint32_t uid, body_ready_f
 			continue;
 		}
 		imap_session_set_deadline(r->s, deadline);
-		*rr = fetch(p, r, f, uid, ready, ctx, st);
+		*rr = view_open(&r->view, f, false, noop, st);
+		if (*rr == IMAP_R_OK)
+			*rr = job(&r->view, ctx, st);
 		if (r->s)
 			imap_session_set_deadline(r->s, 0);
 		pthread_mutex_unlock(&r->lock);
 		return true;
 	}
 	return false;
+}
+
+/* A body wanted from a reader. */
+struct body_job {
+	struct account *a;
+	struct folder *f;
+	uint32_t uid;
+	body_ready_fn ready;
+	void *ctx;
+};
+
+static enum imap_result fetch(struct view *v, void *ctx, struct imap_status *st)
+{
+	struct body_job *j = ctx;
+	bool delivered = false;
+	enum imap_result rr = account_fetch_body_on(j->a, v, j->f, j->uid, j->ready, j->ctx, st,
+						    &delivered);
+
+	if (rr == IMAP_R_OK && !delivered) {
+		imap_status_set(st, IMAP_R_GONE, "message %u is gone", j->uid);
+		rr = IMAP_R_GONE;
+	}
+	return rr;
+}
+
+bool pool_load_body(struct pool *p, struct folder *f, uint32_t uid, body_ready_fn ready,
+		    void *ctx, long long deadline, struct imap_status *st, enum imap_result *rr)
+{
+	struct body_job j = { p ? p->a : NULL, f, uid, ready, ctx };
+
+	return pool_run(p, f, false, fetch, &j, deadline, st, rr);
 }
 
 void pool_abort(struct pool *p)

@@ -12,6 +12,7 @@ import errno
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -357,6 +358,41 @@ def test_root_search_lists_the_folders_it_found_in(dovecot_corpus, mount):
     subprocess.run(["rm", os.path.join(q, "Archive", "2023", "%d.eml" % old)], check=True)
     assert old not in acc.state("Archive/2023")
     assert set(os.listdir(q)) == {"INBOX"}
+
+
+def test_root_search_runs_folders_at_once(fake_imap, mount, tmp_path):
+    """The root's search runs the folders' searches in parallel over the
+    worker's and the reader connections: the scripted server holds each
+    UID SEARCH until three are in flight together (a serial search would
+    leave the first one waiting for the others, and break the barrier).
+    Then each folder's directory searches there alone (not held)."""
+    boxes = [FakeMailbox(name, [FakeMessage(1, message("a@example.org", "b@example.org",
+                                                       "invoice " + name, "x"))])
+             for name in ("INBOX", "Archive", "Lists")]
+    srv = fake_imap(boxes, capabilities=["IMAP4rev1", "AUTH=PLAIN", "UIDPLUS"])
+    together = threading.Barrier(3, timeout=10)
+    held = [True]
+
+    def hold(session, tag, args):
+        try:
+            if held[0]:
+                together.wait()
+        except threading.BrokenBarrierError:
+            pass
+        session.untagged("SEARCH 1")  # each folder's one message matches
+        session.tagged(tag, "OK", "Search completed")
+        return True
+    srv.hooks["UID SEARCH"] = hold
+    pw = ifs.write_password_file(str(tmp_path), "secret", name="fake-pw")
+    m = mount(srv.url(), options={"tls": "none", "password_file": pw, "watch": "none",
+                                  "connections": 3, "timeout": 30})
+    q = m.path(".search", "subject:invoice")
+    assert set(os.listdir(q)) == {"INBOX", "Archive", "Lists"}
+    assert not together.broken, "the searches ran one after another"
+    assert len({e.conn for e in srv.commands("UID SEARCH")}) == 3
+    held[0] = False
+    for name in ("INBOX", "Archive", "Lists"):
+        assert emls(os.path.join(q, name)) == {"1.eml"}
 
 
 def oracle_in(acc, folder, keys):
