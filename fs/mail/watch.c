@@ -16,8 +16,10 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/napper.h"
 #include "fs/mail/account.h"
 #include "fs/mail/conn.h"
+#include "fs/mail/poller.h"
 #include "fs/mail/view.h"
 #include "imap/commands.h"
 #include "imap/idle.h"
@@ -27,9 +29,8 @@ struct watcher {
 	struct folder *f;
 	pthread_t thread;
 	pthread_mutex_t lock;     /* guards s (for aborting it) and the sleep */
-	pthread_cond_t cond;
+	struct napper nap;
 	struct imap_session *s;
-	atomic_bool stop;
 	char state[160];          /* for .inboxfs/status (under lock) */
 	struct conn conn;
 	char who[128];            /* log prefix */
@@ -38,27 +39,8 @@ struct watcher {
 struct watchers {
 	struct watcher *w;
 	size_t n;
+	struct poller *poller;     /* the watched folders without IDLE, if any */
 };
-
-/* Sleep up to ms, or until stopped.  False when stopped. */
-static bool nap(struct watcher *w, long long ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&w->lock);
-	while (!atomic_load(&w->stop) &&
-	       pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
-		;
-	pthread_mutex_unlock(&w->lock);
-	return !atomic_load(&w->stop);
-}
 
 static void set_state(struct watcher *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -104,7 +86,7 @@ static enum imap_result idle_once(struct watcher *w, struct view *v, bool *repor
 	if (!*reported)
 		report_watching(w, true);
 	*reported = true;
-	while (!atomic_load(&w->stop) && !changed(v)) {
+	while (!napper_stopped(&w->nap) && !changed(v)) {
 		left = reissue - clock_ms();
 		if (left <= 0)
 			break;
@@ -128,7 +110,7 @@ static enum imap_result poll_once(struct watcher *w)
 {
 	struct imap_status st;
 
-	if (!nap(w, (long long)w->a->opt->poll_interval * 1000))
+	if (!napper_nap(&w->nap, (long long)w->a->opt->poll_interval * 1000))
 		return IMAP_R_OK;
 	return imap_noop(w->s, &st);
 }
@@ -147,12 +129,12 @@ static void watch_connection(struct watcher *w)
 	rr = view_open(&v, w->f, false, false, &st);
 	if (rr == IMAP_R_OK && !idle)
 		report_watching(w, false);
-	while (rr == IMAP_R_OK && !atomic_load(&w->stop)) {
+	while (rr == IMAP_R_OK && !napper_stopped(&w->nap)) {
 		rr = idle ? idle_once(w, &v, &reported) : poll_once(w);
 		if (rr == IMAP_R_OK)
 			rr = view_catch_up(&v, 0, &st);
 	}
-	if (rr != IMAP_R_OK && !atomic_load(&w->stop))
+	if (rr != IMAP_R_OK && !napper_stopped(&w->nap))
 		log_info(LOG_CAT_IMAP, "stopped watching %s: %s; reconnecting", w->f->imap_name,
 			 imap_result_name(rr));
 	imap_session_set_untagged(w->s, NULL, NULL);
@@ -167,10 +149,10 @@ static void *watch_main(void *arg)
 	struct imap_status st;
 
 	pthread_setname_np(pthread_self(), "ibx-watch"); /* named in top, gdb, perf */
-	while (!atomic_load(&w->stop) && !conn_gave_up(&w->conn)) {
+	while (!napper_stopped(&w->nap) && !conn_gave_up(&w->conn)) {
 		if (conn_ensure(&w->conn, 0, &st) != IMAP_R_OK) {
 			set_state(w, "disconnected: %.100s", st.text);
-			nap(w, conn_wait_ms(&w->conn));
+			napper_nap(&w->nap, conn_wait_ms(&w->conn));
 			continue;
 		}
 		watch_connection(w);
@@ -180,29 +162,38 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
+static void start_one(struct watchers *ws, struct account *a, struct folder *f)
+{
+	struct watcher *w = &ws->w[ws->n];
+
+	w->a = a;
+	w->f = f;
+	pthread_mutex_init(&w->lock, NULL);
+	snprintf(w->who, sizeof(w->who), "watching %.100s: ", f->imap_name);
+	conn_init(&w->conn, a, w->who, &w->s, &w->lock, NULL, a->opt->reconnect_tries);
+	napper_init(&w->nap, &w->lock);
+	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+		log_err(LOG_CAT_IMAP, "cannot start watching %s", f->imap_name);
+		napper_destroy(&w->nap);
+		pthread_mutex_destroy(&w->lock);
+		return;
+	}
+	ws->n++;
+}
+
 struct watchers *watchers_start(struct account *a)
 {
 	struct watchers *ws = calloc(1, sizeof(*ws));
+	size_t idle = a->budget.idle < a->nwatched ? a->budget.idle : a->nwatched;
 
-	if (!ws || !(ws->w = calloc(a->nwatched + 1, sizeof(*ws->w)))) {
+	if (!ws || !(ws->w = calloc(idle + 1, sizeof(*ws->w)))) {
 		free(ws);
 		return NULL;
 	}
-	for (size_t i = 0; i < a->nwatched; i++) {
-		struct watcher *w = &ws->w[ws->n];
-
-		w->a = a;
-		w->f = a->watched[i];
-		pthread_mutex_init(&w->lock, NULL);
-		snprintf(w->who, sizeof(w->who), "watching %.100s: ", w->f->imap_name);
-		conn_init(&w->conn, a, w->who, &w->s, &w->lock, NULL, a->opt->reconnect_tries);
-		pthread_cond_init(&w->cond, NULL);
-		if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
-			log_err(LOG_CAT_IMAP, "cannot start watching %s", w->f->imap_name);
-			continue;
-		}
-		ws->n++;
-	}
+	for (size_t i = 0; i < idle; i++)
+		start_one(ws, a, a->watched[i]);
+	if (a->budget.poller && idle < a->nwatched)
+		ws->poller = poller_start(a, a->watched + idle, a->nwatched - idle);
 	return ws;
 }
 
@@ -222,26 +213,25 @@ void watchers_describe(struct watchers *ws, struct buf *out)
 		buf_printf(out, "watch %s connections: %u\n", w->f->imap_name, w->conn.connects);
 		pthread_mutex_unlock(&w->lock);
 	}
+	if (ws)
+		poller_describe(ws->poller, out);
 }
 
 void watchers_stop(struct watchers *ws)
 {
 	if (!ws)
 		return;
+	poller_stop(ws->poller);
 	for (size_t i = 0; i < ws->n; i++) {
 		struct watcher *w = &ws->w[i];
 
-		pthread_mutex_lock(&w->lock);
-		atomic_store(&w->stop, true);
-		if (w->s)
-			imap_session_abort(w->s); /* out of IDLE at once */
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->lock);
+		napper_stop(&w->nap);
+		conn_abort(&w->conn); /* out of IDLE at once */
 	}
 	for (size_t i = 0; i < ws->n; i++) {
 		pthread_join(ws->w[i].thread, NULL);
+		napper_destroy(&ws->w[i].nap);
 		pthread_mutex_destroy(&ws->w[i].lock);
-		pthread_cond_destroy(&ws->w[i].cond);
 	}
 	free(ws->w);
 	free(ws);

@@ -1,0 +1,115 @@
+/* STATUS of many mailboxes (see status.h). */
+#include "imap/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "imap/commands.h"
+#include "imap/parser.h"
+
+struct status_ctx {
+	const char *const *names;
+	size_t n;
+	struct imap_mbox_status *out;
+};
+
+/* The entry of the mailbox a STATUS reply names (INBOX in any case). */
+static struct imap_mbox_status *entry_for(struct status_ctx *c, const struct imap_value *mbox)
+{
+	if (!imap_value_is_string(mbox))
+		return NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		bool inbox = strcasecmp(c->names[i], "INBOX") == 0;
+
+		if (strlen(c->names[i]) == mbox->len &&
+		    (inbox ? strncasecmp(mbox->str, "INBOX", 5) == 0 :
+			     memcmp(mbox->str, c->names[i], mbox->len) == 0))
+			return &c->out[i];
+	}
+	return NULL;
+}
+
+/* One "name value" pair of the attribute list into e; a value out of
+ * range is ignored. */
+static void take_item(struct imap_mbox_status *e, const struct imap_value *name,
+		      const struct imap_value *v)
+{
+	if (v->type != IV_NUMBER)
+		return;
+	if (imap_value_is(name, "HIGHESTMODSEQ"))
+		e->highestmodseq = v->num;
+	else if (v->num > UINT32_MAX)
+		return;
+	else if (imap_value_is(name, "MESSAGES"))
+		e->messages = (uint32_t)v->num;
+	else if (imap_value_is(name, "UIDNEXT"))
+		e->uidnext = (uint32_t)v->num;
+	else if (imap_value_is(name, "UIDVALIDITY"))
+		e->uidvalidity = (uint32_t)v->num;
+}
+
+static bool on_status(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	struct status_ctx *c = vctx;
+	const struct imap_value *items = imap_list_item(&r->data, 2);
+	struct imap_mbox_status *e;
+
+	(void)s;
+	if (r->cond != IMAP_COND_NONE || !imap_value_is(imap_list_item(&r->data, 0), "STATUS"))
+		return false;
+	e = entry_for(c, imap_list_item(&r->data, 1));
+	if (!e || !items || items->type != IV_LIST)
+		return true; /* not one we asked for: nothing to learn */
+	e->answered = true;
+	for (size_t i = 0; i + 1 < items->n; i += 2)
+		take_item(e, &items->items[i], &items->items[i + 1]);
+	return true;
+}
+
+/* The commands' lines (one malloc'd block each); NULL when out of memory. */
+static struct imap_cmd *build(struct imap_session *s, const char *const *names, size_t n,
+			      size_t *sent)
+{
+	const char *what = (imap_session_caps(s) & CAP_CONDSTORE) ?
+			   "(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)" :
+			   "(MESSAGES UIDNEXT UIDVALIDITY)";
+	struct imap_cmd *cmds = calloc(n + 1, sizeof(*cmds));
+	char q[1024], *line;
+
+	*sent = 0;
+	for (size_t i = 0; cmds && i < n; i++) {
+		if (imap_quote(q, sizeof(q), names[i]) < 0)
+			continue;
+		line = malloc(strlen(q) + strlen(what) + 16);
+		if (!line)
+			continue;
+		sprintf(line, "STATUS %s %s", q, what);
+		cmds[(*sent)++].line = line;
+	}
+	return cmds;
+}
+
+enum imap_result imap_status_many(struct imap_session *s, const char *const *names, size_t n,
+				  struct imap_mbox_status *out, struct imap_status *st)
+{
+	struct status_ctx c = { names, n, out };
+	enum imap_result rr;
+	size_t sent;
+	struct imap_cmd *cmds;
+
+	memset(out, 0, n * sizeof(*out));
+	cmds = build(s, names, n, &sent);
+	if (!cmds) {
+		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
+		return IMAP_R_NOMEM;
+	}
+	rr = imap_run(s, cmds, sent, on_status, &c);
+	if (rr != IMAP_R_OK)
+		imap_status_set(st, rr, "STATUS: %s", imap_result_name(rr));
+	for (size_t i = 0; i < sent; i++)
+		free((char *)cmds[i].line);
+	free(cmds);
+	return rr;
+}

@@ -1,0 +1,28 @@
+/* STATUS of many mailboxes in one round trip: RFC 3501 §6.3.10 (STATUS),
+ * RFC 7162 §3.1.2.2 (HIGHESTMODSEQ in STATUS, with CONDSTORE).  For
+ * watching folders without a connection each: a poll asks for all. */
+#ifndef INBOXFS_IMAP_STATUS_H
+#define INBOXFS_IMAP_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/session.h"
+
+/* What STATUS said of one mailbox. */
+struct imap_mbox_status {
+	bool answered;             /* the server said something of it */
+	uint32_t messages, uidnext, uidvalidity;
+	uint64_t highestmodseq;    /* 0: not offered (no CONDSTORE) */
+};
+
+/* STATUS name (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]) for each of
+ * names (n of them, as the server spells them), pipelined; out[i] is
+ * names[i]'s (zeroed first: a mailbox the server refused stays
+ * unanswered).  IMAP_R_OK when the connection survived, whatever each
+ * command's own answer; a name that cannot be quoted is left out. */
+enum imap_result imap_status_many(struct imap_session *s, const char *const *names, size_t n,
+				  struct imap_mbox_status *out, struct imap_status *st);
+
+#endif
