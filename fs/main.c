@@ -62,11 +62,6 @@ static void watch_folder(struct account *a, struct folder *f)
 
 	if (f->watched || !index_folder_selectable(f))
 		return;
-	if (a->nwatched >= a->opt->watch_max) {
-		log_warn(LOG_CAT_CORE, "not watching %s: at most %u folders are watched "
-			 "(watch_max), one IDLE connection each", f->imap_name, a->opt->watch_max);
-		return;
-	}
 	n = realloc(a->watched, (a->nwatched + 1) * sizeof(*n));
 	if (!n)
 		return;
@@ -106,6 +101,8 @@ static void choose_watched(struct account *a, const struct options *o)
 		if (!strcmp(o->watch[i], "none"))
 			continue;
 		if (!strcmp(o->watch[i], "all")) {
+			if ((f = folder_by_path(a, "INBOX")))
+				watch_folder(a, f); /* first: IDLE goes to the first ones */
 			watch_all(a, index_root(a->index));
 		} else if ((f = folder_by_path(a, o->watch[i])) && index_folder_selectable(f)) {
 			watch_folder(a, f);
@@ -324,7 +321,7 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 	} else {
 		setup_logging(o);
 		choose_watched(&a, o);
-		r = serve(&a, args, o);
+		r = account_plan_connections(&a) < 0 ? 1 : serve(&a, args, o);
 	}
 	account_close(&a);
 	return r;

@@ -50,6 +50,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("reconnect_max=%u", reconnect_max),
 	OPT("reconnect_tries=%u", reconnect_tries),
 	OPT("connections=%u", connections),
+	OPT("max_connections=%u", max_connections),
 	OPT("compress=%s", compress_opt),
 	OPT("append_dedupe=%s", append_dedupe_opt),
 	{ "allow_plaintext_auth", offsetof(struct options, allow_plaintext_auth), 1 },
@@ -66,7 +67,7 @@ static const char *const config_keys[] = {
 	"password_file", "password_cmd", "cafile", "tls", "debug", "cache_mem", "cache_disk",
 	"max_message",
 	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
-	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections", "compress",
+	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections", "max_connections", "compress",
 	"append_dedupe",
 	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
 	"oauth2_client_cert", "oauth2_client_key", "oauth2_scope", "oauth2_refresh_token_file",
@@ -181,16 +182,18 @@ void options_usage(const char *prog)
 	       "  -o expunge=unsafe            allow a bare EXPUNGE (server without UIDPLUS)\n"
 	       "  -o append_dedupe=no          append a file even if the folder has it (yes)\n"
 	       "  -o watch=FOLDER              IDLE on FOLDER: repeatable, all, none (INBOX)\n"
-	       "  -o watch_max=N               most IDLE connections for watch=all (20)\n"
+	       "  -o watch_max=N               most IDLE connections; other watched folders\n"
+	       "                               are polled with STATUS (20)\n"
 	       "  -o cache_mem=SIZE            message bodies kept in memory (64M)\n"
 	       "  -o cache_disk=SIZE           bodies and folder lists on disk (off)\n"
 	       "  -o max_message=SIZE          largest message read or written (512M)\n"
 	       "  -o timeout=SECS              a call's wait for a silent server (30)\n"
-	       "  -o connections=N             for reading in parallel (3; IDLE ones extra)\n"
+	       "  -o connections=N             for reading in parallel (3)\n"
+	       "  -o max_connections=N         at most N connections at once, all kinds (8)\n"
 	       "  -o compress=yes              COMPRESS=DEFLATE where offered (no)\n"
 	       "  -o idle_interval=SECS        re-issue IDLE this often (1500)\n"
 	       "  -o idle_timeout=SECS         silent this long: the link is dead (300)\n"
-	       "  -o poll_interval=SECS        NOOP this often without IDLE (60)\n"
+	       "  -o poll_interval=SECS        poll this often without IDLE (60)\n"
 	       "  -o reconnect_max=SECS        longest wait between reconnects (300)\n"
 	       "  -o reconnect_tries=N         give up after N failed tries (never)\n"
 	       "  -o config=PATH               key = value lines (~/.config/inboxfs/config)\n"
@@ -523,6 +526,8 @@ static void set_defaults(struct options *o)
 		o->reconnect_max = 300;
 	if (!o->connections)
 		o->connections = 3;
+	if (!o->max_connections)
+		o->max_connections = 8; /* below Dovecot's and mailbox.org's 10, Gmail's 15 */
 	o->cache_mem_bytes = 64u << 20;
 	o->max_message_bytes = 512u << 20;
 }
@@ -561,6 +566,10 @@ static int finish_amounts(struct options *o)
 {
 	if (o->connections > 16) {
 		fprintf(stderr, "inboxfs: connections=%u: at most 16\n", o->connections);
+		return -1;
+	}
+	if (o->max_connections > 64) {
+		fprintf(stderr, "inboxfs: max_connections=%u: at most 64\n", o->max_connections);
 		return -1;
 	}
 	if (!size_ok("cache_mem", o->cache_mem, &o->cache_mem_bytes) ||

@@ -33,11 +33,12 @@ struct options {
 	unsigned timeout;     /* seconds a call may wait for a silent server */
 	char **watch;         /* watch=FOLDER, repeatable; "all"; "none" */
 	size_t nwatch;
-	unsigned watch_max;   /* cap on IDLE connections for watch=all */
+	unsigned watch_max;   /* cap on IDLE connections (the rest are polled) */
 	unsigned poll_interval, idle_interval, idle_timeout;  /* seconds */
 	unsigned reconnect_max;    /* longest wait between tries, seconds */
 	unsigned reconnect_tries;  /* 0: never give up */
 	unsigned connections;      /* worker + readers (default 3) */
+	unsigned max_connections;  /* all kinds together (default 8: fs/mail/budget.h) */
 	char *compress_opt;        /* "yes"/"no" */
 	bool compress;
 	char *append_dedupe_opt;   /* "yes" (default)/"no" */

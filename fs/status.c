@@ -39,7 +39,10 @@ static void describe_caches(struct account *a, struct buf *b)
 	long left;
 	unsigned got;
 
-	buf_printf(b, "readers: %u\n", a->opt->connections - 1);
+	buf_printf(b, "readers: %u\n", a->budget.readers);
+	buf_printf(b, "connections_open: %u of max_connections %u (worker 1, readers %u, idle %zu, "
+		   "poll %d)\n", atomic_load(&a->conns_open), a->budget.max, a->budget.readers,
+		   a->budget.idle, a->budget.poller ? 1 : 0);
 	if (a->disk)
 		buf_printf(b, "disk_cache: %zu of %zu bytes\n", diskcache_used(a->disk),
 			   a->opt->cache_disk_bytes);

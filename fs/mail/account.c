@@ -338,11 +338,6 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	a->readers = pool_new(a, opt->connections > 1 ? opt->connections - 1 : 0);
-	if (!a->readers) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	if (conn_first(&a->conn, &st) != IMAP_R_OK || load_folders(a, &st) != IMAP_R_OK) {
 		if (st.result == IMAP_R_LOGIN)
 			snprintf(err, errlen, "login rejected: %s", st.text);
@@ -371,4 +366,34 @@ void account_close(struct account *a)
 	imap_url_free(&a->url);
 	rlock_destroy(&a->session_lock);
 	rlock_destroy(&a->index_lock);
+}
+
+/* ---- the connection budget -------------------------------------------------------- */
+
+static void log_plan(const struct account *a)
+{
+	const struct budget *b = &a->budget;
+	const struct options *o = a->opt;
+
+	if (b->readers + 1 < o->connections)
+		log_info(LOG_CAT_IMAP, "max_connections=%u: %u connections for reading, not %u",
+			 b->max, b->readers + 1, o->connections);
+	if (b->idle < a->nwatched && b->poller)
+		log_info(LOG_CAT_IMAP, "IDLE for %zu watched folders (max_connections=%u, "
+			 "watch_max=%u), the other %zu polled every %u s on one connection", b->idle,
+			 b->max, o->watch_max, a->nwatched - b->idle, o->poll_interval);
+	else if (b->idle < a->nwatched)
+		log_warn(LOG_CAT_IMAP, "max_connections=%u leaves no connection to watch %zu "
+			 "folders for new mail", b->max, a->nwatched - b->idle);
+}
+
+int account_plan_connections(struct account *a)
+{
+	budget_plan(&a->budget, a->opt->max_connections, a->opt->connections, a->nwatched,
+		    a->opt->watch_max);
+	a->readers = pool_new(a, a->budget.readers);
+	if (!a->readers)
+		return -1;
+	log_plan(a);
+	return 0;
 }

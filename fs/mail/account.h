@@ -11,6 +11,7 @@
 
 #include "common/lockorder.h"
 #include "fs/mail/bodycache.h"
+#include "fs/mail/budget.h"
 #include "fs/mail/conn.h"
 #include "fs/mail/fetch.h" /* the account's bodies: its callers use both */
 #include "fs/mail/hooks.h"
@@ -47,6 +48,7 @@ struct account {
 	atomic_bool shutting_down; /* unmounting: no more connections */
 
 	atomic_uint server_caps;   /* CAP_* after the last login: any thread may look */
+	atomic_uint conns_open;    /* sessions open now, all kinds (conn.c) */
 
 	struct index *index;
 	char delim;                /* hierarchy delimiter (from LIST; 0 = flat) */
@@ -58,8 +60,9 @@ struct account {
 	struct alarms *alarms;     /* set once mounted (NULL: none) */
 	struct announcer *announcer; /* set once mounted, when announcing */
 	struct state *state;       /* announced UIDs kept across mounts */
-	struct folder **watched;   /* folders with an IDLE watcher */
+	struct folder **watched;   /* folders watched for news, INBOX first */
 	size_t nwatched;
+	struct budget budget;      /* how the connections are shared */
 	struct watchers *watchers;
 
 	/* Read-ahead: the last message missed and how long the run of misses
@@ -85,6 +88,10 @@ void account_abort(struct account *a);
  * On failure returns -1 with a one-line reason in err. */
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);
 void account_close(struct account *a);
+/* Once the watched folders are chosen: share -o max_connections among
+ * the worker, the readers and the watchers (budget.h), logged when the
+ * budget leaves something out.  -1 when out of memory. */
+int account_plan_connections(struct account *a);
 
 /* When the answer to a call that starts now is due: `timeout` from now
  * (monotonic ms).  Everything done for the call counts: the wait for the

@@ -34,6 +34,8 @@ void conn_init(struct conn *c, struct account *a, const char *who,
 static void publish(struct conn *c, struct imap_session *s)
 {
 	pthread_mutex_lock(c->slot_lock);
+	if (!*c->slot != !s) /* one more open, or one fewer */
+		atomic_fetch_add(&c->a->conns_open, s ? 1u : (unsigned)-1);
 	*c->slot = s;
 	if (s && atomic_load(&c->a->shutting_down))
 		imap_session_abort(s);

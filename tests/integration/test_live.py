@@ -314,18 +314,6 @@ def test_single_threaded_mode_shows_mail_without_events(dovecot, mount, tmp_path
     assert ifs.wait_until(lambda: name in eml_files(m.path("INBOX")), timeout=EVENT_TIMEOUT)
 
 
-def test_watch_all_is_capped(dovecot, mount, tmp_path):
-    live = Live(dovecot, tmp_path)
-    for name in ("A", "B", "C"):
-        live.raw.create(name)
-    m = live.mount(mount, watch="all", watch_max=2)
-    log = m.stderr()
-    assert log.count("at most 2 folders are watched") >= 1, log
-    watched = [d for d in ("INBOX", "Orders", "A", "B", "C")
-               if ".newmail" in os.listdir(m.path(d))]
-    assert len(watched) == 2
-
-
 EXAMPLE = os.path.join(HERE, "..", "..", "examples", "process-new-mail.sh")
 
 

@@ -20,6 +20,7 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
                                    # blackholed stay dead, as TCP gave up on them)
     p.close_all(say=b"* BYE ...\r\n")  # the connections open now get these
                                    # bytes as if from the server, then close
+    p.open_now, p.peak             # connections open now, the most at once
     p.server_filter = fn           # fn(state, data) -> data for every chunk
                                    # server -> client (state: a dict per
                                    # connection), to add what a server says
@@ -57,6 +58,8 @@ class FaultProxy:
         self._stop = False
         self._threads = []
         self._conns = []       # [blackholed] flags of the open connections
+        self.open_now = 0      # connections to the server open at this moment
+        self.peak = 0          # the most ever open at once
         self._cut = None       # [bytes left, reset] for the server -> client stream
         self._delay = 0
         self._kill = None
@@ -208,6 +211,8 @@ class FaultProxy:
         born = self._kill_gen
         with self.lock:
             self._conns.append(hole)
+            self.open_now += 1
+            self.peak = max(self.peak, self.open_now)
         try:
             while not self._stop:
                 r, _, _ = select.select(socks, [], [], 0.05)
@@ -257,6 +262,8 @@ class FaultProxy:
                 except OSError:
                     pass
                 s.close()
+            with self.lock:
+                self.open_now -= 1
 
     def stop(self):
         self._stop = True

@@ -1,0 +1,232 @@
+/* Polling watched folders on one connection (see poller.h).  RFC 3501
+ * §6.3.10 advises against STATUS of the selected mailbox: the one the
+ * connection has selected is asked with NOOP instead. */
+#include "fs/mail/poller.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/napper.h"
+#include "fs/mail/account.h"
+#include "fs/mail/conn.h"
+#include "fs/mail/view.h"
+#include "imap/commands.h"
+#include "imap/status.h"
+
+struct poller {
+	struct account *a;
+	struct folder **f;
+	const char **names;        /* their server names, for STATUS */
+	struct imap_mbox_status *last, *now;
+	size_t n;
+	pthread_t thread;
+	pthread_mutex_t lock;      /* guards s (for aborting it), state, the sleep */
+	struct napper nap;
+	struct imap_session *s;
+	struct conn conn;
+	struct view view;
+	char state[160];           /* for .inboxfs/status (under lock) */
+	long long polled_ms;       /* when the last poll ended (under lock; 0: never) */
+};
+
+static void set_state(struct poller *p, const char *text)
+{
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->state, sizeof(p->state), "%s", text);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static bool differs(const struct imap_mbox_status *x, const struct imap_mbox_status *y)
+{
+	return x->messages != y->messages || x->uidnext != y->uidnext ||
+	       x->uidvalidity != y->uidvalidity || x->highestmodseq != y->highestmodseq;
+}
+
+/* STATUS of every folder but the selected one, into p->now. */
+static enum imap_result ask(struct poller *p, struct imap_status *st)
+{
+	enum imap_result rr = imap_status_many(p->s, p->names, p->n, p->now, st);
+
+	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
+		if (p->f[i] == p->view.f)
+			p->now[i] = p->last[i]; /* asked with NOOP (catch_up_selected) */
+	return rr;
+}
+
+/* Folder i is current in the index (its news announced, as a watcher's). */
+static enum imap_result bring_up_to_date(struct poller *p, size_t i, struct imap_status *st)
+{
+	enum imap_result rr = view_open(&p->view, p->f[i], false, false, st);
+
+	if (rr == IMAP_R_GONE || rr == IMAP_R_NO) {
+		log_info(LOG_CAT_IMAP, "polling %s: %s", p->f[i]->imap_name, st->text);
+		return IMAP_R_OK; /* that folder only; the others go on */
+	}
+	return rr;
+}
+
+static enum imap_result catch_up_selected(struct poller *p, struct imap_status *st)
+{
+	enum imap_result rr;
+
+	if (!p->view.f)
+		return IMAP_R_OK;
+	rr = imap_noop(p->s, st);
+	return rr == IMAP_R_OK ? view_catch_up(&p->view, 0, st) : rr;
+}
+
+/* One poll: what changed since the last is brought up to date. */
+static enum imap_result poll_all(struct poller *p, struct imap_status *st)
+{
+	enum imap_result rr = catch_up_selected(p, st);
+
+	if (rr == IMAP_R_OK)
+		rr = ask(p, st);
+	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
+		if (p->now[i].answered && differs(&p->now[i], &p->last[i])) {
+			rr = bring_up_to_date(p, i, st);
+			p->last[i] = p->now[i];
+		}
+	pthread_mutex_lock(&p->lock);
+	p->polled_ms = clock_ms();
+	pthread_mutex_unlock(&p->lock);
+	return rr;
+}
+
+/* The first look: the STATUS each later poll compares with, then each
+ * folder loaded (what it holds now is not news). */
+static enum imap_result first_look(struct poller *p, struct imap_status *st)
+{
+	enum imap_result rr = imap_status_many(p->s, p->names, p->n, p->last, st);
+
+	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
+		rr = bring_up_to_date(p, i, st);
+	return rr;
+}
+
+static void poll_connection(struct poller *p)
+{
+	struct imap_status st = { 0 };
+	enum imap_result rr = first_look(p, &st);
+	char state[64];
+
+	if (rr == IMAP_R_OK) {
+		log_info(LOG_CAT_IMAP, "polling %zu folders every %u s", p->n,
+			 p->a->opt->poll_interval);
+		snprintf(state, sizeof(state), "polled every %u s", p->a->opt->poll_interval);
+		set_state(p, state);
+	}
+	while (rr == IMAP_R_OK &&
+	       napper_nap(&p->nap, (long long)p->a->opt->poll_interval * 1000))
+		rr = poll_all(p, &st);
+	if (rr != IMAP_R_OK && !napper_stopped(&p->nap))
+		log_info(LOG_CAT_IMAP, "polling: %s (%s); reconnecting", imap_result_name(rr),
+			 st.text);
+}
+
+static void *poll_main(void *arg)
+{
+	struct poller *p = arg;
+	struct imap_status st;
+	char state[160];
+
+	pthread_setname_np(pthread_self(), "ibx-poll");
+	while (!napper_stopped(&p->nap) && !conn_gave_up(&p->conn)) {
+		if (conn_ensure(&p->conn, 0, &st) != IMAP_R_OK) {
+			snprintf(state, sizeof(state), "disconnected: %.100s", st.text);
+			set_state(p, state);
+			napper_nap(&p->nap, conn_wait_ms(&p->conn));
+			continue;
+		}
+		poll_connection(p);
+		set_state(p, "disconnected");
+		conn_close(&p->conn);
+	}
+	return NULL;
+}
+
+static void poller_free(struct poller *p)
+{
+	view_free(&p->view);
+	napper_destroy(&p->nap);
+	pthread_mutex_destroy(&p->lock);
+	free(p->f);
+	free(p->names);
+	free(p->last);
+	free(p->now);
+	free(p);
+}
+
+static struct poller *poller_new(struct account *a, struct folder *const *folders, size_t n)
+{
+	struct poller *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->a = a;
+	p->n = n;
+	pthread_mutex_init(&p->lock, NULL);
+	napper_init(&p->nap, &p->lock);
+	view_init(&p->view, a, NULL);
+	p->view.news_bodies = true; /* a script woken by the news reads at once */
+	conn_init(&p->conn, a, "polling: ", &p->s, &p->lock, &p->view, a->opt->reconnect_tries);
+	p->f = calloc(n + 1, sizeof(*p->f));
+	p->names = calloc(n + 1, sizeof(*p->names));
+	p->last = calloc(n + 1, sizeof(*p->last));
+	p->now = calloc(n + 1, sizeof(*p->now));
+	if (!p->f || !p->names || !p->last || !p->now) {
+		poller_free(p);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		p->f[i] = folders[i];
+		p->names[i] = folders[i]->imap_name;
+	}
+	return p;
+}
+
+struct poller *poller_start(struct account *a, struct folder *const *folders, size_t n)
+{
+	struct poller *p = poller_new(a, folders, n);
+
+	if (p && pthread_create(&p->thread, NULL, poll_main, p) != 0) {
+		poller_free(p);
+		p = NULL;
+	}
+	if (!p)
+		log_err(LOG_CAT_IMAP, "cannot start polling %zu folders for new mail", n);
+	return p;
+}
+
+void poller_describe(struct poller *p, struct buf *out)
+{
+	long long ago;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	ago = p->polled_ms ? (clock_ms() - p->polled_ms) / 1000 : -1;
+	for (size_t i = 0; i < p->n; i++) {
+		buf_printf(out, "watch %s: %s\n", p->f[i]->imap_name,
+			   p->state[0] ? p->state : "connecting");
+		if (ago >= 0)
+			buf_printf(out, "watch %s last_poll: %lld s ago\n", p->f[i]->imap_name, ago);
+	}
+	buf_printf(out, "poll connections: %u\n", p->conn.connects);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void poller_stop(struct poller *p)
+{
+	if (!p)
+		return;
+	napper_stop(&p->nap);
+	conn_abort(&p->conn);
+	pthread_join(p->thread, NULL);
+	poller_free(p);
+}

@@ -1,0 +1,145 @@
+"""Issue 21: many folders, few connections.  Servers cap connections per
+user (Dovecot's mail_max_userip_connections, 10 by default; Gmail 15), so
+the mount shares -o max_connections (8) among the worker, the readers and
+the watchers: IDLE where the budget has room (INBOX first), the other
+watched folders polled with STATUS on one connection.  Counted at a proxy
+between the mount and a real Dovecot, announced with real inotifywait."""
+
+import itertools
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import dovecot as dovecot_mod  # noqa: E402
+import faultproxy  # noqa: E402
+import inboxfs as ifs  # noqa: E402
+import inotify  # noqa: E402
+import mailgen  # noqa: E402
+
+_users = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    # Dovecot's own default cap: a mount that asked for more would be refused.
+    dc = dovecot_mod.Dovecot(extra_config=["protocol imap {\n"
+                                           "  mail_max_userip_connections = 10\n}"])
+    yield dc
+    dc.stop()
+
+
+class Many:
+    """A user with `folders` folders besides INBOX, each holding a message."""
+
+    def __init__(self, dc, tmp_path, folders):
+        self.dc = dc
+        self.user = "many%d" % next(_users)
+        self.password = dc.add_user(self.user)
+        self.names = ["F%03d" % i for i in range(folders)]
+        c = dc.raw(user=self.user, password=self.password)
+        for name in self.names:
+            c.create(name)
+            c.append_many(name, mailgen.bulk(1))
+        c.append_many("INBOX", mailgen.bulk(1))
+        c.logout()
+        self.pwfile = ifs.write_password_file(str(tmp_path), self.password,
+                                              name="pw-" + self.user)
+        self.env = ifs.clean_env({"XDG_STATE_HOME": str(tmp_path / "state")})
+        self.counter = 5000
+
+    def append(self, folder):
+        c = self.dc.raw(user=self.user, password=self.password)
+        c.append_many(folder, mailgen.bulk(1, start=self.counter))
+        self.counter += 1
+        c.logout()
+
+    def mount(self, mount, proxy, **options):
+        opts = {"tls": "none", "password_file": self.pwfile, "watch": "all"}
+        opts.update(options)
+        return mount(self.dc.url(user=self.user, tls=False, port=proxy.port), options=opts,
+                     env=self.env)
+
+
+def status(m):
+    with open(m.path(".inboxfs", "status")) as f:
+        return f.read()
+
+
+def wait_all_watching(m, names):
+    """Until every folder is watched: IDLE ones idling, polled ones past
+    their first look (mail that came before counts as already there)."""
+    def ready():
+        text = status(m)
+        return all("watch %s: connected (idle)" % n in text or
+                   "watch %s: polled every" % n in text for n in names)
+    assert ifs.wait_until(ready, 60 * ifs.timeout_scale(), interval=0.1), status(m)
+
+
+@pytest.fixture
+def proxy(dovecot):
+    p = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    yield p
+    p.stop()
+
+
+def test_watch_all_stays_within_max_connections(dovecot, mount, proxy, tmp_path):
+    """30 folders and -o watch=all on a Dovecot that allows 10: the mount
+    never has more than max_connections open (counted at the proxy, with
+    parallel readers busy too), INBOX is idling, the rest are polled, and
+    mail in a polled folder raises IN_CREATE within poll_interval + 1 s."""
+    acc = Many(dovecot, tmp_path, 30)
+    m = acc.mount(mount, proxy, max_connections=5, connections=3, poll_interval=2)
+    everything = ["INBOX"] + acc.names
+    wait_all_watching(m, everything)
+    text = status(m)
+    assert "watch INBOX: connected (idle)" in text, text
+    polled = [n for n in acc.names if "watch %s: polled every 2 s" % n in text]
+    assert len(polled) >= 25, text
+    assert "polled every 2 s on one connection" in m.stderr()
+    # Readers at work beside the watchers: still within the budget.
+    subprocess.run("ls %s/F0*/*.eml | xargs -P4 -n1 cat > /dev/null" % m.mountpoint,
+                   shell=True, check=True)
+    chosen = random.Random(21).sample(polled, 3)
+    watchers = {name: inotify.Inotify(m.path(name), events=("create",)).start()
+                for name in chosen + ["INBOX"]}
+    try:
+        for name in chosen + ["INBOX"]:
+            acc.append(name)
+        bound = (2 + 1) * ifs.timeout_scale()
+        for name, w in watchers.items():
+            assert w.wait_for(lambda evs: any(n.endswith(".eml") for _, n in evs), bound), \
+                (name, w.events, status(m))
+    finally:
+        for w in watchers.values():
+            w.stop()
+    assert proxy.peak <= 5, proxy.peak
+    assert "connections_open:" in status(m) and "of max_connections 5" in status(m)
+    assert "Maximum number of connections" not in m.stderr()
+
+
+def test_watch_max_caps_idle_and_polls_the_rest(dovecot, mount, proxy, tmp_path):
+    """-o watch_max=2: two folders have IDLE, the others are polled (each
+    still has its .newmail marker and gets its mail announced)."""
+    acc = Many(dovecot, tmp_path, 3)
+    m = acc.mount(mount, proxy, watch_max=2, poll_interval=1)
+    everything = ["INBOX"] + acc.names
+    wait_all_watching(m, everything)
+    text = status(m)
+    assert sum("watch %s: connected (idle)" % n in text for n in everything) == 2, text
+    assert all(".newmail" in os.listdir(m.path(n)) for n in everything)
+    assert "IDLE for 2 watched folders" in m.stderr(), m.stderr()
+    last = acc.names[-1]
+    w = inotify.Inotify(m.path(last), events=("create",)).start()
+    try:
+        acc.append(last)
+        assert w.wait_for(lambda evs: any(n.endswith(".eml") for _, n in evs),
+                          2 * ifs.timeout_scale()), (w.events, status(m))
+    finally:
+        w.stop()
+    assert proxy.peak <= 1 + 2 + 2 + 1, proxy.peak  # worker, readers, IDLE, poller
