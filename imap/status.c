@@ -9,26 +9,21 @@
 #include "imap/commands.h"
 #include "imap/parser.h"
 
-struct status_ctx {
-	const char *const *names;
-	size_t n;
-	struct imap_mbox_status *out;
-};
-
-/* The entry of the mailbox a STATUS reply names (INBOX in any case). */
-static struct imap_mbox_status *entry_for(struct status_ctx *c, const struct imap_value *mbox)
+/* The index of the mailbox a STATUS reply names (INBOX in any case), n
+ * when none. */
+static size_t index_of(const struct imap_value *mbox, const char *const *names, size_t n)
 {
 	if (!imap_value_is_string(mbox))
-		return NULL;
-	for (size_t i = 0; i < c->n; i++) {
-		bool inbox = strcasecmp(c->names[i], "INBOX") == 0;
+		return n;
+	for (size_t i = 0; i < n; i++) {
+		bool inbox = strcasecmp(names[i], "INBOX") == 0;
 
-		if (strlen(c->names[i]) == mbox->len &&
+		if (strlen(names[i]) == mbox->len &&
 		    (inbox ? strncasecmp(mbox->str, "INBOX", 5) == 0 :
-			     memcmp(mbox->str, c->names[i], mbox->len) == 0))
-			return &c->out[i];
+			     memcmp(mbox->str, names[i], mbox->len) == 0))
+			return i;
 	}
-	return NULL;
+	return n;
 }
 
 /* One "name value" pair of the attribute list into e; a value out of
@@ -50,22 +45,35 @@ static void take_item(struct imap_mbox_status *e, const struct imap_value *name,
 		e->uidvalidity = (uint32_t)v->num;
 }
 
+long imap_status_take(const struct imap_response *r, const char *const *names, size_t n,
+		      struct imap_mbox_status *out)
+{
+	const struct imap_value *items = imap_list_item(&r->data, 2);
+	size_t i;
+
+	if (r->cond != IMAP_COND_NONE || !imap_value_is(imap_list_item(&r->data, 0), "STATUS"))
+		return -1;
+	i = index_of(imap_list_item(&r->data, 1), names, n);
+	if (i == n || !items || items->type != IV_LIST)
+		return (long)n; /* not one we asked for: nothing to learn */
+	out[i].answered = true;
+	for (size_t k = 0; k + 1 < items->n; k += 2)
+		take_item(&out[i], &items->items[k], &items->items[k + 1]);
+	return (long)i;
+}
+
+struct status_ctx {
+	const char *const *names;
+	size_t n;
+	struct imap_mbox_status *out;
+};
+
 static bool on_status(struct imap_session *s, struct imap_response *r, void *vctx)
 {
 	struct status_ctx *c = vctx;
-	const struct imap_value *items = imap_list_item(&r->data, 2);
-	struct imap_mbox_status *e;
 
 	(void)s;
-	if (r->cond != IMAP_COND_NONE || !imap_value_is(imap_list_item(&r->data, 0), "STATUS"))
-		return false;
-	e = entry_for(c, imap_list_item(&r->data, 1));
-	if (!e || !items || items->type != IV_LIST)
-		return true; /* not one we asked for: nothing to learn */
-	e->answered = true;
-	for (size_t i = 0; i + 1 < items->n; i += 2)
-		take_item(e, &items->items[i], &items->items[i + 1]);
-	return true;
+	return imap_status_take(r, c->names, c->n, c->out) >= 0;
 }
 
 /* The commands' lines (one malloc'd block each); NULL when out of memory. */

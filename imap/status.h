@@ -24,5 +24,11 @@ struct imap_mbox_status {
  * command's own answer; a name that cannot be quoted is left out. */
 enum imap_result imap_status_many(struct imap_session *s, const char *const *names, size_t n,
 				  struct imap_mbox_status *out, struct imap_status *st);
+/* An untagged STATUS of one of names (n) into that name's out[i]: the
+ * items it carries replace those values, the others stay (NOTIFY's
+ * events, RFC 5465 §5.2, omit what did not change).  Returns its index,
+ * n when it names none of them, -1 when r is not a STATUS. */
+long imap_status_take(const struct imap_response *r, const char *const *names, size_t n,
+		      struct imap_mbox_status *out);
 
 #endif

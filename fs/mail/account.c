@@ -370,7 +370,7 @@ void account_close(struct account *a)
 
 /* ---- the connection budget -------------------------------------------------------- */
 
-static void log_plan(const struct account *a)
+static void log_plan(const struct account *a, bool notify)
 {
 	const struct budget *b = &a->budget;
 	const struct options *o = a->opt;
@@ -378,6 +378,8 @@ static void log_plan(const struct account *a)
 	if (b->readers + 1 < o->connections)
 		log_info(LOG_CAT_IMAP, "max_connections=%u: %u connections for reading, not %u",
 			 b->max, b->readers + 1, o->connections);
+	if (notify)
+		return; /* one connection for all: the watcher says so */
 	if (b->idle < a->nwatched && b->poller)
 		log_info(LOG_CAT_IMAP, "IDLE for %zu watched folders (max_connections=%u, "
 			 "watch_max=%u), the other %zu polled every %u s on one connection", b->idle,
@@ -389,11 +391,15 @@ static void log_plan(const struct account *a)
 
 int account_plan_connections(struct account *a)
 {
+	unsigned caps = atomic_load(&a->server_caps);
+	/* NOTIFY tells of every folder on one connection (IDLE to hear it). */
+	bool notify = (caps & CAP_NOTIFY) && (caps & CAP_IDLE) && a->nwatched > 1;
+
 	budget_plan(&a->budget, a->opt->max_connections, a->opt->connections, a->nwatched,
-		    a->opt->watch_max);
+		    notify ? 0 : a->opt->watch_max);
 	a->readers = pool_new(a, a->budget.readers);
 	if (!a->readers)
 		return -1;
-	log_plan(a);
+	log_plan(a, notify);
 	return 0;
 }

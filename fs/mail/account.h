@@ -90,7 +90,8 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 void account_close(struct account *a);
 /* Once the watched folders are chosen: share -o max_connections among
  * the worker, the readers and the watchers (budget.h), logged when the
- * budget leaves something out.  -1 when out of memory. */
+ * budget leaves something out.  Several watched folders on a server with
+ * NOTIFY are all watched on one connection.  -1 when out of memory. */
 int account_plan_connections(struct account *a);
 
 /* When the answer to a call that starts now is due: `timeout` from now

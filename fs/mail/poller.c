@@ -1,6 +1,9 @@
-/* Polling watched folders on one connection (see poller.h).  RFC 3501
- * §6.3.10 advises against STATUS of the selected mailbox: the one the
- * connection has selected is asked with NOOP instead. */
+/* Watching many folders on one connection (see poller.h).  RFC 5465
+ * (NOTIFY): where offered, the server tells of changes to every folder
+ * while the connection idles, as STATUS lines; else a poll asks STATUS of
+ * all.  RFC 3501 §6.3.10 advises against STATUS of the selected mailbox:
+ * the one the connection has selected is asked with NOOP instead, and
+ * NOTIFY reports it as IDLE does (EXISTS, EXPUNGE, FETCH). */
 #include "fs/mail/poller.h"
 
 #include <pthread.h>
@@ -14,6 +17,7 @@
 #include "common/napper.h"
 #include "fs/mail/account.h"
 #include "fs/mail/conn.h"
+#include "fs/mail/idler.h"
 #include "fs/mail/view.h"
 #include "imap/commands.h"
 #include "imap/status.h"
@@ -32,6 +36,8 @@ struct poller {
 	struct view view;
 	char state[160];           /* for .inboxfs/status (under lock) */
 	long long polled_ms;       /* when the last poll ended (under lock; 0: never) */
+	bool notified;             /* NOTIFY is set on this session */
+	bool news;                 /* NOTIFY told of a change not looked at yet */
 };
 
 static void set_state(struct poller *p, const char *text)
@@ -106,27 +112,168 @@ static enum imap_result first_look(struct poller *p, struct imap_status *st)
 
 	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
 		rr = bring_up_to_date(p, i, st);
+	memcpy(p->now, p->last, p->n * sizeof(*p->now)); /* NOTIFY's lines update it */
+	return rr;
+}
+
+/* ---- NOTIFY ------------------------------------------------------------------------ */
+
+/* STATUS lines (NOTIFY's news of other folders) are taken here; the rest
+ * is the selected folder's, for its view. */
+static bool on_untagged(struct imap_session *s, struct imap_response *r, void *ctx)
+{
+	struct poller *p = ctx;
+	long i = imap_status_take(r, p->names, p->n, p->now);
+
+	if (i < 0)
+		return view_on_untagged(s, r, &p->view);
+	if ((size_t)i < p->n && differs(&p->now[i], &p->last[i]))
+		p->news = true;
+	return true;
+}
+
+/* The filter (RFC 5465 §8: filter-mailboxes): the folders by name when
+ * they fit in a modest command, else every personal folder (news of the
+ * others is ignored). */
+static void filter(struct poller *p, struct buf *b, bool personal)
+{
+	char q[1024];
+	size_t start = b->len;
+
+	if (personal) {
+		buf_printf(b, "personal");
+		return;
+	}
+	buf_printf(b, "mailboxes (");
+	for (size_t i = 0; i < p->n; i++) {
+		if (imap_quote(q, sizeof(q), p->names[i]) < 0 || b->len - start > 16384) {
+			b->len = start;
+			if (b->data)
+				b->data[start] = '\0';
+			buf_printf(b, "personal");
+			return;
+		}
+		buf_printf(b, "%s%s", i ? " " : "", q);
+	}
+	buf_printf(b, ")");
+}
+
+/* NOTIFY SET STATUS: news of the selected folder as IDLE gives it, of
+ * the others as STATUS lines, starting with one for each now (what came
+ * since the first look is news). */
+static enum imap_result notify_set(struct poller *p, bool personal, struct imap_status *st)
+{
+	struct buf b;
+	enum imap_result rr;
+
+	buf_init(&b);
+	buf_printf(&b, "NOTIFY SET STATUS (selected (MessageNew MessageExpunge FlagChange)) (");
+	filter(p, &b, personal);
+	buf_printf(&b, " (MessageNew MessageExpunge FlagChange))");
+	rr = b.data ? imap_simple(p->s, st, NULL, NULL, "%s", b.data) : IMAP_R_NOMEM;
+	buf_free(&b);
+	return rr;
+}
+
+static bool has_news(void *ctx)
+{
+	struct poller *p = ctx;
+
+	return p->news || view_behind(&p->view);
+}
+
+/* What NOTIFY told of, brought into the index. */
+static enum imap_result take_news(struct poller *p, struct imap_status *st)
+{
+	enum imap_result rr = IMAP_R_OK;
+
+	p->news = false;
+	if (view_behind(&p->view))
+		rr = view_catch_up(&p->view, 0, st);
+	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
+		if (p->now[i].answered && differs(&p->now[i], &p->last[i])) {
+			p->last[i] = p->now[i];
+			rr = bring_up_to_date(p, i, st);
+		}
+	pthread_mutex_lock(&p->lock);
+	p->polled_ms = clock_ms();
+	pthread_mutex_unlock(&p->lock);
+	return rr;
+}
+
+static enum imap_result notified(struct poller *p, struct imap_status *st)
+{
+	struct idler i = { p->a, p->s, &p->nap, "NOTIFY", has_news, NULL, p };
+	enum imap_result rr = IMAP_R_OK;
+
+	while (rr == IMAP_R_OK && !napper_stopped(&p->nap)) {
+		rr = idle_round(&i);
+		if (rr == IMAP_R_OK)
+			rr = take_news(p, st);
+	}
+	return rr;
+}
+
+/* ---- one connection ---------------------------------------------------------------- */
+
+static void say_watching(struct poller *p)
+{
+	char state[64];
+
+	if (p->notified) {
+		log_info(LOG_CAT_IMAP, "watching %zu folders with NOTIFY on one connection", p->n);
+		snprintf(state, sizeof(state), "notified (NOTIFY)");
+	} else {
+		log_info(LOG_CAT_IMAP, "polling %zu folders every %u s", p->n,
+			 p->a->opt->poll_interval);
+		snprintf(state, sizeof(state), "polled every %u s", p->a->opt->poll_interval);
+	}
+	set_state(p, state);
+}
+
+/* NOTIFY where the server offers it (and IDLE to hear it), else polls. */
+static enum imap_result watch_all(struct poller *p, struct imap_status *st)
+{
+	unsigned caps = imap_session_caps(p->s);
+	enum imap_result rr = first_look(p, st);
+
+	p->notified = false;
+	if (rr == IMAP_R_OK && (caps & CAP_NOTIFY) && (caps & CAP_IDLE)) {
+		rr = notify_set(p, false, st);
+		/* Dovecot takes at most 100 names: then all of them, the rest ignored. */
+		if (rr == IMAP_R_NO || rr == IMAP_R_BAD)
+			rr = notify_set(p, true, st);
+		p->notified = rr == IMAP_R_OK;
+		if (rr == IMAP_R_NO || rr == IMAP_R_BAD) {
+			log_info(LOG_CAT_IMAP, "NOTIFY refused (%s): polling instead", st->text);
+			rr = IMAP_R_OK;
+		}
+	}
+	if (rr != IMAP_R_OK)
+		return rr;
+	say_watching(p);
+	if (p->notified)
+		return notified(p, st);
+	while (rr == IMAP_R_OK &&
+	       napper_nap(&p->nap, (long long)p->a->opt->poll_interval * 1000))
+		rr = poll_all(p, st);
 	return rr;
 }
 
 static void poll_connection(struct poller *p)
 {
 	struct imap_status st = { 0 };
-	enum imap_result rr = first_look(p, &st);
-	char state[64];
+	enum imap_result rr;
 
-	if (rr == IMAP_R_OK) {
-		log_info(LOG_CAT_IMAP, "polling %zu folders every %u s", p->n,
-			 p->a->opt->poll_interval);
-		snprintf(state, sizeof(state), "polled every %u s", p->a->opt->poll_interval);
-		set_state(p, state);
-	}
-	while (rr == IMAP_R_OK &&
-	       napper_nap(&p->nap, (long long)p->a->opt->poll_interval * 1000))
-		rr = poll_all(p, &st);
+	view_reset(&p->view);
+	p->view.s = p->s;
+	p->news = false;
+	imap_session_set_untagged(p->s, on_untagged, p);
+	rr = watch_all(p, &st);
 	if (rr != IMAP_R_OK && !napper_stopped(&p->nap))
-		log_info(LOG_CAT_IMAP, "polling: %s (%s); reconnecting", imap_result_name(rr),
-			 st.text);
+		log_info(LOG_CAT_IMAP, "watching %zu folders: %s (%s); reconnecting", p->n,
+			 imap_result_name(rr), st.text);
+	imap_session_set_untagged(p->s, NULL, NULL);
 }
 
 static void *poll_main(void *arg)
@@ -174,7 +321,7 @@ static struct poller *poller_new(struct account *a, struct folder *const *folder
 	napper_init(&p->nap, &p->lock);
 	view_init(&p->view, a, NULL);
 	p->view.news_bodies = true; /* a script woken by the news reads at once */
-	conn_init(&p->conn, a, "polling: ", &p->s, &p->lock, &p->view, a->opt->reconnect_tries);
+	conn_init(&p->conn, a, "watching many: ", &p->s, &p->lock, NULL, a->opt->reconnect_tries);
 	p->f = calloc(n + 1, sizeof(*p->f));
 	p->names = calloc(n + 1, sizeof(*p->names));
 	p->last = calloc(n + 1, sizeof(*p->last));

@@ -490,6 +490,11 @@ enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_sta
 
 bool view_has(const struct view *v, uint32_t uid) { return seqmap_seq(&v->seq, uid) != 0; }
 
+bool view_behind(const struct view *v)
+{
+	return v->f && (v->dirty || v->stale || v->exists != v->seq.n);
+}
+
 static bool knows_all(const struct view *v, const uint32_t *uids, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

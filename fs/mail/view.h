@@ -45,6 +45,9 @@ enum imap_result view_open(struct view *v, struct folder *f, bool rw, bool noop,
 			   struct imap_status *st);
 /* After untagged EXISTS/EXPUNGE: fetch what is new, reload if needed. */
 enum imap_result view_catch_up(struct view *v, uint32_t uidnext, struct imap_status *st);
+/* The server told v of a change to its folder that the index does not
+ * have yet (view_catch_up brings it in). */
+bool view_behind(const struct view *v);
 /* Has this connection been told of uid (is it in its numbering)? */
 bool view_has(const struct view *v, uint32_t uid);
 /* A command by UID found nothing for some of uids: servers answer a UID

@@ -19,6 +19,7 @@
 #include "common/napper.h"
 #include "fs/mail/account.h"
 #include "fs/mail/conn.h"
+#include "fs/mail/idler.h"
 #include "fs/mail/poller.h"
 #include "fs/mail/view.h"
 #include "imap/commands.h"
@@ -55,11 +56,6 @@ static void set_state(struct watcher *w, const char *fmt, ...)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static bool changed(const struct view *v)
-{
-	return v->dirty || v->stale || v->exists != v->seq.n;
-}
-
 /* The log line and .inboxfs/status say "watching" once it is so: for
  * IDLE, once the server has said it is idling (scripts and tests wait for
  * it before they count on new mail being seen). */
@@ -70,40 +66,35 @@ static void report_watching(struct watcher *w, bool idle)
 	set_state(w, "connected (%s)", idle ? "idle" : "polling");
 }
 
+/* What an IDLE round of a watcher watches for. */
+struct round {
+	struct watcher *w;
+	struct view *v;
+	bool *reported;
+};
+
+static bool round_changed(void *ctx)
+{
+	return view_behind(((struct round *)ctx)->v);
+}
+
+static void round_idling(void *ctx)
+{
+	struct round *r = ctx;
+
+	if (!*r->reported)
+		report_watching(r->w, true);
+	*r->reported = true;
+}
+
 /* One IDLE command: until something changes, the re-issue time comes, or
  * the link dies.  IMAP_R_OK when the caller should catch up and go on. */
 static enum imap_result idle_once(struct watcher *w, struct view *v, bool *reported)
 {
-	const struct options *o = w->a->opt;
-	long long reissue = clock_ms() + (long long)o->idle_interval * 1000, left;
-	enum imap_result rr;
-	struct imap_status st;
-	char tag[16];
+	struct round r = { w, v, reported };
+	struct idler i = { w->a, w->s, &w->nap, w->f->imap_name, round_changed, round_idling, &r };
 
-	rr = imap_idle_begin(w->s, tag, sizeof(tag), &st);
-	if (rr != IMAP_R_OK)
-		return rr;
-	if (!*reported)
-		report_watching(w, true);
-	*reported = true;
-	while (!napper_stopped(&w->nap) && !changed(v)) {
-		left = reissue - clock_ms();
-		if (left <= 0)
-			break;
-		rr = imap_idle_wait(w->s, (int)(left < o->idle_timeout * 1000LL ? left :
-						o->idle_timeout * 1000LL));
-		if (rr == IMAP_R_TIMEOUT && clock_ms() < reissue) {
-			log_info(LOG_CAT_IMAP, "%s: no word from the server for %u s: the connection "
-				 "is dead", w->f->imap_name, o->idle_timeout);
-			/* Not even a LOGOUT: it would wait for an answer that never comes. */
-			imap_session_abort(w->s);
-			return IMAP_R_TIMEOUT;
-		}
-		if (rr != IMAP_R_OK && rr != IMAP_R_TIMEOUT)
-			return rr;
-	}
-	/* The catch-up FETCH goes out right behind DONE: one round trip. */
-	return imap_idle_done(w->s, tag);
+	return idle_round(&i);
 }
 
 static enum imap_result poll_once(struct watcher *w)

@@ -167,12 +167,12 @@ def raw_moves(dc, src, dst, n):
 
 
 class RawIdler:
-    """A raw client in IDLE on INBOX, noting when each EXISTS arrives."""
+    """A raw client in IDLE on a folder, noting when each EXISTS arrives."""
 
-    def __init__(self, dc):
+    def __init__(self, dc, folder="INBOX"):
         import threading
         self.c = raw_client(dc)
-        self.c.select("INBOX", readonly=True)
+        self.c.select(folder, readonly=True)
         self.c.send(b"I1 IDLE\r\n")
         line = self.c.read_line()
         assert line.startswith(b"+"), line

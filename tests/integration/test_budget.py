@@ -1,9 +1,11 @@
 """Issue 21: many folders, few connections.  Servers cap connections per
 user (Dovecot's mail_max_userip_connections, 10 by default; Gmail 15), so
 the mount shares -o max_connections (8) among the worker, the readers and
-the watchers: IDLE where the budget has room (INBOX first), the other
-watched folders polled with STATUS on one connection.  Counted at a proxy
-between the mount and a real Dovecot, announced with real inotifywait."""
+the watchers: with NOTIFY (RFC 5465) every watched folder on one
+connection; without it IDLE where the budget has room (INBOX first), the
+other watched folders polled with STATUS on one connection.  Counted at a
+proxy between the mount and a real Dovecot, announced with real
+inotifywait."""
 
 import itertools
 import os
@@ -25,11 +27,24 @@ import mailgen  # noqa: E402
 _users = itertools.count(1)
 
 
+# Dovecot's own default cap: a mount that asked for more would be refused.
+CAP_10 = "protocol imap {\n  mail_max_userip_connections = 10\n}"
+
+
 @pytest.fixture(scope="module")
 def dovecot():
-    # Dovecot's own default cap: a mount that asked for more would be refused.
-    dc = dovecot_mod.Dovecot(extra_config=["protocol imap {\n"
-                                           "  mail_max_userip_connections = 10\n}"])
+    dc = dovecot_mod.Dovecot(extra_config=[CAP_10])
+    yield dc
+    dc.stop()
+
+
+@pytest.fixture(scope="module")
+def dovecot_nonotify():
+    """Dovecot as a server without NOTIFY (Courier, Gmail, Office 365 are)."""
+    caps = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT MULTIAPPEND UNSELECT "
+            "CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH "
+            "LIST-STATUS BINARY MOVE LITERAL+ SPECIAL-USE")
+    dc = dovecot_mod.Dovecot(extra_config=[CAP_10, "imap_capability = " + caps])
     yield dc
     dc.stop()
 
@@ -77,23 +92,71 @@ def wait_all_watching(m, names):
     def ready():
         text = status(m)
         return all("watch %s: connected (idle)" % n in text or
-                   "watch %s: polled every" % n in text for n in names)
+                   "watch %s: polled every" % n in text or
+                   "watch %s: notified (NOTIFY)" % n in text for n in names)
     assert ifs.wait_until(ready, 60 * ifs.timeout_scale(), interval=0.1), status(m)
+
+
+def proxy_to(dc):
+    return faultproxy.FaultProxy(("127.0.0.1", dc.imap_port)).start()
 
 
 @pytest.fixture
 def proxy(dovecot):
-    p = faultproxy.FaultProxy(("127.0.0.1", dovecot.imap_port)).start()
+    p = proxy_to(dovecot)
     yield p
     p.stop()
 
 
-def test_watch_all_stays_within_max_connections(dovecot, mount, proxy, tmp_path):
-    """30 folders and -o watch=all on a Dovecot that allows 10: the mount
-    never has more than max_connections open (counted at the proxy, with
-    parallel readers busy too), INBOX is idling, the rest are polled, and
-    mail in a polled folder raises IN_CREATE within poll_interval + 1 s."""
-    acc = Many(dovecot, tmp_path, 30)
+@pytest.fixture
+def proxy_nonotify(dovecot_nonotify):
+    p = proxy_to(dovecot_nonotify)
+    yield p
+    p.stop()
+
+
+def announced(w):
+    return any(n.endswith(".eml") for _, n in w.events)
+
+
+def test_notify_watches_200_folders_on_one_connection(dovecot, mount, proxy, tmp_path):
+    """Acceptance 1 (its count): 200 folders, watch=all, a Dovecot capped at
+    10 that offers NOTIFY: one watcher connection for all of them, never
+    more than max_connections open, and mail appended to 30 random folders
+    announced in each (IN_CREATE) with no poll_interval to wait for."""
+    acc = Many(dovecot, tmp_path, 200)
+    m = acc.mount(mount, proxy, poll_interval=3600)  # no polling to hide behind
+    everything = ["INBOX"] + acc.names
+    wait_all_watching(m, everything)
+    text = status(m)
+    assert all("watch %s: notified (NOTIFY)" % n in text for n in everything), m.stderr()
+    assert "(worker 1, readers 2, idle 0, poll 1)" in text, text
+    assert "watching 201 folders with NOTIFY on one connection" in m.stderr()
+    chosen = random.Random(5465).sample(acc.names, 30)
+    watchers = {name: inotify.Inotify(m.path(name), events=("create",)).start()
+                for name in chosen}
+    try:
+        for name in chosen:
+            acc.append(name)
+        for name, w in watchers.items():
+            assert w.wait_for(lambda evs: announced(w), 10 * ifs.timeout_scale()), \
+                (name, w.events, status(m))
+    finally:
+        for w in watchers.values():
+            w.stop()
+    assert proxy.peak <= 8, proxy.peak
+    assert "Maximum number of connections" not in m.stderr()
+
+
+def test_polling_stays_within_max_connections(dovecot_nonotify, mount, proxy_nonotify,
+                                              tmp_path):
+    """Acceptance 2's shape on a server without NOTIFY: 30 folders and -o
+    watch=all on a Dovecot that allows 10: the mount never has more than
+    max_connections open (counted at the proxy, with parallel readers busy
+    too), INBOX is idling, the rest are polled, and mail in a polled folder
+    raises IN_CREATE within poll_interval + 1 s."""
+    acc = Many(dovecot_nonotify, tmp_path, 30)
+    proxy = proxy_nonotify
     m = acc.mount(mount, proxy, max_connections=5, connections=3, poll_interval=2)
     everything = ["INBOX"] + acc.names
     wait_all_watching(m, everything)
@@ -123,10 +186,12 @@ def test_watch_all_stays_within_max_connections(dovecot, mount, proxy, tmp_path)
     assert "Maximum number of connections" not in m.stderr()
 
 
-def test_watch_max_caps_idle_and_polls_the_rest(dovecot, mount, proxy, tmp_path):
-    """-o watch_max=2: two folders have IDLE, the others are polled (each
-    still has its .newmail marker and gets its mail announced)."""
-    acc = Many(dovecot, tmp_path, 3)
+def test_watch_max_caps_idle_and_polls_the_rest(dovecot_nonotify, mount, proxy_nonotify,
+                                                tmp_path):
+    """-o watch_max=2 without NOTIFY: two folders have IDLE, the others are
+    polled (each still has its .newmail marker and gets its mail announced)."""
+    acc = Many(dovecot_nonotify, tmp_path, 3)
+    proxy = proxy_nonotify
     m = acc.mount(mount, proxy, watch_max=2, poll_interval=1)
     everything = ["INBOX"] + acc.names
     wait_all_watching(m, everything)

@@ -206,6 +206,8 @@ class FaultProxy:
             client.close()
             return
         socks = [client, server]
+        for sk in socks:  # forward each chunk at once: no Nagle wait for an ACK
+            sk.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         hole = [False]
         fstate = {}
         born = self._kill_gen
