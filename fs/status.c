@@ -41,8 +41,10 @@ static void describe_caches(struct account *a, struct buf *b)
 
 	buf_printf(b, "readers: %u\n", a->budget.readers);
 	buf_printf(b, "connections_open: %u of max_connections %u (worker 1, readers %u, idle %zu, "
-		   "poll %d)\n", atomic_load(&a->conns_open), a->budget.max, a->budget.readers,
-		   a->budget.idle, a->budget.poller ? 1 : 0);
+		   "poll %d)%s\n", atomic_load(&a->conns_open), atomic_load(&a->conns_limit),
+		   a->budget.readers, a->budget.idle, a->budget.poller ? 1 : 0,
+		   atomic_load(&a->conns_limit) < a->budget.max ? ": lowered to the server's limit" :
+		   "");
 	if (a->disk)
 		buf_printf(b, "disk_cache: %zu of %zu bytes\n", diskcache_used(a->disk),
 			   a->opt->cache_disk_bytes);

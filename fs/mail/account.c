@@ -397,6 +397,7 @@ int account_plan_connections(struct account *a)
 
 	budget_plan(&a->budget, a->opt->max_connections, a->opt->connections, a->nwatched,
 		    notify ? 0 : a->opt->watch_max);
+	atomic_store(&a->conns_limit, a->budget.max);
 	a->readers = pool_new(a, a->budget.readers);
 	if (!a->readers)
 		return -1;

@@ -49,6 +49,8 @@ struct account {
 
 	atomic_uint server_caps;   /* CAP_* after the last login: any thread may look */
 	atomic_uint conns_open;    /* sessions open now, all kinds (conn.c) */
+	atomic_uint conns_up;      /* ... of which logged in */
+	atomic_uint conns_limit;   /* the budget, lowered by a server's refusal (conn.c) */
 
 	struct index *index;
 	char delim;                /* hierarchy delimiter (from LIST; 0 = flat) */

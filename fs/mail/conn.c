@@ -18,6 +18,9 @@
 #define PROBE_MS 1000
 #define FIRST_LOGIN_TRIES 4
 #define FIRST_LOGIN_WAIT_MS 500
+/* A connection the server's limit leaves no room for is not tried again
+ * sooner (one may have closed by then). */
+#define NO_ROOM_WAIT_MS 60000
 
 void conn_init(struct conn *c, struct account *a, const char *who,
 	       struct imap_session **slot, pthread_mutex_t *slot_lock, struct view *view,
@@ -79,6 +82,8 @@ static enum imap_result open_session(struct conn *c, long long until, long long 
 		return st->result;
 	}
 	imap_session_set_deadline(s, deadline);
+	c->up = true;
+	atomic_fetch_add(&c->a->conns_up, 1);
 	atomic_store(&c->a->server_caps, imap_session_caps(s));
 	if (c->view) {
 		view_reset(c->view);
@@ -137,6 +142,9 @@ void conn_close(struct conn *c)
 		return;
 	imap_session_set_untagged(s, NULL, NULL);
 	publish(c, NULL);
+	if (c->up)
+		atomic_fetch_sub(&c->a->conns_up, 1);
+	c->up = false;
 	login_session_ended(&c->a->login, s);
 	imap_session_close(s); /* logs out */
 }
@@ -150,6 +158,38 @@ static void drop(struct conn *c, struct imap_session *s)
 	if (imap_session_broken(s, &why) == IMAP_R_TIMEOUT)
 		c->probe = true;
 	conn_close(c);
+}
+
+/* The server refused a login for its limit on connections (RFC 5530
+ * [LIMIT]; Dovecot's "Maximum number of connections from user+IP"): the
+ * budget comes down to the sessions logged in now (others being made
+ * may be refused too), said once. */
+static void lower_budget(struct conn *c, const struct imap_status *st)
+{
+	unsigned open = atomic_load(&c->a->conns_up);
+	unsigned limit = atomic_load(&c->a->conns_limit);
+
+	if (!open || open >= limit ||
+	    !atomic_compare_exchange_strong(&c->a->conns_limit, &limit, open))
+		return;
+	log_warn(LOG_CAT_IMAP, "%sthe server allows no more than %u connections (%s): the "
+		 "mount goes on with %u (max_connections was %u)", c->who, open, st->text, open,
+		 limit);
+}
+
+/* Room under the budget for a new connection (the worker's always has:
+ * every file operation needs it). */
+static bool room(struct conn *c, struct imap_status *st)
+{
+	unsigned limit = atomic_load(&c->a->conns_limit);
+
+	if (c == &c->a->conn || !limit || atomic_load(&c->a->conns_open) < limit)
+		return true;
+	snprintf(c->last_error, sizeof(c->last_error), "no room under the server's limit of "
+		 "%u connections", limit);
+	imap_status_set(st, IMAP_R_LOST, "%s", c->last_error);
+	c->next_try_ms = clock_ms() + NO_ROOM_WAIT_MS;
+	return false;
 }
 
 /* Whether a try may start now for a call due at deadline; st says why not.
@@ -187,6 +227,12 @@ static enum imap_result try_connect(struct conn *c, bool again, long long deadli
 		backoff_reset(&c->backoff);
 		return IMAP_R_OK;
 	}
+	if (st->code == IMAP_CODE_LIMIT && c != &c->a->conn) {
+		lower_budget(c, st);
+		snprintf(c->last_error, sizeof(c->last_error), "%s", st->text);
+		c->next_try_ms = clock_ms() + NO_ROOM_WAIT_MS; /* quietly: said once */
+		return IMAP_R_LOST;
+	}
 	schedule_retry(c, rr == IMAP_R_TIMEOUT ? backoff_silent(&c->backoff) :
 			  backoff_next(&c->backoff, imap_login_rejected(st)), st->text);
 	return rr;
@@ -206,7 +252,7 @@ enum imap_result conn_ensure(struct conn *c, long long deadline, struct imap_sta
 		drop(c, old);
 	if (c->view)
 		view_reset(c->view);
-	if (!try_due(c, deadline, st))
+	if (!try_due(c, deadline, st) || !room(c, st))
 		return st->result;
 	return try_connect(c, old != NULL, deadline, st);
 }

@@ -24,6 +24,7 @@ struct conn {
 	struct backoff backoff;
 	long long next_try_ms;         /* no new connection before (monotonic) */
 	bool probe;                    /* the last one went silent: try briefly */
+	bool up;                       /* its session is logged in (counted in conns_up) */
 	unsigned connects;             /* sessions made, the first included */
 	char last_error[256];
 	atomic_bool gave_up;           /* reconnect_tries used up */

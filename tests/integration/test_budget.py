@@ -208,3 +208,43 @@ def test_watch_max_caps_idle_and_polls_the_rest(dovecot_nonotify, mount, proxy_n
     finally:
         w.stop()
     assert proxy.peak <= 1 + 2 + 2 + 1, proxy.peak  # worker, readers, IDLE, poller
+
+
+@pytest.fixture(scope="module")
+def dovecot_cap4():
+    dc = dovecot_mod.Dovecot(extra_config=["protocol imap {\n"
+                                           "  mail_max_userip_connections = 4\n}"])
+    yield dc
+    dc.stop()
+
+
+def test_a_server_limit_lowers_the_budget(dovecot_cap4, mount, tmp_path):
+    """Acceptance 3: a server that takes 4 connections, a mount that would
+    use 7 (connections=6: worker, 5 readers, IDLE on INBOX): the first
+    refusal lowers the budget to what worked, said once in the log; no
+    connection is tried over it again; cat of six folders at once (xargs
+    -P6) completes with the right bytes, twice."""
+    acc = Many(dovecot_cap4, tmp_path, 6)
+    c = dovecot_cap4.raw(user=acc.user, password=acc.password)
+    for name in acc.names:
+        c.append_many(name, mailgen.bulk(10, start=100, size_pad=20000))
+    c.logout()
+    p = proxy_to(dovecot_cap4)
+    try:
+        m = acc.mount(mount, p, watch="INBOX", connections=6)
+        want = 0
+        for name in acc.names:
+            want += sum(os.stat(m.path(name, n)).st_size for n in os.listdir(m.path(name))
+                        if n.endswith(".eml"))
+        for _ in range(2):  # no connection over the limit is tried in the second round
+            r = subprocess.run("cd %s && ls -d F* | xargs -P6 -I{} sh -c 'cat {}/*.eml' | wc -c"
+                               % m.mountpoint, shell=True, capture_output=True, text=True)
+            assert r.returncode == 0, r
+            assert int(r.stdout) == want
+        log = m.stderr()
+        assert log.count("the server allows no more than 4 connections") == 1, log
+        assert log.count("Maximum number of connections") == 1, log
+        assert "connections_open: 4 of max_connections 4" in status(m), status(m)
+        assert "lowered to the server's limit" in status(m)
+    finally:
+        p.stop()
