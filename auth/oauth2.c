@@ -17,6 +17,7 @@
 #include "auth/token_response.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/thread.h"
 
 #define MS_TENANT_URL "https://login.microsoftonline.com/%s/oauth2/v2.0/token"
 #define MS_IMAP_SCOPE "https://outlook.office365.com/.default"
@@ -514,7 +515,7 @@ int oauth2_start(struct oauth2 *o)
 {
 	if (o->grant == GRANT_CMD || o->started)
 		return 0;
-	if (pthread_create(&o->thread, NULL, renewer, o) != 0)
+	if (thread_start(&o->thread, renewer, o) != 0)
 		return -1;
 	o->started = true;
 	return 0;

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/thread.h"
 
 struct alarms {
 	pthread_mutex_t lock;   /* held while a call runs: alarm_cancel waits for it */
@@ -83,7 +84,7 @@ struct alarms *alarms_start(void)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&al->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&al->thread, NULL, alarms_main, al) != 0) {
+	if (thread_start(&al->thread, alarms_main, al) != 0) {
 		log_warn(LOG_CAT_CORE, "cannot start the alarm thread: listings wait for a "
 			 "silent server");
 		pthread_cond_destroy(&al->cond);

@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "fs/mail/account.h"
 #include "fs/mail/events.h"
 
@@ -274,7 +275,7 @@ struct announcer *announcer_start(struct account *a, const char *root)
 	a->announcer = an; /* before its first mknod reaches a handler */
 	a->hooks.news_ctx = a;
 	a->hooks.news = announcer_wake;
-	if (pthread_create(&an->thread, NULL, announcer_main, an) != 0) {
+	if (thread_start(&an->thread, announcer_main, an) != 0) {
 		a->announcer = NULL;
 		a->hooks.news = NULL;
 		free(an);

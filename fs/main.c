@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "fs/alarm.h"
 #include "fs/alias.h"
 #include "fs/announce.h"
@@ -218,7 +219,7 @@ static void watchdog_start(struct watchdog *wd, struct fuse_session *se, struct 
 	wd->se = se;
 	wd->a = a;
 	wd->loop = pthread_self();
-	if (pthread_create(&wd->thread, NULL, watchdog_main, wd) != 0)
+	if (thread_start(&wd->thread, watchdog_main, wd) != 0)
 		wd->se = NULL;
 }
 

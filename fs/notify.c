@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 #include "fs/mail/bodycache.h"
 #include "fs/mail/hooks.h"
 
@@ -96,7 +97,7 @@ struct notifier *notifier_start(struct fuse_session *se)
 	n->se = se;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
-	if (pthread_create(&n->thread, NULL, notifier_main, n) != 0) {
+	if (thread_start(&n->thread, notifier_main, n) != 0) {
 		free(n);
 		return NULL;
 	}

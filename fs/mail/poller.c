@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/napper.h"
+#include "common/thread.h"
 #include "fs/mail/account.h"
 #include "fs/mail/conn.h"
 #include "fs/mail/idler.h"
@@ -341,7 +342,7 @@ struct poller *poller_start(struct account *a, struct folder *const *folders, si
 {
 	struct poller *p = poller_new(a, folders, n);
 
-	if (p && pthread_create(&p->thread, NULL, poll_main, p) != 0) {
+	if (p && thread_start(&p->thread, poll_main, p) != 0) {
 		poller_free(p);
 		p = NULL;
 	}

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/napper.h"
+#include "common/thread.h"
 #include "fs/mail/account.h"
 #include "fs/mail/conn.h"
 #include "fs/mail/idler.h"
@@ -163,7 +164,7 @@ static void start_one(struct watchers *ws, struct account *a, struct folder *f)
 	snprintf(w->who, sizeof(w->who), "watching %.100s: ", f->imap_name);
 	conn_init(&w->conn, a, w->who, &w->s, &w->lock, NULL, a->opt->reconnect_tries);
 	napper_init(&w->nap, &w->lock);
-	if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+	if (thread_start(&w->thread, watch_main, w) != 0) {
 		log_err(LOG_CAT_IMAP, "cannot start watching %s", f->imap_name);
 		napper_destroy(&w->nap);
 		pthread_mutex_destroy(&w->lock);

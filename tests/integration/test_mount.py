@@ -457,6 +457,31 @@ def test_sigterm_unmounts_and_exits_zero(seeded, mount, pwfile):
     assert ifs.wait_until(lambda: not ifs.is_mounted(m.mountpoint, None), 5), "still mounted"
 
 
+def test_own_threads_leave_termination_signals_to_fuse(seeded, mount, pwfile):
+    """libfuse's loop notices SIGTERM, SIGINT and SIGHUP only in its own
+    threads (the main one waits in sem_wait, its workers in read()); one
+    taken by a thread of ours would end nothing, and the daemon would hang
+    until the next request (seen under valgrind, which hands a process's
+    signal to any thread).  So every thread inboxfs starts (named ibx-*)
+    blocks them, and the main thread does not."""
+    m = mount(seeded.dovecot.url(), options={"cafile": seeded.dovecot.cafile,
+                                             "password_file": pwfile})
+    _check_reads(m, seeded)
+    ends = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGHUP - 1))
+    seen = {}
+    for tid in os.listdir("/proc/%d/task" % m.proc.pid):
+        with open("/proc/%d/task/%s/comm" % (m.proc.pid, tid)) as f:
+            name = f.read().strip()
+        with open("/proc/%d/task/%s/status" % (m.proc.pid, tid)) as f:
+            blocked = int([l for l in f if l.startswith("SigBlk:")][0].split()[1], 16)
+        seen.setdefault(name, []).append(blocked & ends)
+    assert {"ibx-watch", "ibx-notify", "ibx-watchdog", "ibx-announce"} <= set(seen), seen
+    for name, masks in seen.items():
+        if name.startswith("ibx-"):
+            assert all(mask == ends for mask in masks), (name, masks)
+    assert seen["inboxfs"][0] == 0, seen  # the main thread (the first task) takes them
+
+
 def test_daemon_mode(inboxfs_bin, seeded, pwfile, tmp_path):
     """Without -f: the command returns 0 once the mount is usable (or at
     least shortly before), the daemon serves it, fusermount3 -u ends it."""
