@@ -24,6 +24,7 @@
 #include "common/thread.h"
 #include "fs/mail/account.h"
 #include "fs/mail/events.h"
+#include "fs/mail/tree.h"
 
 #define PATH_LEN 8300
 /* How long a listing waits for the announcer to show what is pending: one
@@ -216,6 +217,27 @@ static void announce_folder(struct announcer *an, struct folder *f)
 	free(b);
 }
 
+/* Folders another client created or deleted: mkdir or rmdir of our own
+ * raises IN_CREATE or IN_DELETE on the parent (node_announce.c answers
+ * them from the pending change).  The kernel first forgets its entry. */
+static void announce_tree(struct announcer *an)
+{
+	struct tree_change c;
+	char path[PATH_LEN];
+	int n;
+
+	while (!an->stop && tree_next(an->a, &c) && mounted(an)) {
+		hooks_inval_entry(&an->a->hooks, c.parent, c.name);
+		hooks_flush(&an->a->hooks);
+		n = snprintf(path, sizeof(path), "%s/%s", an->root, c.path);
+		if (n < 0 || (size_t)n >= sizeof(path) ||
+		    (c.born ? mkdir(path, 0700) : rmdir(path)) < 0)
+			log_debug(LOG_CAT_FS, "announcing folder %s %s: %s", c.path,
+				  c.born ? "created" : "deleted", strerror(errno));
+		tree_done(an->a, c.parent, c.name);
+	}
+}
+
 static bool wait_for_work(struct announcer *an)
 {
 	bool go;
@@ -244,9 +266,11 @@ static void *announcer_main(void *arg)
 		return NULL;
 	}
 	an->dev = st.st_dev;
-	while (wait_for_work(an))
+	while (wait_for_work(an)) {
+		announce_tree(an);
 		for (size_t i = 0; i < a->nwatched && !an->stop; i++)
 			announce_folder(an, a->watched[i]);
+	}
 	return NULL;
 }
 

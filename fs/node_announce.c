@@ -1,15 +1,37 @@
 /* The announcer's own calls on its mount (announce.c): it mknod()s a new
  * message so that watchers get IN_CREATE, and unlinks one another client
- * expunged so that they get IN_DELETE.  These requests change the index
- * only; nothing is sent to the server.  The kind has no inodes: it claims
- * requests by who makes them, before any other kind. */
+ * expunged so that they get IN_DELETE; it mkdir()s and rmdir()s folders
+ * another client created or deleted (fs/mail/tree.h) for the same events
+ * on the parent.  These requests change nothing on the server.  The kind
+ * has no inodes: it claims requests by who makes them, before any other
+ * kind. */
 #include <errno.h>
 #include <string.h>
 
 #include "fs/attr.h"
 #include "fs/mail/account.h"
 #include "fs/mail/events.h"
+#include "fs/mail/tree.h"
 #include "fs/node.h"
+#include "fs/node_announce.h"
+
+/* A folder deleted elsewhere, for the announcer's rmdir: a directory
+ * once more; one created elsewhere is not there yet for its mkdir. */
+static int tree_lookup(struct account *a, fuse_ino_t parent, const char *name,
+		       struct fuse_entry_param *e)
+{
+	uint64_t ino;
+	bool born;
+
+	if (!tree_pending(a, parent, name, &born, &ino))
+		return NODE_NOT_MINE;
+	if (born)
+		return ENOENT;
+	memset(e, 0, sizeof(*e));
+	e->ino = ino;
+	attr_fill(&e->attr, ino, S_IFDIR | 0500, 2, attr_mount_time());
+	return 0;
+}
 
 /* The announcer unlinks what another client expunged: it needs the name
  * once more. */
@@ -21,11 +43,45 @@ static int announce_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct msg m;
 	uint32_t uid;
 
-	if (!node_from_announcer(req) || !index_parse_msg_name(name, &uid) ||
-	    !events_departure(a, parent, uid, &m, &ino))
+	if (!node_from_announcer(req))
+		return NODE_NOT_MINE;
+	if (!index_parse_msg_name(name, &uid))
+		return tree_lookup(a, parent, name, e);
+	if (!events_departure(a, parent, uid, &m, &ino))
 		return NODE_NOT_MINE;
 	attr_message_entry(a, ino, &m, e);
 	return 0;
+}
+
+bool announce_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = fuse_req_userdata(req);
+	struct fuse_entry_param e;
+	struct folder_info f;
+	uint64_t ino;
+	bool born;
+
+	if (!node_from_announcer(req))
+		return false;
+	if (!tree_pending(a, parent, name, &born, &ino) || !born || !lookup_folder(a, ino, &f)) {
+		fuse_reply_err(req, EEXIST);
+		return true;
+	}
+	attr_folder_entry(a, &f, &e);
+	fuse_reply_entry(req, &e);
+	return true;
+}
+
+bool announce_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct account *a = fuse_req_userdata(req);
+	uint64_t ino;
+	bool born;
+
+	if (!node_from_announcer(req))
+		return false;
+	fuse_reply_err(req, tree_pending(a, parent, name, &born, &ino) && !born ? 0 : ENOENT);
+	return true;
 }
 
 /* A new message becomes visible; the kernel raises IN_CREATE for it. */

@@ -13,6 +13,7 @@
 #include "fs/mail/changes.h"
 #include "fs/mail/lookup.h"
 #include "fs/node.h"
+#include "fs/node_announce.h"
 
 /* One change the user asked for: what it is and what it acts on. */
 struct change_req {
@@ -213,7 +214,7 @@ void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	int err;
 
 	(void)mode;
-	if (node_refuse_if_ro(req, "mkdir", name))
+	if (announce_mkdir(req, parent, name) || node_refuse_if_ro(req, "mkdir", name))
 		return;
 	snprintf(what, sizeof(what), "mkdir %s", name);
 	dir = folder_of(a, parent);
@@ -239,7 +240,7 @@ void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint32_t uid;
 	int err;
 
-	if (node_refuse_if_ro(req, "rmdir", name))
+	if (announce_rmdir(req, parent, name) || node_refuse_if_ro(req, "rmdir", name))
 		return;
 	snprintf(what, sizeof(what), "rmdir %s", name);
 	if (!folder_of(a, parent))

@@ -18,6 +18,7 @@
 #include "fs/mail/paths.h"
 #include "fs/mail/pool.h"
 #include "fs/mail/state.h"
+#include "fs/mail/tree.h"
 #include "imap/commands.h"
 #include "imap/utf7.h"
 
@@ -68,7 +69,12 @@ static size_t split_name(char *name, char delim, char **parts, size_t max)
 
 static void on_list(void *ctx, const char *name, size_t len, char delim, unsigned flags)
 {
-	struct account *a = ctx;
+	account_add_listed(ctx, name, len, delim, flags);
+}
+
+void account_add_listed(struct account *a, const char *name, size_t len, char delim,
+			unsigned flags)
+{
 	char *decoded, *parts[MAX_DEPTH];
 	bool added;
 	size_t n;
@@ -314,6 +320,7 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 	rlock_init(&a->session_lock, LOCK_RANK_SESSION, "session_lock");
 	rlock_init(&a->index_lock, LOCK_RANK_INDEX, "index_lock");
 	pthread_mutex_init(&a->conn_lock, NULL);
+	pthread_mutex_init(&a->login_lock, NULL);
 	conn_init(&a->conn, a, "", &a->session, &a->conn_lock, &a->view, opt->reconnect_tries);
 	if (!opt->url) {
 		snprintf(err, errlen, "no server URL given (imaps://USER@HOST)");
@@ -356,7 +363,9 @@ void account_close(struct account *a)
 	diskcache_close(a->disk);
 	conn_close(&a->conn);
 	pthread_mutex_destroy(&a->conn_lock);
+	pthread_mutex_destroy(&a->login_lock);
 	view_free(&a->view);
+	tree_free(a);
 	index_free(a->index);
 	free(a->watched);
 	state_close(a->state);

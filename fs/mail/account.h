@@ -23,6 +23,7 @@
 #include "imap/url.h"
 
 struct alarms;
+struct tree;
 
 struct account {
 	const struct options *opt;
@@ -42,6 +43,7 @@ struct account {
 	long long deadline_ms;     /* the session_lock holder's answer is due then (0: none) */
 	struct view view;          /* the session's selected folder */
 	pthread_mutex_t conn_lock;
+	pthread_mutex_t login_lock; /* one login of an extra connection at a time (conn.c) */
 
 	/* The worker's connection (reconnected under session_lock). */
 	struct conn conn;
@@ -62,6 +64,7 @@ struct account {
 	struct alarms *alarms;     /* set once mounted (NULL: none) */
 	struct announcer *announcer; /* set once mounted, when announcing */
 	struct state *state;       /* announced UIDs kept across mounts */
+	struct tree *tree;         /* folder changes to announce (tree.c; index_lock) */
 	struct folder **watched;   /* folders watched for news, INBOX first */
 	size_t nwatched;
 	struct budget budget;      /* how the connections are shared */
@@ -90,6 +93,11 @@ void account_abort(struct account *a);
  * On failure returns -1 with a one-line reason in err. */
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);
 void account_close(struct account *a);
+/* Add (or refresh) one mailbox of a LIST answer to the index (name as
+ * the server spells it); one that cannot be a path is logged and left
+ * out.  Takes index_lock itself. */
+void account_add_listed(struct account *a, const char *name, size_t len, char delim,
+			unsigned flags);
 /* Once the watched folders are chosen: share -o max_connections among
  * the worker, the readers and the watchers (budget.h), logged when the
  * budget leaves something out.  Several watched folders on a server with

@@ -62,6 +62,22 @@ static enum imap_result handshake(struct account *a, struct imap_session *s,
 	return rr;
 }
 
+/* Extra connections (readers, watchers) log in one after the other: a
+ * server counts connections at login, and one refused for its limit then
+ * tells how many it takes (those logged in), not how many were racing. */
+static enum imap_result handshake_one_at_a_time(struct conn *c, struct imap_session *s,
+						struct imap_status *st)
+{
+	enum imap_result rr;
+
+	if (c == &c->a->conn)
+		return handshake(c->a, s, st);
+	pthread_mutex_lock(&c->a->login_lock);
+	rr = handshake(c->a, s, st);
+	pthread_mutex_unlock(&c->a->login_lock);
+	return rr;
+}
+
 /* A new session in *slot, the server due to answer by `until` while
  * connecting and by `deadline` afterwards.  Published before any I/O, so
  * that unmounting can abort a connect that hangs. */
@@ -76,7 +92,7 @@ static enum imap_result open_session(struct conn *c, long long until, long long 
 	}
 	imap_session_set_deadline(s, until);
 	publish(c, s);
-	if (handshake(c->a, s, st) != IMAP_R_OK) {
+	if (handshake_one_at_a_time(c, s, st) != IMAP_R_OK) {
 		publish(c, NULL);
 		imap_session_close(s);
 		return st->result;

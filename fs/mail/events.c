@@ -374,25 +374,6 @@ bool events_pending_upto(struct account *a, struct folder *f, uint32_t top)
 	return any;
 }
 
-/* f's path below the mount root ("Archive/2023"). */
-static int folder_path(const struct folder *f, char *buf, size_t len)
-{
-	const struct folder *chain[64];
-	size_t depth = 0, o = 0;
-
-	for (; f && f->parent && depth < 64; f = f->parent)
-		chain[depth++] = f;
-	buf[0] = '\0';
-	while (depth--) {
-		int w = snprintf(buf + o, len - o, "%s%s", o ? "/" : "", chain[depth]->name);
-
-		if (w < 0 || (size_t)w >= len - o)
-			return -1;
-		o += (size_t)w;
-	}
-	return 0;
-}
-
 bool events_take_batch(struct account *a, struct folder *f, struct events_batch *b)
 {
 	bool ok;
@@ -403,7 +384,7 @@ bool events_take_batch(struct account *a, struct folder *f, struct events_batch 
 		b->born[b->nborn++] = f->pending[i].uid;
 	for (size_t i = 0; i < f->ndeparted && b->ngone < EVENTS_BATCH_MAX; i++)
 		b->gone[b->ngone++] = f->departed[i].uid;
-	ok = (b->nborn || b->ngone) && !f->gone && folder_path(f, b->path, sizeof(b->path)) == 0;
+	ok = (b->nborn || b->ngone) && !f->gone && index_folder_path(f, b->path, sizeof(b->path)) == 0;
 	rlock_drop(&a->index_lock);
 	return ok;
 }

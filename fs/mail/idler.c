@@ -40,6 +40,9 @@ enum imap_result idle_round(const struct idler *i)
 	struct imap_status st;
 	char tag[16];
 
+	if (i->until_ms && i->until_ms < reissue)
+		reissue = i->until_ms;
+
 	rr = imap_idle_begin(i->s, tag, sizeof(tag), &st);
 	if (rr != IMAP_R_OK)
 		return rr;

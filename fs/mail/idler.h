@@ -20,10 +20,11 @@ struct idler {
 	bool (*changed)(void *ctx); /* something came that the caller acts on */
 	void (*idling)(void *ctx);  /* the server said it idles (each round) */
 	void *ctx;
+	long long until_ms;        /* end the round by then too (monotonic; 0: no) */
 };
 
-/* IDLE until changed(), the re-issue time (idle_interval), a stop, or the
- * link dies (silent for idle_timeout: aborted, IMAP_R_TIMEOUT).
+/* IDLE until changed(), the re-issue time (idle_interval) or until_ms, a
+ * stop, or the link dies (silent for idle_timeout: aborted, IMAP_R_TIMEOUT).
  * IMAP_R_OK: DONE is sent, and the caller's next command follows it in
  * the same round trip. */
 enum imap_result idle_round(const struct idler *i);

@@ -71,6 +71,29 @@ static struct folder *new_folder(struct index *ix, struct folder *parent, const 
 	return f;
 }
 
+int index_folder_path(const struct folder *f, char *buf, size_t len)
+{
+	const struct folder *chain[64];
+	size_t depth = 0, o = 0;
+
+	for (; f && f->parent && depth < 64; f = f->parent)
+		chain[depth++] = f;
+	buf[0] = '\0';
+	while (depth--) {
+		int w = snprintf(buf + o, len - o, "%s%s", o ? "/" : "", chain[depth]->name);
+
+		if (w < 0 || (size_t)w >= len - o)
+			return -1;
+		o += (size_t)w;
+	}
+	return 0;
+}
+
+uint64_t index_last_folder_ino(const struct index *ix)
+{
+	return ix->nfolders;
+}
+
 struct index *index_new(void)
 {
 	struct index *ix = calloc(1, sizeof(*ix));

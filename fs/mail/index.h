@@ -68,6 +68,11 @@ struct folder *index_root(struct index *ix);
 struct folder *index_add_mailbox(struct index *ix, const char *const *path, size_t depth,
 				 const char *imap_name, unsigned mbx_flags);
 struct folder *index_folder_by_ino(struct index *ix, uint64_t ino);
+/* f's path below the root ("Archive/2023"); -1 when it does not fit. */
+int index_folder_path(const struct folder *f, char *buf, size_t len);
+/* The highest folder inode handed out so far (folders get them in
+ * order: those above an earlier figure are newer). */
+uint64_t index_last_folder_ino(const struct index *ix);
 struct folder *index_child(struct folder *dir, const char *name);
 bool index_folder_selectable(const struct folder *f);
 /* The first folder (depth first) with one of the MBX_* flags, e.g. \Trash. */

@@ -19,6 +19,7 @@
 #include "fs/mail/account.h"
 #include "fs/mail/conn.h"
 #include "fs/mail/idler.h"
+#include "fs/mail/tree.h"
 #include "fs/mail/view.h"
 #include "imap/commands.h"
 #include "imap/status.h"
@@ -39,6 +40,7 @@ struct poller {
 	long long polled_ms;       /* when the last poll ended (under lock; 0: never) */
 	bool notified;             /* NOTIFY is set on this session */
 	bool news;                 /* NOTIFY told of a change not looked at yet */
+	bool folders_changed;      /* NOTIFY told of a folder created or deleted */
 };
 
 static void set_state(struct poller *p, const char *text)
@@ -87,7 +89,17 @@ static enum imap_result catch_up_selected(struct poller *p, struct imap_status *
 	return rr == IMAP_R_OK ? view_catch_up(&p->view, 0, st) : rr;
 }
 
-/* One poll: what changed since the last is brought up to date. */
+/* Folders created or deleted elsewhere: the tree in step (tree.h). */
+static enum imap_result relist(struct poller *p, struct imap_status *st)
+{
+	bool changed;
+
+	p->folders_changed = false;
+	return tree_relist(p->a, p->s, account_deadline(p->a), &changed, st);
+}
+
+/* One poll: what changed since the last is brought up to date, and the
+ * folder tree. */
 static enum imap_result poll_all(struct poller *p, struct imap_status *st)
 {
 	enum imap_result rr = catch_up_selected(p, st);
@@ -99,6 +111,8 @@ static enum imap_result poll_all(struct poller *p, struct imap_status *st)
 			rr = bring_up_to_date(p, i, st);
 			p->last[i] = p->now[i];
 		}
+	if (rr == IMAP_R_OK)
+		rr = relist(p, st);
 	pthread_mutex_lock(&p->lock);
 	p->polled_ms = clock_ms();
 	pthread_mutex_unlock(&p->lock);
@@ -126,6 +140,10 @@ static bool on_untagged(struct imap_session *s, struct imap_response *r, void *c
 	struct poller *p = ctx;
 	long i = imap_status_take(r, p->names, p->n, p->now);
 
+	if (i < 0 && r->cond == IMAP_COND_NONE && imap_value_is(imap_list_item(&r->data, 0), "LIST")) {
+		p->folders_changed = true; /* NOTIFY's MailboxName */
+		return true;
+	}
 	if (i < 0)
 		return view_on_untagged(s, r, &p->view);
 	if ((size_t)i < p->n && differs(&p->now[i], &p->last[i]))
@@ -161,7 +179,7 @@ static void filter(struct poller *p, struct buf *b, bool personal)
 
 /* NOTIFY SET STATUS: news of the selected folder as IDLE gives it, of
  * the others as STATUS lines, starting with one for each now (what came
- * since the first look is news). */
+ * since the first look is news); of the folder tree as LIST lines. */
 static enum imap_result notify_set(struct poller *p, bool personal, struct imap_status *st)
 {
 	struct buf b;
@@ -170,7 +188,10 @@ static enum imap_result notify_set(struct poller *p, bool personal, struct imap_
 	buf_init(&b);
 	buf_printf(&b, "NOTIFY SET STATUS (selected (MessageNew MessageExpunge FlagChange)) (");
 	filter(p, &b, personal);
-	buf_printf(&b, " (MessageNew MessageExpunge FlagChange))");
+	/* And folders created, deleted, renamed anywhere (MailboxName). */
+	buf_printf(&b, " (MessageNew MessageExpunge FlagChange%s))", personal ? " MailboxName" : "");
+	if (!personal)
+		buf_printf(&b, " (personal (MailboxName))");
 	rr = b.data ? imap_simple(p->s, st, NULL, NULL, "%s", b.data) : IMAP_R_NOMEM;
 	buf_free(&b);
 	return rr;
@@ -180,7 +201,7 @@ static bool has_news(void *ctx)
 {
 	struct poller *p = ctx;
 
-	return p->news || view_behind(&p->view);
+	return p->news || p->folders_changed || view_behind(&p->view);
 }
 
 /* What NOTIFY told of, brought into the index. */
@@ -196,6 +217,8 @@ static enum imap_result take_news(struct poller *p, struct imap_status *st)
 			p->last[i] = p->now[i];
 			rr = bring_up_to_date(p, i, st);
 		}
+	if (rr == IMAP_R_OK && p->folders_changed)
+		rr = relist(p, st);
 	pthread_mutex_lock(&p->lock);
 	p->polled_ms = clock_ms();
 	pthread_mutex_unlock(&p->lock);
@@ -204,7 +227,7 @@ static enum imap_result take_news(struct poller *p, struct imap_status *st)
 
 static enum imap_result notified(struct poller *p, struct imap_status *st)
 {
-	struct idler i = { p->a, p->s, &p->nap, "NOTIFY", has_news, NULL, p };
+	struct idler i = { p->a, p->s, &p->nap, "NOTIFY", has_news, NULL, p, 0 };
 	enum imap_result rr = IMAP_R_OK;
 
 	while (rr == IMAP_R_OK && !napper_stopped(&p->nap)) {

@@ -22,6 +22,7 @@
 #include "fs/mail/conn.h"
 #include "fs/mail/idler.h"
 #include "fs/mail/poller.h"
+#include "fs/mail/tree.h"
 #include "fs/mail/view.h"
 #include "imap/commands.h"
 #include "imap/idle.h"
@@ -36,6 +37,8 @@ struct watcher {
 	char state[160];          /* for .inboxfs/status (under lock) */
 	struct conn conn;
 	char who[128];            /* log prefix */
+	bool relists;             /* LISTs every poll_interval (no poller does) */
+	long long next_relist;    /* when (monotonic ms) */
 };
 
 struct watchers {
@@ -93,9 +96,22 @@ static void round_idling(void *ctx)
 static enum imap_result idle_once(struct watcher *w, struct view *v, bool *reported)
 {
 	struct round r = { w, v, reported };
-	struct idler i = { w->a, w->s, &w->nap, w->f->imap_name, round_changed, round_idling, &r };
+	struct idler i = { w->a, w->s, &w->nap, w->f->imap_name, round_changed, round_idling, &r,
+			   w->relists ? w->next_relist : 0 };
 
 	return idle_round(&i);
+}
+
+/* Folders created or deleted elsewhere, when it is this watcher's turn:
+ * without a poller, the first watcher LISTs every poll_interval. */
+static enum imap_result relist_if_due(struct watcher *w, struct imap_status *st)
+{
+	bool changed;
+
+	if (!w->relists || clock_ms() < w->next_relist)
+		return IMAP_R_OK;
+	w->next_relist = clock_ms() + (long long)w->a->opt->poll_interval * 1000;
+	return tree_relist(w->a, w->s, account_deadline(w->a), &changed, st);
 }
 
 static enum imap_result poll_once(struct watcher *w)
@@ -107,8 +123,9 @@ static enum imap_result poll_once(struct watcher *w)
 	return imap_noop(w->s, &st);
 }
 
-/* Watch over one connection until it breaks or we are stopped. */
-static void watch_connection(struct watcher *w)
+/* Watch over one connection until it breaks, the folder cannot be
+ * selected (the result says why) or we are stopped. */
+static enum imap_result watch_connection(struct watcher *w)
 {
 	struct view v;
 	struct imap_status st = { 0 };
@@ -125,12 +142,39 @@ static void watch_connection(struct watcher *w)
 		rr = idle ? idle_once(w, &v, &reported) : poll_once(w);
 		if (rr == IMAP_R_OK)
 			rr = view_catch_up(&v, 0, &st);
+		if (rr == IMAP_R_OK)
+			rr = relist_if_due(w, &st);
 	}
-	if (rr != IMAP_R_OK && !napper_stopped(&w->nap))
-		log_info(LOG_CAT_IMAP, "stopped watching %s: %s; reconnecting", w->f->imap_name,
-			 imap_result_name(rr));
 	imap_session_set_untagged(w->s, NULL, NULL);
 	view_free(&v);
+	return rr;
+}
+
+static bool folder_gone(struct watcher *w)
+{
+	bool gone;
+
+	rlock_take(&w->a->index_lock);
+	gone = w->f->gone;
+	rlock_drop(&w->a->index_lock);
+	return gone;
+}
+
+/* The server refused the folder (deleted elsewhere, say) on a connection
+ * that is fine: keep it, and look again a poll_interval later.  False
+ * once the folder is gone from the tree: nothing is left to watch. */
+static bool refused(struct watcher *w, enum imap_result rr)
+{
+	if (folder_gone(w)) {
+		log_info(LOG_CAT_IMAP, "no longer watching %s: deleted on the server",
+			 w->f->imap_name);
+		set_state(w, "deleted on the server");
+		return false;
+	}
+	set_state(w, "refused by the server (%s); trying again in %u s", imap_result_name(rr),
+		  w->a->opt->poll_interval);
+	napper_nap(&w->nap, (long long)w->a->opt->poll_interval * 1000);
+	return true;
 }
 
 /* Connect (at the schedule's times) and watch, until stopped or the
@@ -139,6 +183,7 @@ static void *watch_main(void *arg)
 {
 	struct watcher *w = arg;
 	struct imap_status st;
+	enum imap_result rr;
 
 	pthread_setname_np(pthread_self(), "ibx-watch"); /* named in top, gdb, perf */
 	while (!napper_stopped(&w->nap) && !conn_gave_up(&w->conn)) {
@@ -147,19 +192,29 @@ static void *watch_main(void *arg)
 			napper_nap(&w->nap, conn_wait_ms(&w->conn));
 			continue;
 		}
-		watch_connection(w);
+		rr = watch_connection(w);
+		if (rr == IMAP_R_NO || rr == IMAP_R_GONE) {
+			if (!refused(w, rr))
+				break;
+			continue;
+		}
+		if (rr != IMAP_R_OK && !napper_stopped(&w->nap))
+			log_info(LOG_CAT_IMAP, "stopped watching %s: %s; reconnecting",
+				 w->f->imap_name, imap_result_name(rr));
 		set_state(w, "disconnected");
 		conn_close(&w->conn);
 	}
 	return NULL;
 }
 
-static void start_one(struct watchers *ws, struct account *a, struct folder *f)
+static void start_one(struct watchers *ws, struct account *a, struct folder *f, bool relists)
 {
 	struct watcher *w = &ws->w[ws->n];
 
 	w->a = a;
 	w->f = f;
+	w->relists = relists;
+	w->next_relist = clock_ms() + (long long)a->opt->poll_interval * 1000;
 	pthread_mutex_init(&w->lock, NULL);
 	snprintf(w->who, sizeof(w->who), "watching %.100s: ", f->imap_name);
 	conn_init(&w->conn, a, w->who, &w->s, &w->lock, NULL, a->opt->reconnect_tries);
@@ -177,15 +232,18 @@ struct watchers *watchers_start(struct account *a)
 {
 	struct watchers *ws = calloc(1, sizeof(*ws));
 	size_t idle = a->budget.idle < a->nwatched ? a->budget.idle : a->nwatched;
+	bool polls = a->budget.poller && idle < a->nwatched;
 
 	if (!ws || !(ws->w = calloc(idle + 1, sizeof(*ws->w)))) {
 		free(ws);
 		return NULL;
 	}
+
 	for (size_t i = 0; i < idle; i++)
-		start_one(ws, a, a->watched[i]);
-	if (a->budget.poller && idle < a->nwatched)
+		start_one(ws, a, a->watched[i], i == 0 && !polls);
+	if (polls)
 		ws->poller = poller_start(a, a->watched + idle, a->nwatched - idle);
+
 	return ws;
 }
 

@@ -248,3 +248,42 @@ def test_a_server_limit_lowers_the_budget(dovecot_cap4, mount, tmp_path):
         assert "lowered to the server's limit" in status(m)
     finally:
         p.stop()
+
+
+def folder_events(w):
+    return {(ev.split(",")[0], name) for ev, name in w.events if "ISDIR" in ev}
+
+
+@pytest.mark.parametrize("notify", [True, False], ids=["notify", "poll"])
+def test_folders_created_and_deleted_elsewhere(dovecot, dovecot_nonotify, mount, tmp_path,
+                                               notify):
+    """Acceptance 4: another client creates, deletes and renames folders;
+    the mount shows each change, with IN_CREATE / IN_DELETE on the parent
+    (a rename is a deletion and a creation), within 1 s with NOTIFY, within
+    poll_interval + 1 s when polled."""
+    dc = dovecot if notify else dovecot_nonotify
+    acc = Many(dc, tmp_path, 3)
+    p = proxy_to(dc)
+    try:
+        m = acc.mount(mount, p, poll_interval=1)
+        wait_all_watching(m, ["INBOX"] + acc.names)
+        w = inotify.Inotify(m.mountpoint).start()
+        try:
+            c = dc.raw(user=acc.user, password=acc.password)
+            c.create("Elsewhere")
+            c.check(c.command('DELETE "F000"'))
+            c.check(c.command('RENAME "F001" "Renamed"'))
+            c.logout()
+            want = {("CREATE", "Elsewhere"), ("DELETE", "F000"), ("DELETE", "F001"),
+                    ("CREATE", "Renamed")}
+            bound = (1 if notify else 2) * ifs.timeout_scale()
+            assert w.wait_for(lambda evs: want <= folder_events(w), bound), \
+                (w.events, m.stderr()[-2000:])
+        finally:
+            w.stop()
+        names = set(os.listdir(m.mountpoint))
+        assert {"Elsewhere", "Renamed", "F002"} <= names and not {"F000", "F001"} & names
+        assert os.listdir(m.path("Renamed")) and ".newmail" not in os.listdir(m.path("Renamed"))
+        assert "the server's folders changed" in m.stderr()
+    finally:
+        p.stop()
