@@ -165,6 +165,11 @@ static bool folder_gone(struct watcher *w)
  * once the folder is gone from the tree: nothing is left to watch. */
 static bool refused(struct watcher *w, enum imap_result rr)
 {
+	struct imap_status st;
+	bool changed;
+
+	if (w->relists) /* no one else would tell the tree that it is gone */
+		tree_relist(w->a, w->s, account_deadline(w->a), &changed, &st);
 	if (folder_gone(w)) {
 		log_info(LOG_CAT_IMAP, "no longer watching %s: deleted on the server",
 			 w->f->imap_name);
@@ -204,6 +209,7 @@ static void *watch_main(void *arg)
 		set_state(w, "disconnected");
 		conn_close(&w->conn);
 	}
+	conn_close(&w->conn); /* one kept while the folder was refused */
 	return NULL;
 }
 
