@@ -213,13 +213,15 @@ static int add_size(struct lexer *lx, const char *key)
 }
 
 /* A flag keyword must be an atom (RFC 3501 §9 flag-keyword): it cannot
- * be quoted, so only atom characters pass, and never a backslash. */
+ * be quoted, so only atom characters pass (no space, no control), and
+ * never a backslash. */
 static int add_keyword(struct lexer *lx)
 {
 	int err = read_value(lx, 0);
 
 	for (size_t i = 0; !err && i < lx->vlen; i++)
-		if ((unsigned char)lx->val[i] >= 0x7f || strchr("(){%*\"\\]", lx->val[i]))
+		if ((unsigned char)lx->val[i] <= 0x20 || (unsigned char)lx->val[i] >= 0x7f ||
+		    strchr("(){%*\"\\]", lx->val[i]))
 			err = refuse(lx, "not a keyword (letters, digits, $ and the like)");
 	if (!err && lx->vlen > 200)
 		err = refuse(lx, "keyword too long");

@@ -96,6 +96,8 @@ static void test_refusals(void)
 	CHECK(strstr(parsed("from:\xed\xa0\x80"), "not UTF-8"));
 	CHECK(strstr(parsed("keyword:a{5}"), "not a keyword"));
 	CHECK(strstr(parsed("keyword:\\Seen"), "not a keyword"));
+	/* A quoted keyword with a space would have sent two search keys. */
+	CHECK(strstr(parsed("keyword:\"a OR ALL\""), "not a keyword"));
 	CHECK(strstr(parsed("keyword:a\"b"), "a quote inside"));
 	CHECK(strstr(parsed("header:X-A"), "header:NAME:VALUE"));
 	CHECK(strstr(parsed("header:X-A:"), "empty value"));
