@@ -334,6 +334,37 @@ def test_parts_are_read_only(dc_account, mount):
         read(pdf)
 
 
+def test_nothing_is_made_or_removed_in_parts(dc_account, mount, tmp_path):
+    """mkdir, rmdir, touch, rm, mv and ln -s in .parts and .parts/UID, as
+    users type them: each refused with EROFS, the message untouched."""
+    m = dc_account.mount(mount)
+    inbox = m.path("INBOX")
+    parts, d = m.path("INBOX", ".parts"), m.path("INBOX", ".parts", "2")
+    pdf = os.path.join(d, "3-invoice.pdf")
+    before = read(pdf)
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"x")
+    cmds = []
+    for where in (parts, d):
+        cmds += [["mkdir", os.path.join(where, "x")], ["touch", os.path.join(where, "new")],
+                 ["ln", "-s", str(outside), os.path.join(where, "link")],
+                 ["mv", str(outside), os.path.join(where, "moved")]]
+    cmds += [["rmdir", d], ["rmdir", parts], ["rm", "-f", pdf], ["rm", "-rf", d],
+             ["mv", d, m.path("INBOX", "p")], ["mv", pdf, os.path.join(d, "1.txt")]]
+    wrong = []
+    for argv in cmds:
+        r = run(*argv, env=ifs.clean_env({"LC_ALL": "C"}))
+        if r.returncode == 0 or b"Read-only file system" not in r.stderr:
+            wrong.append((argv[0], argv[-1][len(inbox):], r.stderr.decode()[-40:]))
+    assert not wrong
+    said = [l for l in m.stderr().splitlines()
+            if l.endswith(": x refused: message parts are read-only")]
+    assert len(said) == 2, said  # one line for each mkdir
+    assert read(pdf) == before and outside.exists()
+    assert {"2.eml", "3.eml"} <= set(os.listdir(inbox))
+    assert "2" in os.listdir(parts) and "x" not in os.listdir(d)
+
+
 def small_message(i):
     """A text and an attachment, different in each message."""
     m = MIMEMultipart("mixed")
