@@ -10,6 +10,7 @@
 #include "fs/mail/diskcache.h"
 #include "fs/mail/errno_map.h"
 #include "fs/mail/parts_cache.h"
+#include "fs/mail/parts_sections.h"
 #include "fs/mail/parts_store.h"
 #include "imap/fetch_parts.h"
 
@@ -229,6 +230,25 @@ static enum imap_result fetch_section(const struct parts_ref *r, void *ctx,
 				  &sc->len, st);
 }
 
+/* The section fetched a moment ago for another file of the message (text
+ * and 1.txt are one section): 0, or -1 (not kept).  An attached message
+ * is never taken from what the server decoded. */
+static int kept_part(const struct parts_ref *r, const struct parts_entry *e, char **data,
+		     size_t *len)
+{
+	bool binary = false;
+	size_t rlen = 0;
+	char *raw = parts_sections_get(r->ino, e->section, &rlen, &binary);
+
+	if (raw && e->message && binary) {
+		free(raw);
+		raw = NULL;
+	}
+	if (!raw || parts_decode(e, raw, rlen, binary, data, len) < 0)
+		return -1;
+	return 0;
+}
+
 /* The part's section from the server: BINARY where offered (the server
  * decodes), else BODY and decoding here; also after a BINARY refused
  * (RFC 3516 [UNKNOWN-CTE]).  An attached message is never decoded. */
@@ -251,6 +271,7 @@ static int fetch_part(const struct parts_ref *r, const struct parts_entry *e, ch
 		what(r, w, sizeof(w));
 		return imap_errno(&st, w);
 	}
+	parts_sections_put(r->ino, e->section, sc.raw, sc.len, sc.binary);
 	rc = parts_decode(e, sc.raw, sc.len, sc.binary, data, len);
 	return rc < 0 ? ENOMEM : 0;
 }
@@ -290,7 +311,10 @@ int parts_read(const struct parts_ref *r, struct parts_msg *pm, size_t i, char *
 	b = body_at_hand(r);
 	if (!b && pm->local && (err = whole_body(r, &b)) != 0)
 		return err;
-	err = b ? from_whole(r, e, b, data, len) : fetch_part(r, e, data, len);
+	if (b)
+		err = from_whole(r, e, b, data, len);
+	else
+		err = kept_part(r, e, data, len) == 0 ? 0 : fetch_part(r, e, data, len);
 	if (err == 0)
 		parts_cache_set_size(pm, i, *len, true);
 	return err;

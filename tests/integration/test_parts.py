@@ -365,6 +365,22 @@ def test_nothing_is_made_or_removed_in_parts(dc_account, mount, tmp_path):
     assert "2" in os.listdir(parts) and "x" not in os.listdir(d)
 
 
+def test_text_and_its_leaf_are_fetched_once(dc_account, mount):
+    """`text` and its own leaf file (`1.txt`) are one section: reading
+    both, in either order, and a file twice, fetches it once; each still
+    has its bytes (text in UTF-8, 1.txt as sent, in ISO-8859-1)."""
+    m = dc_account.mount(mount)
+    d3, d4 = m.path("INBOX", ".parts", "3"), m.path("INBOX", ".parts", "4")
+    assert read(os.path.join(d3, "text")) == "Grüße\n".encode()
+    assert lf(read(os.path.join(d3, "1.txt"))) == "Grüße\n".encode("iso-8859-1")
+    assert lf(read(os.path.join(d3, "1.txt"))) == "Grüße\n".encode("iso-8859-1")
+    assert lf(read(os.path.join(d4, "1.html"))) == b"<p>only <i>html</i> here</p>\n"
+    assert read(os.path.join(d4, "text")) == b"<p>only <i>html</i> here</p>\n"
+    for uid in (3, 4):
+        got = [l for l in fetches(m, "UID FETCH %d " % uid) if "PEEK[1]" in l]
+        assert len(got) == 1, got
+
+
 def small_message(i):
     """A text and an attachment, different in each message."""
     m = MIMEMultipart("mixed")

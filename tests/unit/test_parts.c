@@ -1,12 +1,14 @@
 /* The parts of a message as files: BODYSTRUCTURE to sections
  * (imap/bodystructure.c), the names made of them (fs/parts_name.c) and
- * the lists packed for the disk cache (fs/mail/parts_store.c). */
+ * the lists packed for the disk cache (fs/mail/parts_store.c), the
+ * sections kept a short while (fs/mail/parts_sections.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "fs/mail/parts_name.h"
+#include "fs/mail/parts_sections.h"
 #include "fs/mail/parts_store.h"
 #include "imap/bodystructure.h"
 #include "imap/parser.h"
@@ -189,11 +191,41 @@ static void packing(void)
 	parts_msg_free(&pm);
 }
 
+/* A section is found by message and section only; the bytes kept are
+ * bounded (a large one is not kept, older ones make room). */
+static void sections(void)
+{
+	static char big[PARTS_SECTIONS_BYTES / 4];
+	size_t len = 0, kept = 0;
+	bool binary = false;
+	char *got;
+
+	parts_sections_put(7, "1", "abc", 3, true);
+	got = parts_sections_get(7, "1", &len, &binary);
+	CHECK(got && len == 3 && memcmp(got, "abc", 4) == 0 && binary);
+	free(got);
+	CHECK(!parts_sections_get(7, "2", &len, &binary) && !parts_sections_get(8, "1", &len,
+										&binary));
+	parts_sections_put(9, "1", big, sizeof(big) + 1, false);
+	CHECK(!parts_sections_get(9, "1", &len, &binary));
+	for (uint64_t k = 100; k < 105; k++)
+		parts_sections_put(k, "1", big, sizeof(big), false);
+	for (uint64_t k = 100; k < 105; k++) {
+		got = parts_sections_get(k, "1", &len, &binary);
+		kept += got != NULL;
+		free(got);
+	}
+	got = parts_sections_get(104, "1", &len, &binary);
+	CHECK(kept == 4 && got && len == sizeof(big));
+	free(got);
+}
+
 int main(void)
 {
 	structures();
 	many_parts();
 	names();
 	packing();
+	sections();
 	return check_summary("parts");
 }
