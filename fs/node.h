@@ -52,6 +52,10 @@ struct node_kind {
 	int (*unlink)(fuse_req_t req, fuse_ino_t parent, const char *name);
 	int (*rename)(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags);
+	/* mkdir, rmdir, ln -s, ln of name in parent: an errno when its kind
+	 * refuses them all (a read-only part of the tree), else NODE_NOT_MINE
+	 * and the operation's own code runs. */
+	int (*refuse_change)(fuse_req_t req, fuse_ino_t parent, const char *name);
 
 	/* Listing handlers. */
 	/* Take its entries of directory dir into *part (n, data): 0 or an

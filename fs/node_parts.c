@@ -275,6 +275,11 @@ static int parts_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       NODE_NOT_MINE;
 }
 
+static int parts_refuse_change(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	return is_ours(req, parent, name) ? readonly_errno(name) : NODE_NOT_MINE;
+}
+
 static void parts_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			  struct fuse_file_info *fi)
 {
@@ -500,6 +505,7 @@ const struct node_kind node_parts = {
 	.mknod = parts_mknod,
 	.unlink = parts_unlink,
 	.rename = parts_rename,
+	.refuse_change = parts_refuse_change,
 	.list = parts_list,
 	.list_entry = parts_list_entry,
 	.getattr = parts_getattr,

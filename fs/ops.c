@@ -118,6 +118,48 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, err);
 }
 
+/* A kind that refuses every change of name in parent has replied. */
+static bool refused_by_kind(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	const struct node_kind *k;
+	int err = NODE_NOT_MINE;
+
+	for (size_t i = 0; err == NODE_NOT_MINE && (k = node_by_name(i)); i++)
+		if (k->refuse_change)
+			err = k->refuse_change(req, parent, name);
+	if (err != NODE_NOT_MINE)
+		fuse_reply_err(req, err);
+	return err != NODE_NOT_MINE;
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	if (!refused_by_kind(req, parent, name))
+		ops_mkdir(req, parent, name, mode);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (!refused_by_kind(req, parent, name))
+		ops_rmdir(req, parent, name);
+}
+
+/* Mail has no links: ENOSYS, as before there was a handler, but for a
+ * kind that refuses changes with an errno of its own. */
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	if (!refused_by_kind(req, parent, name))
+		fuse_reply_err(req, ENOSYS);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	if (!refused_by_kind(req, newparent, newname))
+		fuse_reply_err(req, ENOSYS);
+}
+
 /* ---- inodes: the kind of the number (node_of: its handler or the default) - */
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -222,8 +264,10 @@ const struct fuse_lowlevel_ops inboxfs_ops = {
 	.statfs = op_statfs,
 	.unlink = op_unlink,
 	.rename = op_rename,
-	.mkdir = ops_mkdir,
-	.rmdir = ops_rmdir,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.link = op_link,
 	.setattr = op_setattr,
 	.create = op_create,
 	.mknod = op_mknod,

@@ -1,7 +1,8 @@
 /* The disk cache (see diskcache.h).  Files:
  *   DIR/<folder hash>/index               "IFSI2\n", uidvalidity, uidnext, modseq, n,
  *                                          n msgs, SHA-256
- *   DIR/<folder hash>/<uidvalidity>/<uid>  "IFSB1\n", length, SHA-256, the bytes */
+ *   DIR/<folder hash>/<uidvalidity>/<uid>  "IFSB1\n", length, SHA-256, the bytes
+ *   DIR/<folder hash>/<uidvalidity>/<uid>.parts  the same, holding a part list */
 #include "fs/mail/diskcache.h"
 
 #include <errno.h>
@@ -261,13 +262,13 @@ void diskcache_close(struct diskcache *dc)
 /* ---- bodies --------------------------------------------------------------------- */
 
 static char *body_path(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
-		       uint32_t uid, bool make_dirs)
+		       uint32_t uid, const char *suffix, bool make_dirs)
 {
 	char *fd = folder_dir(dc, mailbox), *p = NULL;
 
 	if (!fd)
 		return NULL;
-	if (asprintf(&p, "%s/%u/%u", fd, uidvalidity, uid) < 0)
+	if (asprintf(&p, "%s/%u/%u%s", fd, uidvalidity, uid, suffix) < 0)
 		p = NULL;
 	if (p && make_dirs) {
 		char *slash = strrchr(p, '/');
@@ -280,15 +281,16 @@ static char *body_path(struct diskcache *dc, const char *mailbox, uint32_t uidva
 	return p;
 }
 
-char *diskcache_get_body(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
-			 uint32_t uid, size_t *lenp)
+/* The bytes of a file written by put_file, or NULL (a bad one removed). */
+static char *get_file(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
+		      uint32_t uid, const char *suffix, size_t *lenp)
 {
 	unsigned char h[HASH_LEN];
 	char *path, *buf, *out = NULL;
 	size_t len = 0;
 	uint64_t want;
 
-	if (!dc || !mailbox || !(path = body_path(dc, mailbox, uidvalidity, uid, false)))
+	if (!dc || !mailbox || !(path = body_path(dc, mailbox, uidvalidity, uid, suffix, false)))
 		return NULL;
 	buf = read_file(path, (size_t)1 << 31, &len);
 	if (buf && len >= BODY_HEAD && memcmp(buf, BODY_MAGIC, MAGIC_LEN) == 0) {
@@ -310,8 +312,8 @@ char *diskcache_get_body(struct diskcache *dc, const char *mailbox, uint32_t uid
 	return out;
 }
 
-void diskcache_put_body(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
-			uint32_t uid, const char *data, size_t len)
+static void put_file(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
+		     uint32_t uid, const char *suffix, const char *data, size_t len)
 {
 	unsigned char head[BODY_HEAD];
 	uint64_t n = len;
@@ -319,7 +321,7 @@ void diskcache_put_body(struct diskcache *dc, const char *mailbox, uint32_t uidv
 
 	if (!dc || !mailbox || len > dc->cap / 4)
 		return; /* a message that would push out a quarter of the cache is not kept */
-	if (!(path = body_path(dc, mailbox, uidvalidity, uid, true)))
+	if (!(path = body_path(dc, mailbox, uidvalidity, uid, suffix, true)))
 		return;
 	memcpy(head, BODY_MAGIC, MAGIC_LEN);
 	memcpy(head + MAGIC_LEN, &n, 8);
@@ -327,6 +329,30 @@ void diskcache_put_body(struct diskcache *dc, const char *mailbox, uint32_t uidv
 	if (write_file(path, head, sizeof(head), data, len) == 0)
 		account_bytes(dc, len + sizeof(head));
 	free(path);
+}
+
+char *diskcache_get_body(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
+			 uint32_t uid, size_t *len)
+{
+	return get_file(dc, mailbox, uidvalidity, uid, "", len);
+}
+
+void diskcache_put_body(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
+			uint32_t uid, const char *data, size_t len)
+{
+	put_file(dc, mailbox, uidvalidity, uid, "", data, len);
+}
+
+char *diskcache_get_parts(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
+			  uint32_t uid, size_t *len)
+{
+	return get_file(dc, mailbox, uidvalidity, uid, ".parts", len);
+}
+
+void diskcache_put_parts(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
+			 uint32_t uid, const char *data, size_t len)
+{
+	put_file(dc, mailbox, uidvalidity, uid, ".parts", data, len);
 }
 
 /* ---- folder indexes ------------------------------------------------------------- */

@@ -28,6 +28,13 @@ char *diskcache_get_body(struct diskcache *dc, const char *mailbox, uint32_t uid
 void diskcache_put_body(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
 			uint32_t uid, const char *data, size_t len);
 
+/* A message's part list as parts_store.h packs it, kept beside its body
+ * under the same key and integrity rules (evicted with the bodies). */
+char *diskcache_get_parts(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
+			  uint32_t uid, size_t *len);
+void diskcache_put_parts(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
+			 uint32_t uid, const char *data, size_t len);
+
 /* A folder's message list as last known. */
 int diskcache_save_folder(struct diskcache *dc, const char *mailbox, uint32_t uidvalidity,
 			  uint32_t uidnext, uint64_t modseq, const struct msg *msgs, size_t n);

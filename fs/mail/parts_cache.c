@@ -2,16 +2,22 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
-struct slot {
-	uint64_t key;          /* 0: free */
+#define BUCKETS 1024
+
+struct item {
+	uint64_t key;
 	struct parts_msg *pm;
-	unsigned long long used;
+	size_t bytes;
+	struct item *next;            /* in its bucket */
+	struct item *older, *newer;   /* in the use order */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct slot slots[PARTS_CACHE_MSGS];
-static unsigned long long clock_tick;
+static struct item *buckets[BUCKETS];
+static struct item *newest, *oldest;
+static size_t total;
 
 /* Lock held: drop one reference, freeing pm with the last. */
 static void unref(struct parts_msg *pm)
@@ -22,53 +28,104 @@ static void unref(struct parts_msg *pm)
 	}
 }
 
-struct parts_msg *parts_cache_get(uint64_t key)
+/* What pm takes in memory, near enough to bound the cache by. */
+static size_t msg_bytes(const struct parts_msg *pm)
 {
-	struct parts_msg *pm = NULL;
+	size_t n = sizeof(struct item) + sizeof(*pm) + pm->hlen + pm->n * sizeof(*pm->e);
 
-	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < PARTS_CACHE_MSGS && !pm; i++)
-		if (slots[i].key == key && key) {
-			pm = slots[i].pm;
-			pm->refs++;
-			slots[i].used = ++clock_tick;
-		}
-	pthread_mutex_unlock(&lock);
-	return pm;
+	for (size_t i = 0; i < pm->n; i++) {
+		const struct parts_entry *e = &pm->e[i];
+
+		n += strlen(e->name) + 1 + (e->section ? strlen(e->section) + 1 : 0) +
+		     (e->value ? strlen(e->value) + 1 : 0);
+	}
+	return n;
 }
 
-/* Lock held: the slot to fill, the least recently used one's list let go. */
-static struct slot *victim(void)
+static struct item **bucket(uint64_t key)
 {
-	struct slot *v = &slots[0];
+	return &buckets[(key ^ key >> 29) % BUCKETS];
+}
 
-	for (size_t i = 1; i < PARTS_CACHE_MSGS; i++)
-		if (slots[i].used < v->used)
-			v = &slots[i];
-	if (v->key)
-		unref(v->pm);
-	v->key = 0;
-	return v;
+/* Lock held: take it out of the use order. */
+static void unlink_use(struct item *it)
+{
+	*(it->older ? &it->older->newer : &oldest) = it->newer;
+	*(it->newer ? &it->newer->older : &newest) = it->older;
+	it->older = it->newer = NULL;
+}
+
+/* Lock held: the most recently used from now. */
+static void push_newest(struct item *it)
+{
+	it->older = newest;
+	it->newer = NULL;
+	*(newest ? &newest->newer : &oldest) = it;
+	newest = it;
+}
+
+/* Lock held: it out of the cache, its list let go. */
+static void drop(struct item *it)
+{
+	struct item **p = bucket(it->key);
+
+	while (*p != it)
+		p = &(*p)->next;
+	*p = it->next;
+	unlink_use(it);
+	total -= it->bytes;
+	unref(it->pm);
+	free(it);
+}
+
+/* Lock held: key's list, pinned and made the most recently used, or NULL. */
+static struct parts_msg *find(uint64_t key)
+{
+	for (struct item *it = *bucket(key); it; it = it->next)
+		if (it->key == key) {
+			it->pm->refs++;
+			unlink_use(it);
+			push_newest(it);
+			return it->pm;
+		}
+	return NULL;
+}
+
+struct parts_msg *parts_cache_get(uint64_t key)
+{
+	struct parts_msg *pm;
+
+	pthread_mutex_lock(&lock);
+	pm = find(key);
+	pthread_mutex_unlock(&lock);
+	return pm;
 }
 
 struct parts_msg *parts_cache_put(uint64_t key, struct parts_msg *pm)
 {
-	struct parts_msg *had = parts_cache_get(key);
-	struct slot *s;
+	struct item *it = calloc(1, sizeof(*it));
+	struct parts_msg *had;
 
-	if (had) {
+	pthread_mutex_lock(&lock);
+	had = find(key);
+	if (had || !it) {
+		pthread_mutex_unlock(&lock);
+		free(it);
 		parts_msg_free(pm);
 		free(pm);
-		return had;
+		return had; /* NULL only when out of memory */
 	}
-	pthread_mutex_lock(&lock);
-	s = victim();
-	*s = (struct slot){ key, pm, ++clock_tick };
+	*it = (struct item){ .key = key, .pm = pm, .bytes = msg_bytes(pm) };
 	pm->refs = 2; /* the cache's and the caller's */
+	it->next = *bucket(key);
+	*bucket(key) = it;
+	push_newest(it);
+	total += it->bytes;
+	while (total > PARTS_CACHE_BYTES && oldest != it)
+		drop(oldest);
 	pthread_mutex_unlock(&lock);
 	return pm;
 }
-
 void parts_cache_release(struct parts_msg *pm)
 {
 	pthread_mutex_lock(&lock);

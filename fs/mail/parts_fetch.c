@@ -7,8 +7,11 @@
 
 #include "common/log.h"
 #include "fs/mail/account.h"
+#include "fs/mail/diskcache.h"
 #include "fs/mail/errno_map.h"
 #include "fs/mail/parts_cache.h"
+#include "fs/mail/parts_sections.h"
+#include "fs/mail/parts_store.h"
 #include "imap/fetch_parts.h"
 
 /* A command on the worker's session, r's folder selected. */
@@ -128,10 +131,66 @@ static int from_server(const struct parts_ref *r, struct parts_msg *pm)
 	return from_body(r, pm, b);
 }
 
+/* ---- the disk cache: a remount sends no BODYSTRUCTURE again ---------------- */
+
+static uint32_t uidvalidity_now(const struct parts_ref *r)
+{
+	uint32_t uv;
+
+	rlock_take(&r->a->index_lock);
+	uv = r->f->uidvalidity;
+	rlock_drop(&r->a->index_lock);
+	return uv;
+}
+
+/* The list kept on disk under (mailbox, uv, UID): 0, or -1 (none, or bad). */
+static int from_disk(const struct parts_ref *r, uint32_t uv, struct parts_msg *pm)
+{
+	size_t len = 0;
+	char *buf = r->a->disk ? diskcache_get_parts(r->a->disk, r->f->imap_name, uv, r->uid, &len)
+			       : NULL;
+	int rc = buf ? parts_unpack(pm, buf, len) : -1;
+
+	if (buf && rc < 0)
+		log_warn(LOG_CAT_FS, "disk cache: the part list of %s/%u is unusable; fetched again",
+			 r->f->imap_name ? r->f->imap_name : "", r->uid);
+	free(buf);
+	return rc;
+}
+
+/* Kept on disk, unless the folder's UIDVALIDITY changed while it was
+ * fetched (the list may be of another message by now). */
+static void to_disk(const struct parts_ref *r, uint32_t uv, const struct parts_msg *pm)
+{
+	char *buf;
+	size_t len;
+
+	if (!r->a->disk || uidvalidity_now(r) != uv || parts_pack(pm, &buf, &len) < 0)
+		return;
+	diskcache_put_parts(r->a->disk, r->f->imap_name, uv, r->uid, buf, len);
+	free(buf);
+}
+
+/* The list from the disk cache, the body at hand, or the server. */
+static int build(const struct parts_ref *r, struct parts_msg *pm)
+{
+	uint32_t uv = uidvalidity_now(r);
+	struct body *b;
+	int err;
+
+	if (from_disk(r, uv, pm) == 0)
+		return 0;
+	memset(pm, 0, sizeof(*pm));
+	if ((b = body_at_hand(r)))
+		return from_body(r, pm, b);
+	if ((err = from_server(r, pm)) == 0)
+		to_disk(r, uv, pm);
+	return err;
+}
+
 int parts_load(const struct parts_ref *r, struct parts_msg **out)
 {
 	struct parts_msg *pm = parts_cache_get(r->ino);
-	struct body *b;
 	int err;
 
 	if (pm) {
@@ -140,9 +199,7 @@ int parts_load(const struct parts_ref *r, struct parts_msg **out)
 	}
 	if (!(pm = calloc(1, sizeof(*pm))))
 		return ENOMEM;
-	b = body_at_hand(r);
-	err = b ? from_body(r, pm, b) : from_server(r, pm);
-	if (err) {
+	if ((err = build(r, pm)) != 0) {
 		free(pm);
 		return err;
 	}
@@ -150,7 +207,7 @@ int parts_load(const struct parts_ref *r, struct parts_msg **out)
 		log_info(LOG_CAT_FS, "%s/%u.eml has more than %d parts: the first are shown",
 			 r->f->imap_name ? r->f->imap_name : "", r->uid, IMAP_BS_MAX_PARTS);
 	*out = parts_cache_put(r->ino, pm);
-	return 0;
+	return *out ? 0 : ENOMEM;
 }
 
 /* ---- reading a part --------------------------------------------------------- */
@@ -171,6 +228,25 @@ static enum imap_result fetch_section(const struct parts_ref *r, void *ctx,
 	sc->raw = NULL;
 	return imap_fetch_section(r->a->session, r->uid, sc->e->section, sc->binary, &sc->raw,
 				  &sc->len, st);
+}
+
+/* The section fetched a moment ago for another file of the message (text
+ * and 1.txt are one section): 0, or -1 (not kept).  An attached message
+ * is never taken from what the server decoded. */
+static int kept_part(const struct parts_ref *r, const struct parts_entry *e, char **data,
+		     size_t *len)
+{
+	bool binary = false;
+	size_t rlen = 0;
+	char *raw = parts_sections_get(r->ino, e->section, &rlen, &binary);
+
+	if (raw && e->message && binary) {
+		free(raw);
+		raw = NULL;
+	}
+	if (!raw || parts_decode(e, raw, rlen, binary, data, len) < 0)
+		return -1;
+	return 0;
 }
 
 /* The part's section from the server: BINARY where offered (the server
@@ -195,6 +271,7 @@ static int fetch_part(const struct parts_ref *r, const struct parts_entry *e, ch
 		what(r, w, sizeof(w));
 		return imap_errno(&st, w);
 	}
+	parts_sections_put(r->ino, e->section, sc.raw, sc.len, sc.binary);
 	rc = parts_decode(e, sc.raw, sc.len, sc.binary, data, len);
 	return rc < 0 ? ENOMEM : 0;
 }
@@ -234,7 +311,10 @@ int parts_read(const struct parts_ref *r, struct parts_msg *pm, size_t i, char *
 	b = body_at_hand(r);
 	if (!b && pm->local && (err = whole_body(r, &b)) != 0)
 		return err;
-	err = b ? from_whole(r, e, b, data, len) : fetch_part(r, e, data, len);
+	if (b)
+		err = from_whole(r, e, b, data, len);
+	else
+		err = kept_part(r, e, data, len) == 0 ? 0 : fetch_part(r, e, data, len);
 	if (err == 0)
 		parts_cache_set_size(pm, i, *len, true);
 	return err;

@@ -2,9 +2,11 @@
  * libFuzzer target for the paths of FOLDER/.parts that read hostile input:
  * imap/bodystructure.c (a server's BODYSTRUCTURE), fs/parts.c with GMime
  * (the names and header fields decoded from it, or from a whole message
- * parsed here), fs/parts_content.c (decoding) and fs/parts_name.c (the
- * name sanitiser).  The first byte picks the path.  Every name that comes
- * out must be one safe file name component.
+ * parsed here), fs/parts_content.c (decoding), fs/parts_name.c (the
+ * name sanitiser) and fs/parts_store.c (every list packed for the disk
+ * cache unpacks the same, and no shorter copy unpacks).  The first byte
+ * picks the path.  Every name that comes out must be one safe file name
+ * component.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 
 #include "fs/mail/parts.h"
 #include "fs/mail/parts_name.h"
+#include "fs/mail/parts_store.h"
 #include "imap/bodystructure.h"
 #include "imap/parser.h"
 
@@ -41,8 +44,29 @@ static void check_name(const char *name)
 	}
 }
 
+/* Packed and unpacked, pm is the same list; cut short, it is refused. */
+static void check_packing(const struct parts_msg *pm)
+{
+	struct parts_msg back = { 0 }, cut = { 0 };
+	size_t len;
+	char *buf;
+
+	if (parts_pack(pm, &buf, &len) < 0)
+		return;
+	if (parts_unpack(&back, buf, len) < 0 || back.n != pm->n || back.hlen != pm->hlen)
+		abort();
+	for (size_t i = 0; i < pm->n; i++)
+		if (strcmp(back.e[i].name, pm->e[i].name) != 0 || back.e[i].size != pm->e[i].size)
+			abort();
+	if (parts_unpack(&cut, buf, len - 1 - pm->n % len) == 0)
+		abort();
+	parts_msg_free(&back);
+	free(buf);
+}
+
 static void check_list(const struct parts_msg *pm, const char *msg, size_t len)
 {
+	check_packing(pm);
 	for (size_t i = 0; i < pm->n; i++) {
 		char *out;
 		size_t olen;

@@ -334,6 +334,128 @@ def test_parts_are_read_only(dc_account, mount):
         read(pdf)
 
 
+def test_nothing_is_made_or_removed_in_parts(dc_account, mount, tmp_path):
+    """mkdir, rmdir, touch, rm, mv and ln -s in .parts and .parts/UID, as
+    users type them: each refused with EROFS, the message untouched."""
+    m = dc_account.mount(mount)
+    inbox = m.path("INBOX")
+    parts, d = m.path("INBOX", ".parts"), m.path("INBOX", ".parts", "2")
+    pdf = os.path.join(d, "3-invoice.pdf")
+    before = read(pdf)
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"x")
+    cmds = []
+    for where in (parts, d):
+        cmds += [["mkdir", os.path.join(where, "x")], ["touch", os.path.join(where, "new")],
+                 ["ln", "-s", str(outside), os.path.join(where, "link")],
+                 ["mv", str(outside), os.path.join(where, "moved")]]
+    cmds += [["rmdir", d], ["rmdir", parts], ["rm", "-f", pdf], ["rm", "-rf", d],
+             ["mv", d, m.path("INBOX", "p")], ["mv", pdf, os.path.join(d, "1.txt")]]
+    wrong = []
+    for argv in cmds:
+        r = run(*argv, env=ifs.clean_env({"LC_ALL": "C"}))
+        if r.returncode == 0 or b"Read-only file system" not in r.stderr:
+            wrong.append((argv[0], argv[-1][len(inbox):], r.stderr.decode()[-40:]))
+    assert not wrong
+    said = [l for l in m.stderr().splitlines()
+            if l.endswith(": x refused: message parts are read-only")]
+    assert len(said) == 2, said  # one line for each mkdir
+    assert read(pdf) == before and outside.exists()
+    assert {"2.eml", "3.eml"} <= set(os.listdir(inbox))
+    assert "2" in os.listdir(parts) and "x" not in os.listdir(d)
+
+
+def test_text_and_its_leaf_are_fetched_once(dc_account, mount):
+    """`text` and its own leaf file (`1.txt`) are one section: reading
+    both, in either order, and a file twice, fetches it once; each still
+    has its bytes (text in UTF-8, 1.txt as sent, in ISO-8859-1)."""
+    m = dc_account.mount(mount)
+    d3, d4 = m.path("INBOX", ".parts", "3"), m.path("INBOX", ".parts", "4")
+    assert read(os.path.join(d3, "text")) == "Grüße\n".encode()
+    assert lf(read(os.path.join(d3, "1.txt"))) == "Grüße\n".encode("iso-8859-1")
+    assert lf(read(os.path.join(d3, "1.txt"))) == "Grüße\n".encode("iso-8859-1")
+    assert lf(read(os.path.join(d4, "1.html"))) == b"<p>only <i>html</i> here</p>\n"
+    assert read(os.path.join(d4, "text")) == b"<p>only <i>html</i> here</p>\n"
+    for uid in (3, 4):
+        got = [l for l in fetches(m, "UID FETCH %d " % uid) if "PEEK[1]" in l]
+        assert len(got) == 1, got
+
+
+def small_message(i):
+    """A text and an attachment, different in each message."""
+    m = MIMEMultipart("mixed")
+    m["Subject"] = "message %d" % i
+    m["From"] = "alice@example.org"
+    m.attach(MIMEText("text of message %d\n" % i, "plain", "utf-8"))
+    att = MIMEApplication(b"attachment %d " % i + bytes(range(256)), "octet-stream")
+    att.add_header("Content-Disposition", "attachment", filename="a%d.bin" % i)
+    m.attach(att)
+    return m.as_bytes(policy=email.policy.SMTP)
+
+
+def ls_r(path):
+    r = run("ls", "-R", ".", cwd=path)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode()
+
+
+def test_structures_are_kept_for_300_messages(dovecot, mount, tmp_path):
+    """BODYSTRUCTURE once per message: ls -R over 300 messages' parts
+    fetches each once, a second ls -R none."""
+    acc = Account(dovecot, tmp_path, n=1)
+    c = acc.raw()
+    c.append_many("INBOX", [(small_message(i), [], 1764842400 + i, 0) for i in range(300)])
+    c.logout()
+    m = acc.mount(mount, watch="none")
+    parts = m.path("INBOX", ".parts")
+    first = ls_r(parts)
+    assert "2-a299.bin" in first
+    assert len(fetches(m, "BODYSTRUCTURE")) == 301  # and the account's first message
+    assert ls_r(parts) == first
+    assert len(fetches(m, "BODYSTRUCTURE")) == 301
+
+
+def disk_mount(acc, mount, tmp_path):
+    env = ifs.clean_env({"XDG_CACHE_HOME": str(tmp_path / "cache"),
+                         "XDG_STATE_HOME": str(tmp_path / "state")})
+    return mount(acc.srv.url(user=acc.user), env=env,
+                 options={"cafile": acc.srv.cafile, "password_file": acc.pwfile,
+                          "cache_disk": "64M", "watch": "none", "debug": "imap"})
+
+
+def test_structures_outlive_a_remount_on_disk(dovecot, mount, tmp_path):
+    """With cache_disk, a remount sends no BODYSTRUCTURE for messages seen
+    before and the parts' bytes are still right; a folder made again (a new
+    UIDVALIDITY, the same UIDs) never shows the old structures."""
+    acc = Account(dovecot, tmp_path, n=1)
+    raw = acc.raw()
+    raw.create("Kept")
+    raw.append_many("Kept", [(small_message(i), [], 1764842400 + i, 0) for i in range(300)])
+    m = disk_mount(acc, mount, tmp_path)
+    first = ls_r(m.path("Kept", ".parts"))
+    assert len(fetches(m, "BODYSTRUCTURE")) == 300
+    assert m.unmount()[0] == 0
+    m = disk_mount(acc, mount, tmp_path)
+    assert ls_r(m.path("Kept", ".parts")) == first
+    assert not fetches(m, "BODYSTRUCTURE")
+    d = m.path("Kept", ".parts", "7")
+    assert read(os.path.join(d, "2-a6.bin")) == b"attachment 6 " + bytes(range(256))
+    assert read(os.path.join(d, "text")) == b"text of message 6\n"
+    assert m.unmount()[0] == 0
+    uv = raw.select("Kept")["UIDVALIDITY"]
+    raw.command("UNSELECT")
+    raw.check(raw.command("DELETE Kept"))
+    raw.create("Kept")
+    raw.append_many("Kept", [(small_message(1000 + i), [], 1764842400, 0) for i in range(8)])
+    assert raw.select("Kept")["UIDVALIDITY"] != uv
+    raw.logout()
+    m = disk_mount(acc, mount, tmp_path)
+    assert "7.eml" in run("ls", m.path("Kept")).stdout.decode()  # the mount learns the change
+    assert sorted(os.listdir(m.path("Kept", ".parts", "7"))) == \
+        ["1.txt", "2-a1006.bin", "from", "header", "subject", "text"]
+    assert len(fetches(m, "BODYSTRUCTURE")) == 1
+
+
 # ------------------------------------------------------------ hostile input
 
 def safe_name(name):

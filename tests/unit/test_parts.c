@@ -1,11 +1,15 @@
 /* The parts of a message as files: BODYSTRUCTURE to sections
- * (imap/bodystructure.c) and the names made of them (fs/parts_name.c). */
+ * (imap/bodystructure.c), the names made of them (fs/parts_name.c) and
+ * the lists packed for the disk cache (fs/mail/parts_store.c), the
+ * sections kept a short while (fs/mail/parts_sections.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "fs/mail/parts_name.h"
+#include "fs/mail/parts_sections.h"
+#include "fs/mail/parts_store.h"
 #include "imap/bodystructure.h"
 #include "imap/parser.h"
 
@@ -147,10 +151,81 @@ static void names(void)
 	      strcmp(parts_ext("application", "x-what"), "bin") == 0);
 }
 
+static const char msg[] =
+	"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nFrom: a@example.org\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nhi\r\n--b\r\n"
+	"Content-Type: application/pdf; name=x.pdf\r\nContent-Transfer-Encoding: base64\r\n"
+	"\r\nJVBERg==\r\n--b--\r\n";
+
+/* Packed and unpacked, a list is the same; any shorter or altered
+ * bytes are refused whole, never half-used. */
+static void packing(void)
+{
+	struct parts_msg pm = { 0 }, back = { 0 };
+	size_t len = 0, refused = 0;
+	char *buf = NULL;
+
+	CHECK(parts_from_message(&pm, msg, strlen(msg)) == 0 && pm.n >= 5);
+	CHECK(parts_pack(&pm, &buf, &len) == 0);
+	CHECK(parts_unpack(&back, buf, len) == 0 && back.n == pm.n && back.hlen == pm.hlen &&
+	      memcmp(back.header, pm.header, pm.hlen) == 0 && back.local == pm.local);
+	for (size_t i = 0; i < pm.n && i < back.n; i++) {
+		CHECK_STR(back.e[i].name, pm.e[i].name);
+		CHECK(back.e[i].kind == pm.e[i].kind && back.e[i].size == pm.e[i].size);
+		CHECK(!pm.e[i].section || strcmp(back.e[i].section, pm.e[i].section) == 0);
+		CHECK(!pm.e[i].value || strcmp(back.e[i].value, pm.e[i].value) == 0);
+		CHECK(strcmp(back.e[i].charset, pm.e[i].charset) == 0);
+	}
+	parts_msg_free(&back);
+	for (size_t cut = 0; cut < len; cut++) {
+		struct parts_msg t = { 0 };
+
+		refused += parts_unpack(&t, buf, cut) < 0 && t.n == 0 && !t.header;
+	}
+	CHECK(refused == len);
+	buf[len - 2] = '/'; /* inside the last string: a value, never a name */
+	buf[5] = (char)0xff; /* the header's length */
+	CHECK(parts_unpack(&back, buf, len) < 0 && back.n == 0);
+	free(buf);
+	parts_msg_free(&pm);
+}
+
+/* A section is found by message and section only; the bytes kept are
+ * bounded (a large one is not kept, older ones make room). */
+static void sections(void)
+{
+	static char big[PARTS_SECTIONS_BYTES / 4];
+	size_t len = 0, kept = 0;
+	bool binary = false;
+	char *got;
+
+	parts_sections_put(7, "1", "abc", 3, true);
+	got = parts_sections_get(7, "1", &len, &binary);
+	CHECK(got && len == 3 && memcmp(got, "abc", 4) == 0 && binary);
+	free(got);
+	CHECK(!parts_sections_get(7, "2", &len, &binary) && !parts_sections_get(8, "1", &len,
+										&binary));
+	parts_sections_put(9, "1", big, sizeof(big) + 1, false);
+	CHECK(!parts_sections_get(9, "1", &len, &binary));
+	for (uint64_t k = 100; k < 105; k++)
+		parts_sections_put(k, "1", big, sizeof(big), false);
+	for (uint64_t k = 100; k < 105; k++) {
+		got = parts_sections_get(k, "1", &len, &binary);
+		kept += got != NULL;
+		free(got);
+	}
+	got = parts_sections_get(104, "1", &len, &binary);
+	CHECK(kept == 4 && got && len == sizeof(big));
+	free(got);
+}
+
 int main(void)
 {
 	structures();
 	many_parts();
 	names();
+	packing();
+	sections();
 	return check_summary("parts");
 }
