@@ -37,7 +37,7 @@ struct poller {
 	struct conn conn;
 	struct view view;
 	char state[160];           /* for .inboxfs/status (under lock) */
-	long long polled_ms;       /* when the last poll ended (under lock; 0: never) */
+	long long polled_ms;       /* when the last poll succeeded (under lock; 0: never) */
 	bool notified;             /* NOTIFY is set on this session */
 	bool news;                 /* NOTIFY told of a change not looked at yet */
 	bool folders_changed;      /* NOTIFY told of a folder created or deleted */
@@ -98,25 +98,35 @@ static enum imap_result relist(struct poller *p, struct imap_status *st)
 	return tree_relist(p->a, p->s, account_deadline(p->a), &changed, st);
 }
 
-/* One poll: what changed since the last is brought up to date, and the
- * folder tree. */
+/* Folders whose STATUS moved since the last look brought up to date, then
+ * the tree when asked or NOTIFY told of it; the time of this look kept. */
+static enum imap_result take_changes(struct poller *p, bool tree, struct imap_status *st)
+{
+	enum imap_result rr = IMAP_R_OK;
+
+	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
+		if (p->now[i].answered && differs(&p->now[i], &p->last[i])) {
+			p->last[i] = p->now[i]; /* a NOTIFY line while SELECTing is news again */
+			rr = bring_up_to_date(p, i, st);
+		}
+	if (rr == IMAP_R_OK && (tree || p->folders_changed))
+		rr = relist(p, st);
+	if (rr == IMAP_R_OK) {
+		pthread_mutex_lock(&p->lock);
+		p->polled_ms = clock_ms();
+		pthread_mutex_unlock(&p->lock);
+	}
+	return rr;
+}
+
+/* One poll: what changed since the last, and the folder tree. */
 static enum imap_result poll_all(struct poller *p, struct imap_status *st)
 {
 	enum imap_result rr = catch_up_selected(p, st);
 
 	if (rr == IMAP_R_OK)
 		rr = ask(p, st);
-	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
-		if (p->now[i].answered && differs(&p->now[i], &p->last[i])) {
-			rr = bring_up_to_date(p, i, st);
-			p->last[i] = p->now[i];
-		}
-	if (rr == IMAP_R_OK)
-		rr = relist(p, st);
-	pthread_mutex_lock(&p->lock);
-	p->polled_ms = clock_ms();
-	pthread_mutex_unlock(&p->lock);
-	return rr;
+	return rr == IMAP_R_OK ? take_changes(p, true, st) : rr;
 }
 
 /* The first look: the STATUS each later poll compares with, then each
@@ -212,17 +222,7 @@ static enum imap_result take_news(struct poller *p, struct imap_status *st)
 	p->news = false;
 	if (view_behind(&p->view))
 		rr = view_catch_up(&p->view, 0, st);
-	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
-		if (p->now[i].answered && differs(&p->now[i], &p->last[i])) {
-			p->last[i] = p->now[i];
-			rr = bring_up_to_date(p, i, st);
-		}
-	if (rr == IMAP_R_OK && p->folders_changed)
-		rr = relist(p, st);
-	pthread_mutex_lock(&p->lock);
-	p->polled_ms = clock_ms();
-	pthread_mutex_unlock(&p->lock);
-	return rr;
+	return rr == IMAP_R_OK ? take_changes(p, false, st) : rr;
 }
 
 static enum imap_result notified(struct poller *p, struct imap_status *st)
