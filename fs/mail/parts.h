@@ -28,6 +28,7 @@ struct parts_entry {
 	bool message;        /* LEAF: an attached message: its exact bytes */
 	uint64_t size;       /* exact once size_exact, else an estimate */
 	bool size_exact;
+	bool size_told;       /* size is the server's BINARY.SIZE: not asked again */
 	char *value;         /* FIELD: the line, "\n"-terminated */
 };
 

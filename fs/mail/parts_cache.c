@@ -139,8 +139,19 @@ void parts_cache_set_size(struct parts_msg *pm, size_t i, uint64_t size, bool ex
 	if (i < pm->n && !pm->e[i].size_exact) {
 		pm->e[i].size = size;
 		pm->e[i].size_exact = exact;
+		pm->e[i].size_told = !exact;
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+bool parts_cache_size_settled(const struct parts_msg *pm, size_t i)
+{
+	bool settled;
+
+	pthread_mutex_lock(&lock);
+	settled = i >= pm->n || pm->e[i].size_exact || pm->e[i].size_told;
+	pthread_mutex_unlock(&lock);
+	return settled;
 }
 
 uint64_t parts_cache_size(const struct parts_msg *pm, size_t i, bool *exact)

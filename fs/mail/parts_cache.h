@@ -28,5 +28,8 @@ void parts_cache_release(struct parts_msg *pm);
 void parts_cache_set_size(struct parts_msg *pm, size_t i, uint64_t size, bool exact);
 /* Entry i's size and whether it is exact, read under the cache's lock. */
 uint64_t parts_cache_size(const struct parts_msg *pm, size_t i, bool *exact);
+/* Entry i's size is exact or already the server's word: asking again
+ * would tell nothing new. */
+bool parts_cache_size_settled(const struct parts_msg *pm, size_t i);
 
 #endif

@@ -341,13 +341,12 @@ void parts_exact_sizes(const struct parts_ref *r, struct parts_msg *pm)
 {
 	struct sizes_req q = { .n = 0 };
 	struct imap_status st;
-	bool exact;
 
 	if (pm->local || !(atomic_load(&r->a->server_caps) & CAP_BINARY))
 		return;
 	for (size_t i = 0; i < pm->n && q.n < IMAP_SIZES_MAX; i++) {
-		parts_cache_size(pm, i, &exact);
-		if (pm->e[i].kind != PARTS_LEAF || pm->e[i].message || exact)
+		if (pm->e[i].kind != PARTS_LEAF || pm->e[i].message ||
+		    parts_cache_size_settled(pm, i))
 			continue;
 		q.sections[q.n] = pm->e[i].section;
 		q.idx[q.n++] = i;

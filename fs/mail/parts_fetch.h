@@ -38,7 +38,8 @@ int parts_read(const struct parts_ref *r, struct parts_msg *pm, size_t i, char *
 /* Where the server offers BINARY.SIZE (RFC 3516), the decoded sizes of
  * pm's parts that are estimates (at most IMAP_SIZES_MAX of them, one
  * command): for a listing (ls -l) to show them.  Still estimates (a read
- * settles them); a failure leaves the old ones.  Locks as parts_load. */
+ * settles them); asked once per part, a failure leaves the old ones.
+ * Locks as parts_load. */
 void parts_exact_sizes(const struct parts_ref *r, struct parts_msg *pm);
 
 #endif

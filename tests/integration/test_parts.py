@@ -400,8 +400,8 @@ def ls_r(path):
 
 
 def test_structures_are_kept_for_300_messages(dovecot, mount, tmp_path):
-    """BODYSTRUCTURE once per message: ls -R over 300 messages' parts
-    fetches each once, a second ls -R none."""
+    """BODYSTRUCTURE and BINARY.SIZE once per message: ls -R over 300
+    messages' parts fetches each once, a second ls -R none."""
     acc = Account(dovecot, tmp_path, n=1)
     c = acc.raw()
     c.append_many("INBOX", [(small_message(i), [], 1764842400 + i, 0) for i in range(300)])
@@ -411,8 +411,10 @@ def test_structures_are_kept_for_300_messages(dovecot, mount, tmp_path):
     first = ls_r(parts)
     assert "2-a299.bin" in first
     assert len(fetches(m, "BODYSTRUCTURE")) == 301  # and the account's first message
+    assert len(fetches(m, "BINARY.SIZE")) == 300
     assert ls_r(parts) == first
     assert len(fetches(m, "BODYSTRUCTURE")) == 301
+    assert len(fetches(m, "BINARY.SIZE")) == 300
 
 
 def disk_mount(acc, mount, tmp_path):
