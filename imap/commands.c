@@ -414,24 +414,15 @@ struct list_ctx {
 static bool on_list(struct imap_session *s, struct imap_response *r, void *vctx)
 {
 	struct list_ctx *lc = vctx;
-	const struct imap_value *attrs = imap_list_item(&r->data, 1);
-	const struct imap_value *delim = imap_list_item(&r->data, 2);
-	const struct imap_value *name = imap_list_item(&r->data, 3);
-	unsigned flags = 0;
-	char d = 0;
+	struct imap_list_line l;
 
 	if (!imap_value_is(imap_list_item(&r->data, 0), "LIST"))
 		return false;
-	if (!attrs || attrs->type != IV_LIST || !delim || !imap_value_is_string(name) ||
-	    (delim->type != IV_NIL && (delim->type != IV_STRING || delim->len != 1))) {
+	if (!imap_list_parse(r, &l)) {
 		log_warn(LOG_CAT_IMAP, "[%s] ignoring a malformed LIST response", s->name);
 		return true;
 	}
-	for (size_t i = 0; i < attrs->n; i++)
-		flags |= mailbox_attr(&attrs->items[i]);
-	if (delim->type == IV_STRING)
-		d = delim->str[0];
-	lc->fn(lc->ctx, name->str, name->len, d, flags);
+	lc->fn(lc->ctx, l.name, l.len, l.delim, l.flags);
 	return true;
 }
 
@@ -441,6 +432,46 @@ enum imap_result imap_list(struct imap_session *s, imap_list_fn fn, void *ctx,
 	struct list_ctx lc = { fn, ctx };
 
 	return imap_simple(s, st, on_list, &lc, "LIST \"\" \"*\"");
+}
+
+static bool mailbox_name(const struct imap_value *v)
+{
+	return imap_value_is_string(v) && v->len && !memchr(v->str, '\0', v->len);
+}
+
+/* The extended items' OLDNAME (RFC 5258 §3.5): ("OLDNAME" (old)). */
+static const struct imap_value *oldname(const struct imap_value *ext)
+{
+	const struct imap_value *tag = imap_list_item(ext, 0);
+	const struct imap_value *old = imap_list_item(imap_list_item(ext, 1), 0);
+
+	if (!imap_value_is_string(tag) || tag->len != 7 || strncasecmp(tag->str, "OLDNAME", 7))
+		return NULL;
+	return mailbox_name(old) ? old : NULL;
+}
+
+bool imap_list_parse(const struct imap_response *r, struct imap_list_line *out)
+{
+	const struct imap_value *attrs = imap_list_item(&r->data, 1);
+	const struct imap_value *delim = imap_list_item(&r->data, 2);
+	const struct imap_value *name = imap_list_item(&r->data, 3);
+	const struct imap_value *old = oldname(imap_list_item(&r->data, 4));
+
+	memset(out, 0, sizeof(*out));
+	if (r->cond != IMAP_COND_NONE || !imap_value_is(imap_list_item(&r->data, 0), "LIST") ||
+	    !attrs || attrs->type != IV_LIST || !delim || !imap_value_is_string(name) ||
+	    (delim->type != IV_NIL && (delim->type != IV_STRING || delim->len != 1)))
+		return false;
+	for (size_t i = 0; i < attrs->n; i++)
+		out->flags |= mailbox_attr(&attrs->items[i]);
+	out->delim = delim->type == IV_STRING ? delim->str[0] : 0;
+	out->name = name->str;
+	out->len = name->len;
+	if (old) {
+		out->oldname = old->str;
+		out->oldlen = old->len;
+	}
+	return true;
 }
 
 /* ---- SELECT / EXAMINE ---------------------------------------------------- */

@@ -38,6 +38,20 @@ enum {
 typedef void (*imap_list_fn)(void *ctx, const char *name, size_t len, char delim, unsigned flags);
 enum imap_result imap_list(struct imap_session *s, imap_list_fn fn, void *ctx,
 			   struct imap_status *st);
+/* One LIST line: an answer to LIST, or NOTIFY's news of a folder
+ * created, deleted (\NonExistent) or renamed (RFC 5465 §5.4, with RFC
+ * 5258 §3.5's OLDNAME).  Names are raw, pointing into the response
+ * (NUL-terminated; name may hold a NUL, oldname is NUL-free, non-empty). */
+struct imap_list_line {
+	const char *name;
+	size_t len;
+	const char *oldname;       /* the name before a rename, else NULL */
+	size_t oldlen;
+	char delim;                /* 0 for NIL */
+	unsigned flags;            /* MBX_* */
+};
+/* False when r is not a well-formed LIST line. */
+bool imap_list_parse(const struct imap_response *r, struct imap_list_line *out);
 
 struct imap_select_info {
 	uint32_t uidvalidity;

@@ -37,7 +37,8 @@ enum imap_result imap_idle_begin(struct imap_session *s, char *tag, size_t tagle
 	return rr;
 }
 
-enum imap_result imap_idle_wait(struct imap_session *s, int timeout_ms)
+/* One response read while idling, dispatched. */
+static enum imap_result take_one(struct imap_session *s, int timeout_ms)
 {
 	struct imap_response *r;
 	enum imap_result rr = imap_read_response_within(s, &r, timeout_ms, true);
@@ -56,6 +57,17 @@ enum imap_result imap_idle_wait(struct imap_session *s, int timeout_ms)
 	imap_session_dispatch(s, r, NULL, NULL);
 	imap_response_free(r);
 	return s->broken ? s->broken_result : IMAP_R_OK;
+}
+
+enum imap_result imap_idle_wait(struct imap_session *s, int timeout_ms)
+{
+	enum imap_result rr = take_one(s, timeout_ms);
+
+	/* And all that came with it: a batch (NOTIFY tells of a rename in
+	 * several lines) is seen whole before the caller acts on it. */
+	while (rr == IMAP_R_OK && imap_session_buffered(s))
+		rr = take_one(s, -1);
+	return rr;
 }
 
 enum imap_result imap_idle_end(struct imap_session *s, const char *tag, struct imap_status *st)

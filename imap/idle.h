@@ -8,9 +8,10 @@
 /* Send IDLE and wait for the server's "+". */
 enum imap_result imap_idle_begin(struct imap_session *s, char *tag, size_t taglen,
 				 struct imap_status *st);
-/* Wait up to timeout_ms for something from the server and dispatch it:
- * IMAP_R_OK (something came), IMAP_R_TIMEOUT (nothing; still idling), or
- * the reason the connection is gone. */
+/* Wait up to timeout_ms for something from the server and dispatch it,
+ * with every response that came in the same read: IMAP_R_OK (something
+ * came), IMAP_R_TIMEOUT (nothing; still idling), or the reason the
+ * connection is gone. */
 enum imap_result imap_idle_wait(struct imap_session *s, int timeout_ms);
 /* Send DONE and read up to IDLE's tagged completion. */
 enum imap_result imap_idle_end(struct imap_session *s, const char *tag, struct imap_status *st);

@@ -319,6 +319,11 @@ enum imap_result imap_read_response(struct imap_session *s, struct imap_response
 	return imap_read_response_within(s, out, -1, false);
 }
 
+bool imap_session_buffered(const struct imap_session *s)
+{
+	return s->rlen > s->roff || !imap_parser_empty(s->parser);
+}
+
 enum imap_result imap_read_response_within(struct imap_session *s, struct imap_response **out,
 					   int timeout_ms, bool quiet_ok)
 {

@@ -185,6 +185,8 @@ enum imap_result imap_send_literal(struct imap_session *s, const char *data, siz
 enum imap_result imap_send_bytes(struct imap_session *s, const char *data, size_t len);
 /* Read one response (blocking up to the timeout, or the deadline). */
 enum imap_result imap_read_response(struct imap_session *s, struct imap_response **out);
+/* Bytes of a response are read and not parsed yet. */
+bool imap_session_buffered(const struct imap_session *s);
 /* The same with its own timeout (-1: the usual one); with quiet_ok, no
  * response at all within it gives IMAP_R_TIMEOUT and leaves the
  * connection usable (IDLE). */

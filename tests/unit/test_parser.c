@@ -301,8 +301,45 @@ static void test_dates(void)
 	CHECK(imap_parse_date_time("", 0, &t) < 0);
 }
 
+/* NOTIFY's news of a rename (as Dovecot 2.3 sends it), of a deletion, and
+ * LIST lines that tell of no rename. */
+static void test_list_lines(void)
+{
+	static const char *const not_renames[] = {
+		"* LIST (\\HasNoChildren) \"/\" New\r\n",
+		"* LIST () \"/\" New (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n",
+		"* LIST () \"/\" New (\"OLDNAME\" ())\r\n",
+		"* LIST () \"/\" New (\"OLDNAME\")\r\n",
+		"* LIST () \"/\" New (\"OLDNAME\" (\"\"))\r\n",
+	};
+	struct imap_response *r;
+	struct imap_list_line l;
+
+	r = parse_one("* LIST (\\HasChildren) \"/\" \"New\" (\"OLDNAME\" (Old/Sub))\r\n", 7);
+	CHECK(r && imap_list_parse(r, &l) && l.oldname && l.delim == '/');
+	if (r && imap_list_parse(r, &l) && l.oldname)
+		CHECK(l.oldlen == 7 && memcmp(l.oldname, "Old/Sub", 7) == 0 && l.len == 3 &&
+		      !memcmp(l.name, "New", 3) && l.flags == MBX_HASCHILDREN);
+	imap_response_free(r);
+	r = parse_one("* LIST () NIL New (OLDNAME (Old))\r\n", 1000); /* the tag is an astring */
+	CHECK(r && imap_list_parse(r, &l) && l.oldname && l.delim == 0);
+	imap_response_free(r);
+	r = parse_one("* LIST (\\NonExistent) \"/\" Gone\r\n", 1000);
+	CHECK(r && imap_list_parse(r, &l) && !l.oldname && l.flags == MBX_NONEXISTENT);
+	imap_response_free(r);
+	for (size_t i = 0; i < sizeof(not_renames) / sizeof(*not_renames); i++) {
+		r = parse_one(not_renames[i], 1000);
+		CHECK(r && imap_list_parse(r, &l) && !l.oldname);
+		imap_response_free(r);
+	}
+	r = parse_one("* LSUB () \"/\" New (\"OLDNAME\" (Old))\r\n", 1000);
+	CHECK(r && !imap_list_parse(r, &l));
+	imap_response_free(r);
+}
+
 int main(void)
 {
+	test_list_lines();
 	test_dates();
 	test_tagged();
 	test_untagged_status_codes();
