@@ -217,23 +217,38 @@ static void announce_folder(struct announcer *an, struct folder *f)
 	free(b);
 }
 
-/* Folders another client created or deleted: mkdir or rmdir of our own
- * raises IN_CREATE or IN_DELETE on the parent (node_announce.c answers
- * them from the pending change).  The kernel first forgets its entry. */
+/* One folder change as a call of our own on the mount. */
+static int announce_change(struct announcer *an, const struct tree_change *c)
+{
+	char path[PATH_LEN], from[PATH_LEN];
+	int n = snprintf(path, sizeof(path), "%s/%s", an->root, c->path);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	if (!c->moved)
+		return c->born ? mkdir(path, 0700) : rmdir(path);
+	n = snprintf(from, sizeof(from), "%s/%s", an->root, c->from_path);
+	return n < 0 || (size_t)n >= sizeof(from) ? -1 : rename(from, path);
+}
+
+/* Folders another client created, deleted or renamed: mkdir, rmdir or
+ * rename of our own raises IN_CREATE, IN_DELETE or IN_MOVED_FROM/TO on
+ * the parents (node_announce.c answers them from the pending change).
+ * The kernel first forgets the new name's entry. */
 static void announce_tree(struct announcer *an)
 {
 	struct tree_change c;
-	char path[PATH_LEN];
-	int n;
 
 	while (!an->stop && tree_next(an->a, &c) && mounted(an)) {
 		hooks_inval_entry(&an->a->hooks, c.parent, c.name);
 		hooks_flush(&an->a->hooks);
-		n = snprintf(path, sizeof(path), "%s/%s", an->root, c.path);
-		if (n < 0 || (size_t)n >= sizeof(path) ||
-		    (c.born ? mkdir(path, 0700) : rmdir(path)) < 0)
+		if (announce_change(an, &c) < 0) {
 			log_debug(LOG_CAT_FS, "announcing folder %s %s: %s", c.path,
-				  c.born ? "created" : "deleted", strerror(errno));
+				  c.moved ? "moved" : c.born ? "created" : "deleted",
+				  strerror(errno));
+			if (c.moved) /* not moved in the kernel: it forgets the old name */
+				hooks_inval_entry(&an->a->hooks, c.from_parent, c.from_name);
+		}
 		tree_done(an->a, c.parent, c.name);
 	}
 }

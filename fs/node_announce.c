@@ -1,8 +1,8 @@
 /* The announcer's own calls on its mount (announce.c): it mknod()s a new
  * message so that watchers get IN_CREATE, and unlinks one another client
- * expunged so that they get IN_DELETE; it mkdir()s and rmdir()s folders
- * another client created or deleted (fs/mail/tree.h) for the same events
- * on the parent.  These requests change nothing on the server.  The kind
+ * expunged so that they get IN_DELETE; it mkdir()s, rmdir()s and
+ * renames folders another client created, deleted or renamed
+ * (fs/mail/tree.h) for the same events on the parents.  These requests change nothing on the server.  The kind
  * has no inodes: it claims requests by who makes them, before any other
  * kind. */
 #include <errno.h>
@@ -15,8 +15,9 @@
 #include "fs/node.h"
 #include "fs/node_announce.h"
 
-/* A folder deleted elsewhere, for the announcer's rmdir: a directory
- * once more; one created elsewhere is not there yet for its mkdir. */
+/* A folder deleted (or moved) elsewhere, for the announcer's rmdir (or
+ * rename): a directory once more; one created (or moved) elsewhere is not
+ * there yet for its mkdir (or rename). */
 static int tree_lookup(struct account *a, fuse_ino_t parent, const char *name,
 		       struct fuse_entry_param *e)
 {
@@ -81,6 +82,17 @@ bool announce_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!node_from_announcer(req))
 		return false;
 	fuse_reply_err(req, tree_pending(a, parent, name, &born, &ino) && !born ? 0 : ENOENT);
+	return true;
+}
+
+bool announce_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		     const char *newname)
+{
+	struct account *a = fuse_req_userdata(req);
+
+	if (!node_from_announcer(req))
+		return false;
+	fuse_reply_err(req, tree_move_pending(a, parent, name, newparent, newname) ? 0 : ENOENT);
 	return true;
 }
 

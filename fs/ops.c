@@ -12,6 +12,7 @@
 #include "fs/handle.h"
 #include "fs/listing.h"
 #include "fs/node.h"
+#include "fs/node_announce.h"
 #include "fs/ops_change.h"
 #include "fs/xattr.h"
 
@@ -64,7 +65,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	const struct node_kind *k;
 	int err = NODE_NOT_MINE;
 
-	if (node_refuse_if_ro(req, "mv", name))
+	if (announce_rename(req, parent, name, newparent, newname) ||
+	    node_refuse_if_ro(req, "mv", name))
 		return;
 	if (flags & RENAME_EXCHANGE) {
 		fuse_reply_err(req, node_refuse("exchanging two names is not possible", name,

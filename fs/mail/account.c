@@ -22,7 +22,6 @@
 #include "imap/commands.h"
 #include "imap/utf7.h"
 
-#define MAX_DEPTH 64
 /* The order the account's locks are taken in (common/lockorder.h). */
 #define LOCK_RANK_SESSION 1
 #define LOCK_RANK_INDEX 2
@@ -72,25 +71,35 @@ static void on_list(void *ctx, const char *name, size_t len, char delim, unsigne
 	account_add_listed(ctx, name, len, delim, flags);
 }
 
+char *account_name_path(const char *name, size_t len, char delim, char **parts, size_t *n)
+{
+	char *decoded;
+
+	*n = 0;
+	if (memchr(name, '\0', len)) {
+		log_warn(LOG_CAT_IMAP, "ignoring a mailbox name containing NUL");
+		return NULL;
+	}
+	decoded = len == 5 && strncasecmp(name, "INBOX", 5) == 0 ? strdup("INBOX")
+								 : imap_utf7_decode(name, len);
+	if (!decoded)
+		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': not valid modified UTF-7", name);
+	else
+		*n = split_name(decoded, delim, parts, ACCOUNT_MAX_DEPTH);
+	return decoded;
+}
+
 void account_add_listed(struct account *a, const char *name, size_t len, char delim,
 			unsigned flags)
 {
-	char *decoded, *parts[MAX_DEPTH];
+	char *decoded, *parts[ACCOUNT_MAX_DEPTH];
 	bool added;
 	size_t n;
 
-	if (memchr(name, '\0', len)) {
-		log_warn(LOG_CAT_IMAP, "ignoring a mailbox name containing NUL");
+	if (!(decoded = account_name_path(name, len, delim, parts, &n)))
 		return;
-	}
-	decoded = strcasecmp(name, "INBOX") == 0 ? strdup("INBOX") : imap_utf7_decode(name, len);
-	if (!decoded) {
-		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': not valid modified UTF-7", name);
-		return;
-	}
 	if (delim && !a->delim)
 		a->delim = delim;
-	n = split_name(decoded, delim, parts, MAX_DEPTH);
 	rlock_take(&a->index_lock);
 	added = n && index_add_mailbox(a->index, (const char *const *)parts, n,
 				       strcasecmp(name, "INBOX") == 0 ? "INBOX" : name, flags);
@@ -145,18 +154,7 @@ enum imap_result account_select_rw(struct account *a, struct folder *f, struct i
 
 enum imap_result account_leave_folder(struct account *a, struct imap_status *st)
 {
-	enum imap_result rr = IMAP_R_OK;
-
-	if (!a->view.f)
-		return IMAP_R_OK;
-	/* UNSELECT (RFC 3691) never expunges; without it, EXAMINE of INBOX
-	 * leaves the folder just as harmlessly (CLOSE would expunge). */
-	if (imap_session_caps(a->session) & CAP_UNSELECT)
-		rr = imap_simple(a->session, st, NULL, NULL, "UNSELECT");
-	else
-		rr = imap_simple(a->session, st, NULL, NULL, "EXAMINE INBOX");
-	view_reset(&a->view);
-	return rr;
+	return view_leave(&a->view, st);
 }
 
 enum imap_result account_ensure_loaded(struct account *a, struct folder *f,

@@ -93,6 +93,12 @@ void account_abort(struct account *a);
  * On failure returns -1 with a one-line reason in err. */
 int account_open(struct account *a, const struct options *opt, char *err, size_t errlen);
 void account_close(struct account *a);
+/* The path components of a mailbox's raw name (len bytes, split at
+ * delim), decoded, into parts (at most ACCOUNT_MAX_DEPTH, pointing into
+ * the malloc'd buffer returned) and their count into *n (0: too deep).
+ * NULL (logged) when the name cannot be a path here. */
+#define ACCOUNT_MAX_DEPTH 64
+char *account_name_path(const char *name, size_t len, char delim, char **parts, size_t *n);
 /* Add (or refresh) one mailbox of a LIST answer to the index (name as
  * the server spells it); one that cannot be a path is logged and left
  * out.  Takes index_lock itself. */

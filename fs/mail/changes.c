@@ -464,8 +464,9 @@ enum imap_result change_rename_folder(struct account *a, struct folder *f,
 		rlock_take(&a->index_lock);
 		if (index_move_folder(f, newparent, newname, from, to, a->delim) < 0)
 			imap_status_set(st, rr = IMAP_R_NOMEM, "out of memory");
-		/* Messages may come back under a new UIDVALIDITY: reload. */
-		f->loaded = false;
+		/* Still loaded: a server that gives the folder a new UIDVALIDITY
+		 * is noticed at the next SELECT (view.c); mail that came since is
+		 * news, not part of a reload. */
 		rlock_drop(&a->index_lock);
 		log_info(LOG_CAT_FS, "renamed folder %s to %s", from, to);
 	} else if (rr == IMAP_R_NOMEM) {

@@ -24,10 +24,21 @@
 #include "imap/commands.h"
 #include "imap/status.h"
 
+/* NOTIFY's news of folders created, deleted or renamed, kept between two
+ * looks; more than this: the LIST after them shows the rest. */
+#define POLL_TREE_NEWS_MAX 64
+
+struct tree_line {
+	char *name, *oldname;      /* copies of the raw names (oldname may be NULL) */
+	size_t len, oldlen;
+	char delim;
+	unsigned flags;
+};
+
 struct poller {
 	struct account *a;
 	struct folder **f;
-	const char **names;        /* their server names, for STATUS */
+	char **names;              /* their server names (copies), for STATUS */
 	struct imap_mbox_status *last, *now;
 	size_t n;
 	pthread_t thread;
@@ -39,6 +50,9 @@ struct poller {
 	char state[160];           /* for .inboxfs/status (under lock) */
 	long long polled_ms;       /* when the last poll succeeded (under lock; 0: never) */
 	bool notified;             /* NOTIFY is set on this session */
+	bool personal;             /* on every personal folder, not by name */
+	struct tree_line tree[POLL_TREE_NEWS_MAX];
+	size_t ntree;
 	bool news;                 /* NOTIFY told of a change not looked at yet */
 	bool folders_changed;      /* NOTIFY told of a folder created or deleted */
 };
@@ -59,7 +73,8 @@ static bool differs(const struct imap_mbox_status *x, const struct imap_mbox_sta
 /* STATUS of every folder but the selected one, into p->now. */
 static enum imap_result ask(struct poller *p, struct imap_status *st)
 {
-	enum imap_result rr = imap_status_many(p->s, p->names, p->n, p->now, st);
+	enum imap_result rr = imap_status_many(p->s, (const char *const *)p->names, p->n, p->now,
+					       st);
 
 	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
 		if (p->f[i] == p->view.f)
@@ -79,6 +94,16 @@ static enum imap_result bring_up_to_date(struct poller *p, size_t i, struct imap
 	return rr;
 }
 
+/* Nothing stays selected where UNSELECT is offered: Dovecot ends a
+ * session whose selected folder is deleted elsewhere, and the news
+ * queued on it with it. */
+static enum imap_result leave(struct poller *p, struct imap_status *st)
+{
+	if (!p->view.f || !(imap_session_caps(p->s) & CAP_UNSELECT))
+		return IMAP_R_OK;
+	return view_leave(&p->view, st);
+}
+
 static enum imap_result catch_up_selected(struct poller *p, struct imap_status *st)
 {
 	enum imap_result rr;
@@ -89,12 +114,112 @@ static enum imap_result catch_up_selected(struct poller *p, struct imap_status *
 	return rr == IMAP_R_OK ? view_catch_up(&p->view, 0, st) : rr;
 }
 
-/* Folders created or deleted elsewhere: the tree in step (tree.h). */
+static char *copy(const char *s, size_t len)
+{
+	char *d = s ? malloc(len + 1) : NULL;
+
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
+/* A LIST line of NOTIFY's, kept for take_tree_news (one not kept is
+ * still seen by the LIST after them, as a deletion and a creation). */
+static void keep_tree_news(struct poller *p, const struct imap_response *r)
+{
+	struct imap_list_line l;
+	struct tree_line *t;
+
+	if (p->ntree == POLL_TREE_NEWS_MAX || !imap_list_parse(r, &l))
+		return;
+	t = &p->tree[p->ntree];
+	*t = (struct tree_line){ copy(l.name, l.len), copy(l.oldname, l.oldlen), l.len, l.oldlen,
+				 l.delim, l.flags };
+	if (!t->name || (l.oldname && !t->oldname)) {
+		free(t->name);
+		free(t->oldname);
+		return;
+	}
+	p->ntree++;
+}
+
+static void forget_tree_news(struct poller *p)
+{
+	for (size_t i = 0; i < p->ntree; i++) {
+		free(p->tree[i].name);
+		free(p->tree[i].oldname);
+	}
+	p->ntree = 0;
+}
+
+/* Line i renames a folder below one that line j renames. */
+static bool inside_renamed(const struct tree_line *i, const struct tree_line *j)
+{
+	return i->oldname && j->oldname && j->oldlen < i->oldlen && i->delim &&
+	       i->oldname[j->oldlen] == i->delim && !memcmp(i->oldname, j->oldname, j->oldlen);
+}
+
+static bool below_another(const struct poller *p, size_t i)
+{
+	for (size_t j = 0; j < p->ntree; j++)
+		if (inside_renamed(&p->tree[i], &p->tree[j]))
+			return true;
+	return false;
+}
+
+static void apply_line(struct poller *p, const struct tree_line *t)
+{
+	struct imap_list_line l = { t->name, t->len, t->oldname, t->oldlen, t->delim, t->flags };
+
+	tree_news(p->a, &l, account_deadline(p->a));
+}
+
+/* NOTIFY's news of the folder tree applied, in the order told, but a
+ * renamed folder before what was below it (Dovecot tells of those
+ * first): moving it moves them. */
+static void take_tree_news(struct poller *p)
+{
+	for (size_t i = 0; i < p->ntree; i++)
+		if (p->tree[i].oldname && !below_another(p, i))
+			apply_line(p, &p->tree[i]);
+	for (size_t i = 0; i < p->ntree; i++)
+		if (!p->tree[i].oldname || below_another(p, i))
+			apply_line(p, &p->tree[i]);
+	forget_tree_news(p);
+}
+
+/* Folders renamed (here or elsewhere) are asked by their new names:
+ * whether any was. */
+static bool names_current(struct poller *p)
+{
+	bool changed = false;
+	char *n;
+
+	rlock_take(&p->a->index_lock);
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->f[i]->gone || !p->f[i]->imap_name || !strcmp(p->names[i], p->f[i]->imap_name))
+			continue;
+		if ((n = strdup(p->f[i]->imap_name))) {
+			free(p->names[i]);
+			p->names[i] = n;
+			changed = true;
+		}
+	}
+	rlock_drop(&p->a->index_lock);
+	return changed;
+}
+
+/* Folders created, deleted or renamed elsewhere: the tree in step
+ * (tree.h), NOTIFY's news first (a rename it tells of is a move), then a
+ * LIST: Dovecot 2.3 at times tells nothing of a rename at all. */
 static enum imap_result relist(struct poller *p, struct imap_status *st)
 {
 	bool changed;
 
 	p->folders_changed = false;
+	take_tree_news(p);
 	return tree_relist(p->a, p->s, account_deadline(p->a), &changed, st);
 }
 
@@ -109,6 +234,8 @@ static enum imap_result take_changes(struct poller *p, bool tree, struct imap_st
 			p->last[i] = p->now[i]; /* a NOTIFY line while SELECTing is news again */
 			rr = bring_up_to_date(p, i, st);
 		}
+	if (rr == IMAP_R_OK)
+		rr = leave(p, st);
 	if (rr == IMAP_R_OK && (tree || p->folders_changed))
 		rr = relist(p, st);
 	if (rr == IMAP_R_OK) {
@@ -124,6 +251,7 @@ static enum imap_result poll_all(struct poller *p, struct imap_status *st)
 {
 	enum imap_result rr = catch_up_selected(p, st);
 
+	names_current(p);
 	if (rr == IMAP_R_OK)
 		rr = ask(p, st);
 	return rr == IMAP_R_OK ? take_changes(p, true, st) : rr;
@@ -133,10 +261,13 @@ static enum imap_result poll_all(struct poller *p, struct imap_status *st)
  * folder loaded (what it holds now is not news). */
 static enum imap_result first_look(struct poller *p, struct imap_status *st)
 {
-	enum imap_result rr = imap_status_many(p->s, p->names, p->n, p->last, st);
+	enum imap_result rr = imap_status_many(p->s, (const char *const *)p->names, p->n, p->last,
+					       st);
 
 	for (size_t i = 0; rr == IMAP_R_OK && i < p->n; i++)
 		rr = bring_up_to_date(p, i, st);
+	if (rr == IMAP_R_OK)
+		rr = leave(p, st);
 	memcpy(p->now, p->last, p->n * sizeof(*p->now)); /* NOTIFY's lines update it */
 	return rr;
 }
@@ -148,10 +279,11 @@ static enum imap_result first_look(struct poller *p, struct imap_status *st)
 static bool on_untagged(struct imap_session *s, struct imap_response *r, void *ctx)
 {
 	struct poller *p = ctx;
-	long i = imap_status_take(r, p->names, p->n, p->now);
+	long i = imap_status_take(r, (const char *const *)p->names, p->n, p->now);
 
 	if (i < 0 && r->cond == IMAP_COND_NONE && imap_value_is(imap_list_item(&r->data, 0), "LIST")) {
 		p->folders_changed = true; /* NOTIFY's MailboxName */
+		keep_tree_news(p, r);
 		return true;
 	}
 	if (i < 0)
@@ -198,13 +330,24 @@ static enum imap_result notify_set(struct poller *p, bool personal, struct imap_
 	buf_init(&b);
 	buf_printf(&b, "NOTIFY SET STATUS (selected (MessageNew MessageExpunge FlagChange)) (");
 	filter(p, &b, personal);
-	/* And folders created, deleted, renamed anywhere (MailboxName). */
-	buf_printf(&b, " (MessageNew MessageExpunge FlagChange%s))", personal ? " MailboxName" : "");
+	/* And folders created, deleted, renamed anywhere (MailboxName): for
+	 * the named ones too, or Dovecot tells nothing of their renames. */
+	buf_printf(&b, " (MessageNew MessageExpunge FlagChange MailboxName))");
 	if (!personal)
 		buf_printf(&b, " (personal (MailboxName))");
 	rr = b.data ? imap_simple(p->s, st, NULL, NULL, "%s", b.data) : IMAP_R_NOMEM;
 	buf_free(&b);
 	return rr;
+}
+
+/* NOTIFY SET by name, or on every personal folder when that is refused
+ * (Dovecot takes at most 100 names: news of the others is then ignored). */
+static enum imap_result notify_start(struct poller *p, struct imap_status *st)
+{
+	enum imap_result rr = p->personal ? IMAP_R_NO : notify_set(p, false, st);
+
+	p->personal = rr == IMAP_R_NO || rr == IMAP_R_BAD;
+	return p->personal ? notify_set(p, true, st) : rr;
 }
 
 static bool has_news(void *ctx)
@@ -222,7 +365,12 @@ static enum imap_result take_news(struct poller *p, struct imap_status *st)
 	p->news = false;
 	if (view_behind(&p->view))
 		rr = view_catch_up(&p->view, 0, st);
-	return rr == IMAP_R_OK ? take_changes(p, false, st) : rr;
+	if (rr == IMAP_R_OK)
+		rr = take_changes(p, false, st);
+	/* By name: the renamed ones' new names (personal has them all). */
+	if (rr == IMAP_R_OK && names_current(p) && !p->personal)
+		rr = notify_start(p, st);
+	return rr;
 }
 
 static enum imap_result notified(struct poller *p, struct imap_status *st)
@@ -232,8 +380,13 @@ static enum imap_result notified(struct poller *p, struct imap_status *st)
 
 	while (rr == IMAP_R_OK && !napper_stopped(&p->nap)) {
 		rr = idle_round(&i);
-		if (rr == IMAP_R_OK)
-			rr = take_news(p, st);
+		/* A quiet round ends at the IDLE renewal: the tree is looked at
+		 * then too, for a rename Dovecot told nothing of. */
+		if (rr != IMAP_R_OK || napper_stopped(&p->nap))
+			break;
+		if (!has_news(p))
+			p->folders_changed = true;
+		rr = take_news(p, st);
 	}
 	return rr;
 }
@@ -262,17 +415,19 @@ static enum imap_result watch_all(struct poller *p, struct imap_status *st)
 	enum imap_result rr = first_look(p, st);
 
 	p->notified = false;
+	p->personal = false;
 	if (rr == IMAP_R_OK && (caps & CAP_NOTIFY) && (caps & CAP_IDLE)) {
-		rr = notify_set(p, false, st);
-		/* Dovecot takes at most 100 names: then all of them, the rest ignored. */
-		if (rr == IMAP_R_NO || rr == IMAP_R_BAD)
-			rr = notify_set(p, true, st);
+		rr = notify_start(p, st);
 		p->notified = rr == IMAP_R_OK;
 		if (rr == IMAP_R_NO || rr == IMAP_R_BAD) {
 			log_info(LOG_CAT_IMAP, "NOTIFY refused (%s): polling instead", st->text);
 			rr = IMAP_R_OK;
 		}
 	}
+	/* What changed in the tree while not connected: NOTIFY tells of what
+	 * comes after this LIST. */
+	if (rr == IMAP_R_OK && p->notified)
+		rr = relist(p, st);
 	if (rr != IMAP_R_OK)
 		return rr;
 	say_watching(p);
@@ -292,6 +447,7 @@ static void poll_connection(struct poller *p)
 	view_reset(&p->view);
 	p->view.s = p->s;
 	p->news = false;
+	forget_tree_news(p);
 	imap_session_set_untagged(p->s, on_untagged, p);
 	rr = watch_all(p, &st);
 	if (rr != IMAP_R_OK && !napper_stopped(&p->nap))
@@ -327,7 +483,10 @@ static void poller_free(struct poller *p)
 	napper_destroy(&p->nap);
 	pthread_mutex_destroy(&p->lock);
 	free(p->f);
+	for (size_t i = 0; p->names && i < p->n; i++)
+		free(p->names[i]);
 	free(p->names);
+	forget_tree_news(p);
 	free(p->last);
 	free(p->now);
 	free(p);
@@ -356,7 +515,10 @@ static struct poller *poller_new(struct account *a, struct folder *const *folder
 	}
 	for (size_t i = 0; i < n; i++) {
 		p->f[i] = folders[i];
-		p->names[i] = folders[i]->imap_name;
+		if (!(p->names[i] = strdup(folders[i]->imap_name))) {
+			poller_free(p);
+			return NULL;
+		}
 	}
 	return p;
 }

@@ -35,6 +35,20 @@ void view_reset(struct view *v)
 	seqmap_clear(&v->seq);
 }
 
+enum imap_result view_leave(struct view *v, struct imap_status *st)
+{
+	enum imap_result rr = IMAP_R_OK;
+
+	if (!v->f)
+		return IMAP_R_OK;
+	if (imap_session_caps(v->s) & CAP_UNSELECT)
+		rr = imap_simple(v->s, st, NULL, NULL, "UNSELECT");
+	else
+		rr = imap_simple(v->s, st, NULL, NULL, "EXAMINE INBOX");
+	view_reset(v);
+	return rr;
+}
+
 /* The view looks at the folder the index shows (not at a mailbox that
  * was deleted and re-created since). */
 static bool current(const struct view *v)

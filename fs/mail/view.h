@@ -59,5 +59,8 @@ enum imap_result view_learn(struct view *v, const uint32_t *uids, size_t n,
 			    struct imap_status *st);
 /* Forget the selection (the connection left the folder or broke). */
 void view_reset(struct view *v);
+/* Leave the selected folder, if any, without expunging: UNSELECT (RFC
+ * 3691), else EXAMINE INBOX (CLOSE would expunge).  The view is reset. */
+enum imap_result view_leave(struct view *v, struct imap_status *st);
 
 #endif

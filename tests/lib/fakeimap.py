@@ -514,6 +514,8 @@ class FakeSession:
                 out.append("UNSEEN %d" % sum(1 for m in mb.messages if "\\Seen" not in m.flags))
             elif it == "RECENT":
                 out.append("RECENT 0")
+            elif it == "HIGHESTMODSEQ":
+                out.append("HIGHESTMODSEQ 1")
             else:
                 raise ParseError("unknown STATUS item %s" % item)
         self.untagged("STATUS %s (%s)" % (self.quote(mb.name), " ".join(out)))
