@@ -132,12 +132,28 @@ static enum imap_result open_folder(struct account *a, struct folder *f, bool rw
  * us (BYE, reset), try once more on a new one before giving up. */
 static bool worth_retrying(enum imap_result rr) { return rr == IMAP_R_LOST; }
 
+/* Without watchers nothing else LISTs: a listing of the root does, so
+ * that folders made or deleted elsewhere show (tree.h). */
+static enum imap_result relist_root(struct account *a, struct imap_status *st)
+{
+	enum imap_result rr = ensure_session(a, st);
+
+	return rr == IMAP_R_OK ? tree_relist_held(a, st) : rr;
+}
+
+static enum imap_result refresh(struct account *a, struct folder *f, struct imap_status *st)
+{
+	if (!f->parent && !a->nwatched)
+		return relist_root(a, st);
+	return open_folder(a, f, false, st);
+}
+
 enum imap_result account_refresh_folder(struct account *a, struct folder *f,
 					struct imap_status *st)
 {
-	enum imap_result rr = open_folder(a, f, false, st);
+	enum imap_result rr = refresh(a, f, st);
 
-	return worth_retrying(rr) ? open_folder(a, f, false, st) : rr;
+	return worth_retrying(rr) ? refresh(a, f, st) : rr;
 }
 
 enum imap_result account_select_rw(struct account *a, struct folder *f, struct imap_status *st)

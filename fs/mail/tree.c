@@ -180,18 +180,33 @@ static void tell_kernel(struct account *a)
 	}
 }
 
+/* n changes made to the tree: said, and told to the kernel. */
+static void changed_by(struct account *a, size_t n)
+{
+	if (!n)
+		return;
+	log_info(LOG_CAT_FS, "the server's folders changed: %zu created or deleted", n);
+	tell_kernel(a);
+}
+
+/* One LIST on s, all of it kept in *ls. */
+static enum imap_result list_all(struct imap_session *s, struct listing *ls,
+				 struct imap_status *st)
+{
+	enum imap_result rr = imap_list(s, keep, ls, st);
+
+	if (rr == IMAP_R_OK && ls->nomem)
+		imap_status_set(st, rr = IMAP_R_NOMEM, "out of memory");
+	return rr;
+}
+
 enum imap_result tree_relist(struct account *a, struct imap_session *s, long long deadline,
 			     bool *changed, struct imap_status *st)
 {
 	struct listing ls = { 0 };
-	enum imap_result rr = imap_list(s, keep, &ls, st);
+	enum imap_result rr = list_all(s, &ls, st);
 	size_t n = 0;
 
-	*changed = false;
-	if (rr == IMAP_R_OK && ls.nomem) {
-		imap_status_set(st, IMAP_R_NOMEM, "out of memory");
-		rr = IMAP_R_NOMEM;
-	}
 	if (rr == IMAP_R_OK && account_lock_session(a, deadline, st)) {
 		n = apply(a, &ls);
 		account_unlock_session(a);
@@ -200,11 +215,19 @@ enum imap_result tree_relist(struct account *a, struct imap_session *s, long lon
 		log_debug(LOG_CAT_FS, "folder list not applied: %s", st->text);
 	}
 	listing_free(&ls);
-	if (n) {
-		log_info(LOG_CAT_FS, "the server's folders changed: %zu created or deleted", n);
-		*changed = true;
-		tell_kernel(a);
-	}
+	*changed = n != 0;
+	changed_by(a, n);
+	return rr;
+}
+
+enum imap_result tree_relist_held(struct account *a, struct imap_status *st)
+{
+	struct listing ls = { 0 };
+	enum imap_result rr = list_all(a->session, &ls, st);
+	size_t n = rr == IMAP_R_OK ? apply(a, &ls) : 0;
+
+	listing_free(&ls);
+	changed_by(a, n);
 	return rr;
 }
 
@@ -357,10 +380,7 @@ void tree_news(struct account *a, const struct imap_list_line *l, long long dead
 	if (!(l->flags & MBX_NONEXISTENT) || level)
 		n += add(a, l);
 	account_unlock_session(a);
-	if (n) {
-		log_info(LOG_CAT_FS, "the server's folders changed: %zu created or deleted", n);
-		tell_kernel(a);
-	}
+	changed_by(a, n);
 }
 
 /* ---- the announcer's side ----------------------------------------------------------- */

@@ -36,6 +36,9 @@ struct tree_change {
  * told its entry is stale.  *changed: whether anything changed. */
 enum imap_result tree_relist(struct account *a, struct imap_session *s, long long deadline,
 			     bool *changed, struct imap_status *st);
+/* The same on the worker's session, session_lock held (a listing of the
+ * root when no watcher LISTs). */
+enum imap_result tree_relist_held(struct account *a, struct imap_status *st);
 /* One line of NOTIFY's MailboxName news (RFC 5465 §5.4), applied as
  * tree_relist applies a LIST, in the order the server told them.  A
  * rename moves the folder (and its subfolders) in the index, keeping its

@@ -319,6 +319,27 @@ def test_folders_created_and_deleted_elsewhere(dovecot, dovecot_nonotify, mount,
         p.stop()
 
 
+def test_without_watchers_ls_of_the_root_lists(dovecot, mount, tmp_path):
+    """watch=none: nothing watches the folder tree, so an `ls` of the mount
+    LISTs: a folder another client made shows, one it deleted is gone
+    (and cd into it fails), with no remount."""
+    acc = Many(dovecot, tmp_path, 2)
+    p = proxy_to(dovecot)
+    try:
+        m = acc.mount(mount, p, watch="none")
+        assert sorted(os.listdir(m.mountpoint)) == [".inboxfs", "F000", "F001", "INBOX"]
+        c = dovecot.raw(user=acc.user, password=acc.password)
+        c.create("Later")
+        c.check(c.command('DELETE "F000"'))
+        c.logout()
+        ls = subprocess.run(["ls", m.mountpoint], capture_output=True, text=True, check=True)
+        assert ls.stdout.split() == ["F001", "INBOX", "Later"]
+        assert not os.path.exists(m.path("F000"))
+        assert os.listdir(m.path("Later")) == []
+    finally:
+        p.stop()
+
+
 class NotifySession(fakeimap.FakeSession):
     """A server that takes NOTIFY SET (and UNSELECT): what it tells of
     folders is pushed by the test with tell()."""
