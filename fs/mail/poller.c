@@ -213,7 +213,7 @@ static bool names_current(struct poller *p)
 
 /* Folders created, deleted or renamed elsewhere: the tree in step
  * (tree.h), NOTIFY's news first (a rename it tells of is a move), then a
- * LIST: Dovecot 2.3 at times tells nothing of a rename at all. */
+ * LIST: Dovecot 2.3 at times tells nothing of a rename itself. */
 static enum imap_result relist(struct poller *p, struct imap_status *st)
 {
 	bool changed;
@@ -380,13 +380,8 @@ static enum imap_result notified(struct poller *p, struct imap_status *st)
 
 	while (rr == IMAP_R_OK && !napper_stopped(&p->nap)) {
 		rr = idle_round(&i);
-		/* A quiet round ends at the IDLE renewal: the tree is looked at
-		 * then too, for a rename Dovecot told nothing of. */
-		if (rr != IMAP_R_OK || napper_stopped(&p->nap))
-			break;
-		if (!has_news(p))
-			p->folders_changed = true;
-		rr = take_news(p, st);
+		if (rr == IMAP_R_OK)
+			rr = take_news(p, st);
 	}
 	return rr;
 }
