@@ -4,14 +4,15 @@ the mount shares -o max_connections (8) among the worker, the readers and
 the watchers: with NOTIFY (RFC 5465) every watched folder on one
 connection; without it IDLE where the budget has room (INBOX first), the
 other watched folders polled with STATUS on one connection.  Counted at a
-proxy between the mount and a real Dovecot, announced with real
-inotifywait."""
+proxy between the mount and a real Dovecot (or Courier, which has no
+NOTIFY), announced with real inotifywait."""
 
 import itertools
 import os
 import random
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -23,6 +24,7 @@ import faultproxy  # noqa: E402
 import inboxfs as ifs  # noqa: E402
 import inotify  # noqa: E402
 import mailgen  # noqa: E402
+import realservers  # noqa: E402
 
 _users = itertools.count(1)
 
@@ -285,5 +287,96 @@ def test_folders_created_and_deleted_elsewhere(dovecot, dovecot_nonotify, mount,
         assert {"Elsewhere", "Renamed", "F002"} <= names and not {"F000", "F001"} & names
         assert os.listdir(m.path("Renamed")) and ".newmail" not in os.listdir(m.path("Renamed"))
         assert "the server's folders changed" in m.stderr()
+    finally:
+        p.stop()
+
+
+# ---------------------------------------------------------------- Courier
+
+@pytest.fixture(scope="module")
+def courier():
+    if "courier" not in realservers.SERVERS:
+        pytest.skip("INBOXFS_SERVERS leaves Courier out")
+    co = realservers.start("courier")
+    yield co
+    co.stop()
+
+
+class OnCourier(Many):
+    """Many's account on Courier: folders are INBOX.F000 ... (its Maildir++
+    namespace), shown as INBOX/F000; implicit TLS (its STARTTLS does not
+    work here), so the proxy forwards TLS it cannot read."""
+
+    def __init__(self, co, tmp_path, folders):
+        super().__init__(co, tmp_path, 0)
+        self.names = ["INBOX.F%03d" % i for i in range(folders)]
+        c = co.raw(user=self.user, password=self.password)
+        for name in self.names:
+            c.create(name)
+            c.append_many(name, mailgen.bulk(1))
+        c.logout()
+
+    def mount(self, mount, proxy, **options):
+        opts = {"cafile": self.dc.cafile, "password_file": self.pwfile, "watch": "all"}
+        opts.update(options)
+        return mount(self.dc.url(user=self.user, port=proxy.port), options=opts, env=self.env)
+
+    def path(self, m, name):
+        return m.path(*name.split("."))
+
+
+def first_eml(w):
+    """When inotifywait first reported a message file."""
+    return min(t for (ev, name), t in w.times.items() if name.endswith(".eml"))
+
+
+def test_courier_idles_and_polls_within_the_budget(courier, mount, tmp_path):
+    """Acceptance 2 on a real Courier (no NOTIFY, no LIST-STATUS): 30
+    folders and watch=all with max_connections=6: INBOX and two folders in
+    IDLE, the 28 others polled every 4 s on one connection.  Mail appended
+    by another client to every folder is announced (IN_CREATE) in each:
+    within poll_interval + 1 s when polled, within Courier's own IDLE delay
+    + 1 s in IDLE (it looks at the maildir every IMAP_IDLE_TIMEOUT = 2 s,
+    courier.py); never more than 6 connections open at the proxy, with the
+    readers at work too."""
+    acc = OnCourier(courier, tmp_path, 30)
+    p = faultproxy.FaultProxy(("127.0.0.1", courier.imaps_port)).start()
+    try:
+        m = acc.mount(mount, p, max_connections=6, connections=2, poll_interval=4)
+        everything = ["INBOX"] + acc.names
+        wait_all_watching(m, everything)
+        text = status(m)
+        idle = [n for n in everything if "watch %s: connected (idle)" % n in text]
+        polled = [n for n in everything if "watch %s: polled every 4 s" % n in text]
+        assert "INBOX" in idle and len(idle) == 3 and len(polled) == 28, text
+        # Readers at work beside the watchers: still within the budget.
+        subprocess.run("ls %s/INBOX/F0*/*.eml | xargs -P4 -n1 cat > /dev/null"
+                       % m.mountpoint, shell=True, check=True)
+        watchers = {n: inotify.Inotify(acc.path(m, n), events=("create",)).start()
+                    for n in everything}
+        try:
+            appended = {}
+            c = courier.raw(user=acc.user, password=acc.password)
+            for n in random.Random(2177).sample(everything, len(everything)):
+                c.append_many(n, mailgen.bulk(1, start=acc.counter))
+                acc.counter += 1
+                appended[n] = time.monotonic()
+            c.logout()
+            for n, w in watchers.items():
+                assert w.wait_for(lambda evs: announced(w), 10 * ifs.timeout_scale()), \
+                    (n, w.events, status(m))
+        finally:
+            for w in watchers.values():
+                w.stop()
+        late = {n: first_eml(w) - appended[n] for n, w in watchers.items()}
+        print("IDLE:", {n: round(late[n], 2) for n in idle})
+        waits = sorted(late[n] for n in polled)
+        print("polled: max %.2f s, median %.2f s" % (waits[-1], waits[len(waits) // 2]))
+        print("peak connections:", p.peak)
+        scale = ifs.timeout_scale()
+        assert all(late[n] <= (2 + 1) * scale for n in idle), late
+        assert all(late[n] <= (4 + 1) * scale for n in polled), late
+        assert p.peak <= 6, p.peak
+        assert "of max_connections 6" in status(m), status(m)
     finally:
         p.stop()
