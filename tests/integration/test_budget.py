@@ -4,14 +4,16 @@ the mount shares -o max_connections (8) among the worker, the readers and
 the watchers: with NOTIFY (RFC 5465) every watched folder on one
 connection; without it IDLE where the budget has room (INBOX first), the
 other watched folders polled with STATUS on one connection.  Counted at a
-proxy between the mount and a real Dovecot, announced with real
-inotifywait."""
+proxy between the mount and a real Dovecot (or Courier, which has no
+NOTIFY), announced with real inotifywait."""
 
 import itertools
 import os
 import random
+import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -24,6 +26,7 @@ import faultproxy  # noqa: E402
 import inboxfs as ifs  # noqa: E402
 import inotify  # noqa: E402
 import mailgen  # noqa: E402
+import realservers  # noqa: E402
 
 _users = itertools.count(1)
 
@@ -39,13 +42,16 @@ def dovecot():
     dc.stop()
 
 
+# Dovecot's capabilities less NOTIFY (Courier, Gmail, Office 365 have none).
+NO_NOTIFY = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT MULTIAPPEND UNSELECT "
+             "CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH "
+             "LIST-STATUS BINARY MOVE LITERAL+ SPECIAL-USE")
+
+
 @pytest.fixture(scope="module")
 def dovecot_nonotify():
     """Dovecot as a server without NOTIFY (Courier, Gmail, Office 365 are)."""
-    caps = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT MULTIAPPEND UNSELECT "
-            "CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH "
-            "LIST-STATUS BINARY MOVE LITERAL+ SPECIAL-USE")
-    dc = dovecot_mod.Dovecot(extra_config=[CAP_10, "imap_capability = " + caps])
+    dc = dovecot_mod.Dovecot(extra_config=[CAP_10, "imap_capability = " + NO_NOTIFY])
     yield dc
     dc.stop()
 
@@ -401,3 +407,258 @@ def test_a_rename_notify_tells_of_is_a_move(fake_imap, mount, tmp_path):
             (status(m), m.stderr()[-2000:])
     finally:
         wn.stop()
+
+
+# ---------------------------------------------------------------- Courier
+
+@pytest.fixture(scope="module")
+def courier():
+    if "courier" not in realservers.SERVERS:
+        pytest.skip("INBOXFS_SERVERS leaves Courier out")
+    co = realservers.start("courier")
+    yield co
+    co.stop()
+
+
+class OnCourier(Many):
+    """Many's account on Courier: folders are INBOX.F000 ... (its Maildir++
+    namespace), shown as INBOX/F000; implicit TLS (its STARTTLS does not
+    work here), so the proxy forwards TLS it cannot read."""
+
+    def __init__(self, co, tmp_path, folders):
+        super().__init__(co, tmp_path, 0)
+        self.names = ["INBOX.F%03d" % i for i in range(folders)]
+        c = co.raw(user=self.user, password=self.password)
+        for name in self.names:
+            c.create(name)
+            c.append_many(name, mailgen.bulk(1))
+        c.logout()
+
+    def mount(self, mount, proxy, **options):
+        opts = {"cafile": self.dc.cafile, "password_file": self.pwfile, "watch": "all"}
+        opts.update(options)
+        return mount(self.dc.url(user=self.user, port=proxy.port), options=opts, env=self.env)
+
+    def path(self, m, name):
+        return m.path(*name.split("."))
+
+
+def first_eml(w):
+    """When inotifywait first reported a message file."""
+    return min(t for (ev, name), t in w.times.items() if name.endswith(".eml"))
+
+
+def test_courier_idles_and_polls_within_the_budget(courier, mount, tmp_path):
+    """Acceptance 2 on a real Courier (no NOTIFY, no LIST-STATUS): 30
+    folders and watch=all with max_connections=6: INBOX and two folders in
+    IDLE, the 28 others polled every 4 s on one connection.  Mail appended
+    by another client to every folder is announced (IN_CREATE) in each:
+    within poll_interval + 1 s when polled, within Courier's own IDLE delay
+    + 1 s in IDLE (it looks at the maildir every IMAP_IDLE_TIMEOUT = 2 s,
+    courier.py); never more than 6 connections open at the proxy, with the
+    readers at work too."""
+    acc = OnCourier(courier, tmp_path, 30)
+    p = faultproxy.FaultProxy(("127.0.0.1", courier.imaps_port)).start()
+    try:
+        m = acc.mount(mount, p, max_connections=6, connections=2, poll_interval=4)
+        everything = ["INBOX"] + acc.names
+        wait_all_watching(m, everything)
+        text = status(m)
+        idle = [n for n in everything if "watch %s: connected (idle)" % n in text]
+        polled = [n for n in everything if "watch %s: polled every 4 s" % n in text]
+        assert "INBOX" in idle and len(idle) == 3 and len(polled) == 28, text
+        # Readers at work beside the watchers: still within the budget.
+        subprocess.run("ls %s/INBOX/F0*/*.eml | xargs -P4 -n1 cat > /dev/null"
+                       % m.mountpoint, shell=True, check=True)
+        watchers = {n: inotify.Inotify(acc.path(m, n), events=("create",)).start()
+                    for n in everything}
+        try:
+            appended = {}
+            c = courier.raw(user=acc.user, password=acc.password)
+            for n in random.Random(2177).sample(everything, len(everything)):
+                c.append_many(n, mailgen.bulk(1, start=acc.counter))
+                acc.counter += 1
+                appended[n] = time.monotonic()
+            c.logout()
+            for n, w in watchers.items():
+                assert w.wait_for(lambda evs: announced(w), 10 * ifs.timeout_scale()), \
+                    (n, w.events, status(m))
+        finally:
+            for w in watchers.values():
+                w.stop()
+        late = {n: first_eml(w) - appended[n] for n, w in watchers.items()}
+        print("IDLE:", {n: round(late[n], 2) for n in idle})
+        waits = sorted(late[n] for n in polled)
+        print("polled: max %.2f s, median %.2f s" % (waits[-1], waits[len(waits) // 2]))
+        print("peak connections:", p.peak)
+        scale = ifs.timeout_scale()
+        assert all(late[n] <= (2 + 1) * scale for n in idle), late
+        assert all(late[n] <= (4 + 1) * scale for n in polled), late
+        assert p.peak <= 6, p.peak
+        assert "of max_connections 6" in status(m), status(m)
+    finally:
+        p.stop()
+
+
+# ---------------------------------------------------------------- idle cost
+
+# Dovecot's IDLE heartbeat ("* OK Still here", every 2 min by default),
+# scaled down as -o idle_interval is (seconds are its least unit).
+HEARTBEAT_1S = "imap_idle_notify_interval = 1 secs"
+
+
+@pytest.fixture(scope="module")
+def dovecot_beating():
+    dc = dovecot_mod.Dovecot(extra_config=[CAP_10, HEARTBEAT_1S])
+    yield dc
+    dc.stop()
+
+
+@pytest.fixture(scope="module")
+def dovecot_beating_nonotify():
+    dc = dovecot_mod.Dovecot(extra_config=[CAP_10, HEARTBEAT_1S,
+                                           "imap_capability = " + NO_NOTIFY])
+    yield dc
+    dc.stop()
+
+
+def sample(pid):
+    """(VmRSS in kB, threads) of a process."""
+    with open("/proc/%d/status" % pid) as f:
+        rss = int(next(ln for ln in f if ln.startswith("VmRSS:")).split()[1])
+    return rss, len(os.listdir("/proc/%d/task" % pid))
+
+
+def heap_in_use(m):
+    """Bytes the daemon has allocated now, asked with gdb: glibc's own
+    count (malloc_stats(), written to the daemon's stderr), or
+    AddressSanitizer's."""
+    pid = str(m.proc.pid)
+    with open("/proc/%s/maps" % pid) as f:
+        asan = "libasan" in f.read()
+    what = ("print (unsigned long) __sanitizer_get_current_allocated_bytes()" if asan else
+            "call (void) malloc_stats()")
+    before = len(m.stderr())
+    r = subprocess.run(["gdb", "-nx", "-iex", "set debuginfod enabled off", "-p", pid,
+                        "-batch", "-ex", what], capture_output=True, text=True, timeout=60)
+    found = re.findall(r"^\$1 = (\d+)$", r.stdout, re.M) if asan else \
+        re.findall(r"in use bytes\s*=\s*(\d+)", m.stderr()[before:])
+    assert found, (r.stdout, r.stderr, m.stderr()[before:])
+    return int(found[-1])
+
+
+def least_heap(m):
+    """The least of three heap_in_use(): one may catch a poll at work."""
+    return min(heap_in_use(m) for _ in range(3))
+
+
+class Wire:
+    """The command lines each connection sent since a mark (the proxy keeps
+    every byte the mount sent, per connection)."""
+
+    def __init__(self, proxy):
+        self.proxy = proxy
+        self.marks = []
+
+    def mark(self):
+        with self.proxy.lock:
+            self.marks = [bytes(s).rfind(b"\r\n") + 2 for s in self.proxy.streams]
+
+    def lines(self, since_mark=True):
+        """[[line, ...] for each connection], whole lines only."""
+        with self.proxy.lock:
+            streams = [bytes(s) for s in self.proxy.streams]
+        out = []
+        for i, s in enumerate(streams):
+            if since_mark and i < len(self.marks):
+                s = s[self.marks[i]:]
+            out.append(s[:s.rfind(b"\r\n") + 2].split(b"\r\n")[:-1])
+        return out
+
+    def renewals(self):
+        """IDLE renewals (a DONE) since the mark on each connection that idles."""
+        return [sum(ln == b"DONE" for ln in now)
+                for now, ever in zip(self.lines(), self.lines(False))
+                if any(verb(ln) == "IDLE" for ln in ever)]
+
+    def polls(self):
+        """Polls since the mark (each ends with a LIST of the tree)."""
+        return sum(verb(ln) == "LIST" for now, ever in zip(self.lines(), self.lines(False))
+                   if any(verb(ln) == "STATUS" for ln in ever) for ln in now)
+
+
+def verb(line):
+    """What a command line asks: IDLE, STATUS, ... (DONE ends an IDLE)."""
+    words = line.split(b" ")
+    return "DONE" if line == b"DONE" else words[1].decode() if len(words) > 1 else "?"
+
+
+def shown(line):
+    """A command line for a message, credentials left out."""
+    return verb(line) if verb(line) in ("AUTHENTICATE", "LOGIN") else line[:100].decode()
+
+
+@pytest.mark.parametrize("notify", [True, False], ids=["notify", "poll"])
+def test_idle_for_hours_costs_nothing(request, mount, tmp_path, notify):
+    """Acceptance 5: 8 hours of idle with watch=all on 200 folders,
+    simulated: IDLE re-issued every second (-o idle_interval=1 for 1500 s:
+    8 hours are 19 renewals), Dovecot's heartbeat every second (2 min),
+    polls every second (60 s).  Over 20 renewals on each IDLE connection
+    (and 20 polls without NOTIFY): no new connection at the proxy (no
+    reconnect), the same threads, no growth in RSS nor in the bytes
+    allocated, and nothing sent but IDLE and DONE (and each poll's NOOP,
+    STATUS and LIST without NOTIFY)."""
+    dc = request.getfixturevalue("dovecot_beating" if notify else "dovecot_beating_nonotify")
+    acc = Many(dc, tmp_path, 200)
+    p = proxy_to(dc)
+    beats = [0]
+
+    def heard(state, data):
+        beats[0] += data.count(b"* OK Still here")
+        return data
+    p.server_filter = heard
+    # AddressSanitizer keeps what is freed from reuse for a while (its
+    # quarantines, 1 MB a thread and 256 MB in all): RSS would grow with
+    # every allocation freed, for minutes.
+    acc.env["ASAN_OPTIONS"] = ":".join(filter(None, [
+        acc.env.get("ASAN_OPTIONS"), "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"]))
+    try:
+        m = acc.mount(mount, p, idle_interval=1, poll_interval=1)
+        wait_all_watching(m, ["INBOX"] + acc.names)
+        opened = p.opened
+        wire = Wire(p)
+        limit = 60 * ifs.timeout_scale()
+
+        def rounds(n):
+            """Until each IDLE connection has renewed n times since the mark,
+            and the poller polled n times (or a connection was made)."""
+            wire.mark()
+            assert ifs.wait_until(lambda: p.opened != opened or
+                                  (min(wire.renewals() or [0]) >= n and
+                                   (notify or wire.polls() >= n)), limit, interval=0.2), \
+                (wire.renewals(), wire.polls())
+            assert p.opened == opened, ("reconnected", opened, p.opened, m.stderr()[-3000:])
+        rounds(2)  # warmed up: what the first rounds allocate is in RSS
+        early, heap = sample(m.proc.pid), least_heap(m)
+        beats[0] = 0
+        rounds(20)
+        end, heap_end = sample(m.proc.pid), least_heap(m)
+        conns = wire.lines()
+        print("connections %d, renewals %s, polls %d, heartbeats %d, RSS %d -> %d kB, "
+              "heap %d -> %d bytes, threads %d -> %d" % (
+                  p.opened, wire.renewals(), wire.polls(), beats[0], early[0], end[0], heap,
+                  heap_end, early[1], end[1]))
+        assert end[1] == early[1], (early, end)
+        # glibc keeps up to 128 kB freed at the top of a heap (M_TRIM_THRESHOLD)
+        # before it gives memory back: RSS may be that much above what is used.
+        assert end[0] - early[0] <= 128, (early, end)
+        # The bytes allocated need no such slack: a slower growth shows there.
+        assert heap_end - heap <= 16384, (heap, heap_end)
+        allowed = {"IDLE", "DONE"} if notify else {"IDLE", "DONE", "NOOP", "STATUS", "LIST"}
+        assert all(verb(ln) in allowed for c in conns for ln in c), \
+            [shown(ln) for c in conns for ln in c if verb(ln) not in allowed][:20]
+        # One each whole second while in IDLE: a round may fall between two.
+        assert beats[0] >= 10 * len(wire.renewals()), beats[0]
+        assert "reconnecting" not in m.stderr()
+    finally:
+        p.stop()

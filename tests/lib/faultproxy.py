@@ -21,6 +21,9 @@ at a chosen moment (faults Dovecot itself cannot produce on demand).
     p.close_all(say=b"* BYE ...\r\n")  # the connections open now get these
                                    # bytes as if from the server, then close
     p.open_now, p.peak             # connections open now, the most at once
+    p.opened                       # connections forwarded since the start
+    p.streams                      # each one's client -> server bytes, in
+                                   # the order they were opened
     p.server_filter = fn           # fn(state, data) -> data for every chunk
                                    # server -> client (state: a dict per
                                    # connection), to add what a server says
@@ -60,6 +63,8 @@ class FaultProxy:
         self._conns = []       # [blackholed] flags of the open connections
         self.open_now = 0      # connections to the server open at this moment
         self.peak = 0          # the most ever open at once
+        self.opened = 0        # connections forwarded to the server so far
+        self.streams = []      # a bytearray of client -> server bytes for each
         self._cut = None       # [bytes left, reset] for the server -> client stream
         self._delay = 0
         self._kill = None
@@ -211,8 +216,11 @@ class FaultProxy:
         hole = [False]
         fstate = {}
         born = self._kill_gen
+        stream = bytearray()
         with self.lock:
             self._conns.append(hole)
+            self.streams.append(stream)
+            self.opened += 1
             self.open_now += 1
             self.peak = max(self.peak, self.open_now)
         try:
@@ -243,6 +251,7 @@ class FaultProxy:
                             return  # the server never sees it
                         with self.lock:
                             self.client_bytes += data
+                            stream += data
                         server.sendall(data)
                     else:
                         if self.server_filter is not None:
