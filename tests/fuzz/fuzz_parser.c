@@ -4,7 +4,8 @@
  * The first byte picks the chunk size the stream is fed in (the parser
  * must give the same answers whatever the chunking); every response that
  * comes out is walked as the session layer would walk it (FETCH items,
- * literals handed over), so a malformed tree would show up under ASan.
+ * literals handed over, LIST lines read with their OLDNAME), so a
+ * malformed tree would show up under ASan.
  * Small limits keep the memory per input bounded.
  */
 #include <stdint.h>
@@ -30,6 +31,18 @@ static void walk(const struct imap_value *v, unsigned depth)
 	(void)sink;
 }
 
+/* A LIST line's names point into r and are as long as said. */
+static void list_line(const struct imap_response *r)
+{
+	struct imap_list_line l;
+
+	if (!imap_list_parse(r, &l))
+		return;
+	if (l.name[l.len] != '\0' || (l.oldname && (!l.oldlen || memchr(l.oldname, '\0',
+									    l.oldlen))))
+		abort();
+}
+
 static void consume(struct imap_response *r)
 {
 	struct imap_msg_meta m;
@@ -38,6 +51,7 @@ static void consume(struct imap_response *r)
 
 	walk(&r->data, 0);
 	walk(&r->code, 0);
+	list_line(r);
 	if (imap_parse_fetch(r, &m)) {
 		const struct imap_value *items = imap_list_item(&r->data, 2);
 
