@@ -388,16 +388,34 @@ static enum imap_result notified(struct poller *p, struct imap_status *st)
 
 /* ---- one connection ---------------------------------------------------------------- */
 
+/* Which folders are polled, for the log: the first names that fit. */
+static const char *polled_names(const struct poller *p, char *out, size_t cap)
+{
+	size_t len = 0, i;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < p->n; i++) {
+		n = snprintf(out + len, cap - len, "%s%s", i ? ", " : "", p->names[i]);
+		if (n < 0 || (size_t)n >= cap - len - 24)
+			break;
+		len += (size_t)n;
+	}
+	if (i < p->n)
+		snprintf(out + len, cap - len, " and %zu more", p->n - i);
+	return out;
+}
+
 static void say_watching(struct poller *p)
 {
-	char state[64];
+	char state[64], names[512];
 
 	if (p->notified) {
 		log_info(LOG_CAT_IMAP, "watching %zu folders with NOTIFY on one connection", p->n);
 		snprintf(state, sizeof(state), "notified (NOTIFY)");
 	} else {
-		log_info(LOG_CAT_IMAP, "polling %zu folders every %u s", p->n,
-			 p->a->opt->poll_interval);
+		log_info(LOG_CAT_IMAP, "polling %zu folders every %u s: %s", p->n,
+			 p->a->opt->poll_interval, polled_names(p, names, sizeof(names)));
 		snprintf(state, sizeof(state), "polled every %u s", p->a->opt->poll_interval);
 	}
 	set_state(p, state);

@@ -172,6 +172,10 @@ def test_polling_stays_within_max_connections(dovecot_nonotify, mount, proxy_non
     polled = [n for n in acc.names if "watch %s: polled every 2 s" % n in text]
     assert len(polled) >= 25, text
     assert "polled every 2 s on one connection" in m.stderr()
+    # The log names the polled folders (as many as fit on a line).
+    said = re.search(r"polling (\d+) folders every 2 s: (.*)", m.stderr())
+    assert said and int(said.group(1)) == len(polled), m.stderr()
+    assert set(said.group(2).split(" and ")[0].split(", ")) <= set(polled), said.group(2)
     # Readers at work beside the watchers: still within the budget.
     subprocess.run("ls %s/F0*/*.eml | xargs -P4 -n1 cat > /dev/null" % m.mountpoint,
                    shell=True, check=True)
