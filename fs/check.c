@@ -34,10 +34,13 @@ static const struct cap_row cap_rows[] = {
 	{ "CONDSTORE", CAP_CONDSTORE, "user.imap.modseq", "no user.imap.modseq" },
 	{ "QRESYNC", CAP_QRESYNC, "a folder opened again: the server says what vanished",
 	  "a folder opened again: counts compared, UID SEARCH when they differ" },
-	{ "NOTIFY", CAP_NOTIFY, "not used: one IDLE connection per watched folder",
-	  "not used: one IDLE connection per watched folder" },
-	{ "BINARY", CAP_BINARY, "not used: messages are read as stored (BODY.PEEK[])",
-	  "not used: messages are read as stored (BODY.PEEK[])" },
+	{ "NOTIFY", CAP_NOTIFY, "several watched folders: all on one connection; folders made, "
+	  "deleted or renamed elsewhere show at once", "watched folders past the IDLE budget are "
+	  "polled (STATUS every poll_interval)" },
+	{ "LIST-STATUS", CAP_LIST_STATUS, "polling: one command for every folder's STATUS",
+	  "polling: one STATUS per folder, pipelined" },
+	{ "BINARY", CAP_BINARY, ".parts: the server decodes parts (BINARY.PEEK), sizes from "
+	  "BINARY.SIZE", ".parts: parts fetched as sent and decoded here" },
 	{ "SPECIAL-USE", CAP_SPECIAL_USE, "folders' roles from LIST (below)",
 	  "folders' roles from LIST if the server sends them (below)" },
 	{ "UNSELECT", CAP_UNSELECT, "leaving a folder: UNSELECT", "leaving a folder: EXAMINE INBOX" },

@@ -390,6 +390,7 @@ static void parse_capability_list(struct imap_session *s, const struct imap_valu
 		{ "AUTH=OAUTHBEARER", CAP_AUTH_OAUTHBEARER }, { "UNSELECT", CAP_UNSELECT },
 		{ "ESEARCH", CAP_ESEARCH }, { "COMPRESS=DEFLATE", CAP_COMPRESS_DEFLATE },
 		{ "NOTIFY", CAP_NOTIFY }, { "BINARY", CAP_BINARY }, { "X-GM-EXT-1", CAP_XGM_EXT1 },
+		{ "LIST-STATUS", CAP_LIST_STATUS },
 	};
 	unsigned bits = 0;
 

@@ -67,9 +67,8 @@ enum {
 	CAP_ENABLE = 1u << 12, CAP_SPECIAL_USE = 1u << 13, CAP_NAMESPACE = 1u << 14,
 	CAP_AUTH_PLAIN = 1u << 16, CAP_AUTH_LOGIN = 1u << 17, CAP_AUTH_XOAUTH2 = 1u << 18,
 	CAP_AUTH_OAUTHBEARER = 1u << 19, CAP_UNSELECT = 1u << 20, CAP_ESEARCH = 1u << 21,
-	CAP_COMPRESS_DEFLATE = 1u << 22, CAP_BINARY = 1u << 24,
-	/* Not used, only reported by --check: */
-	CAP_NOTIFY = 1u << 23,
+	CAP_COMPRESS_DEFLATE = 1u << 22, CAP_BINARY = 1u << 24, CAP_NOTIFY = 1u << 23,
+	CAP_LIST_STATUS = 1u << 26,
 	/* Gmail's extensions (X-GM-RAW search). */
 	CAP_XGM_EXT1 = 1u << 25,
 };

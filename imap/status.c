@@ -76,13 +76,32 @@ static bool on_status(struct imap_session *s, struct imap_response *r, void *vct
 	return imap_status_take(r, c->names, c->n, c->out) >= 0;
 }
 
+static const char *items(struct imap_session *s)
+{
+	return (imap_session_caps(s) & CAP_CONDSTORE) ? "(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
+						      : "(MESSAGES UIDNEXT UIDVALIDITY)";
+}
+
+/* LIST-STATUS's LIST lines are not ours to keep (tree.h LISTs for that). */
+static bool on_list_status(struct imap_session *s, struct imap_response *r, void *vctx)
+{
+	if (r->cond == IMAP_COND_NONE && imap_value_is(imap_list_item(&r->data, 0), "LIST"))
+		return true;
+	return on_status(s, r, vctx);
+}
+
+/* RFC 5819: every mailbox's STATUS in one short command, not one each. */
+static enum imap_result list_status(struct imap_session *s, struct status_ctx *c,
+				    struct imap_status *st)
+{
+	return imap_simple(s, st, on_list_status, c, "LIST \"\" \"*\" RETURN (STATUS %s)", items(s));
+}
+
 /* The commands' lines (one malloc'd block each); NULL when out of memory. */
 static struct imap_cmd *build(struct imap_session *s, const char *const *names, size_t n,
 			      size_t *sent)
 {
-	const char *what = (imap_session_caps(s) & CAP_CONDSTORE) ?
-			   "(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)" :
-			   "(MESSAGES UIDNEXT UIDVALIDITY)";
+	const char *what = items(s);
 	struct imap_cmd *cmds = calloc(n + 1, sizeof(*cmds));
 	char q[1024], *line;
 
@@ -108,6 +127,12 @@ enum imap_result imap_status_many(struct imap_session *s, const char *const *nam
 	struct imap_cmd *cmds;
 
 	memset(out, 0, n * sizeof(*out));
+	if (n > 1 && (imap_session_caps(s) & CAP_LIST_STATUS)) {
+		rr = list_status(s, &c, st);
+		if (rr != IMAP_R_NO && rr != IMAP_R_BAD)
+			return rr;
+		memset(out, 0, n * sizeof(*out)); /* refused: one STATUS each */
+	}
 	cmds = build(s, names, n, &sent);
 	if (!cmds) {
 		imap_status_set(st, IMAP_R_NOMEM, "out of memory");

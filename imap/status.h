@@ -1,5 +1,6 @@
 /* STATUS of many mailboxes in one round trip: RFC 3501 §6.3.10 (STATUS),
- * RFC 7162 §3.1.2.2 (HIGHESTMODSEQ in STATUS, with CONDSTORE).  For
+ * RFC 7162 §3.1.2.2 (HIGHESTMODSEQ in STATUS, with CONDSTORE), RFC 5819
+ * (LIST-STATUS: all of them in one command).  For
  * watching folders without a connection each: a poll asks for all. */
 #ifndef INBOXFS_IMAP_STATUS_H
 #define INBOXFS_IMAP_STATUS_H
@@ -18,7 +19,8 @@ struct imap_mbox_status {
 };
 
 /* STATUS name (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]) for each of
- * names (n of them, as the server spells them), pipelined; out[i] is
+ * names (n of them, as the server spells them), pipelined, or in one
+ * LIST-STATUS command (RFC 5819) for all where offered; out[i] is
  * names[i]'s (zeroed first: a mailbox the server refused stays
  * unanswered).  IMAP_R_OK when the connection survived, whatever each
  * command's own answer; a name that cannot be quoted is left out. */
