@@ -71,19 +71,21 @@ static void on_list(void *ctx, const char *name, size_t len, char delim, unsigne
 	account_add_listed(ctx, name, len, delim, flags);
 }
 
-char *account_name_path(const char *name, size_t len, char delim, char **parts, size_t *n)
+char *account_name_path(const char *name, size_t len, char delim, enum log_level lvl,
+			char **parts, size_t *n)
 {
 	char *decoded;
 
 	*n = 0;
 	if (memchr(name, '\0', len)) {
-		log_warn(LOG_CAT_IMAP, "ignoring a mailbox name containing NUL");
+		log_msg(lvl, LOG_CAT_IMAP, "ignoring a mailbox name containing NUL");
 		return NULL;
 	}
 	decoded = len == 5 && strncasecmp(name, "INBOX", 5) == 0 ? strdup("INBOX")
 								 : imap_utf7_decode(name, len);
 	if (!decoded)
-		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': not valid modified UTF-7", name);
+		log_msg(lvl, LOG_CAT_IMAP, "ignoring mailbox '%.100s': not valid modified UTF-7",
+			name);
 	else
 		*n = split_name(decoded, delim, parts, ACCOUNT_MAX_DEPTH);
 	return decoded;
@@ -92,11 +94,13 @@ char *account_name_path(const char *name, size_t len, char delim, char **parts, 
 void account_add_listed(struct account *a, const char *name, size_t len, char delim,
 			unsigned flags)
 {
+	/* Every later LIST names them again: said once, at the first. */
+	enum log_level lvl = atomic_load(&a->listed) ? LOG_LVL_DEBUG : LOG_LVL_WARN;
 	char *decoded, *parts[ACCOUNT_MAX_DEPTH];
 	bool added;
 	size_t n;
 
-	if (!(decoded = account_name_path(name, len, delim, parts, &n)))
+	if (!(decoded = account_name_path(name, len, delim, lvl, parts, &n)))
 		return;
 	if (delim && !a->delim)
 		a->delim = delim;
@@ -105,8 +109,8 @@ void account_add_listed(struct account *a, const char *name, size_t len, char de
 				       strcasecmp(name, "INBOX") == 0 ? "INBOX" : name, flags);
 	rlock_drop(&a->index_lock);
 	if (!added)
-		log_warn(LOG_CAT_IMAP, "ignoring mailbox '%.100s': its name cannot be a path here",
-			 name);
+		log_msg(lvl, LOG_CAT_IMAP, "ignoring mailbox '%.100s': its name cannot be a path here",
+			name);
 	free(decoded);
 }
 
@@ -366,6 +370,7 @@ int account_open(struct account *a, const struct options *opt, char *err, size_t
 			snprintf(err, errlen, "%s", st.text);
 		return -1;
 	}
+	atomic_store(&a->listed, true);
 	return open_disk_cache(a, err, errlen);
 }
 

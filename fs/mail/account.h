@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/lockorder.h"
+#include "common/log.h"
 #include "fs/mail/bodycache.h"
 #include "fs/mail/budget.h"
 #include "fs/mail/conn.h"
@@ -48,6 +49,7 @@ struct account {
 	/* The worker's connection (reconnected under session_lock). */
 	struct conn conn;
 	atomic_bool shutting_down; /* unmounting: no more connections */
+	atomic_bool listed;        /* the first LIST is in: names it refused were said */
 
 	atomic_uint server_caps;   /* CAP_* after the last login: any thread may look */
 	atomic_uint conns_open;    /* sessions open now, all kinds (conn.c) */
@@ -96,9 +98,10 @@ void account_close(struct account *a);
 /* The path components of a mailbox's raw name (len bytes, split at
  * delim), decoded, into parts (at most ACCOUNT_MAX_DEPTH, pointing into
  * the malloc'd buffer returned) and their count into *n (0: too deep).
- * NULL (logged) when the name cannot be a path here. */
+ * NULL (logged at lvl) when the name cannot be a path here. */
 #define ACCOUNT_MAX_DEPTH 64
-char *account_name_path(const char *name, size_t len, char delim, char **parts, size_t *n);
+char *account_name_path(const char *name, size_t len, char delim, enum log_level lvl,
+			char **parts, size_t *n);
 /* Add (or refresh) one mailbox of a LIST answer to the index (name as
  * the server spells it); one that cannot be a path is logged and left
  * out.  Takes index_lock itself. */

@@ -291,8 +291,9 @@ static bool tree_rename(struct account *a, const char *from, size_t from_len, co
 	struct imap_status st;
 	bool moved = false;
 
-	if (from_raw && to_raw && (fd = account_name_path(from, from_len, a->delim, fp, &fn)))
-		td = account_name_path(to, to_len, a->delim, tp, &tn);
+	if (from_raw && to_raw &&
+	    (fd = account_name_path(from, from_len, a->delim, LOG_LVL_DEBUG, fp, &fn)))
+		td = account_name_path(to, to_len, a->delim, LOG_LVL_DEBUG, tp, &tn);
 	if (fn && tn && account_lock_session(a, deadline, &st)) {
 		rlock_take(&a->index_lock);
 		moved = place(a, fp, fn, tp, tn, from_raw, to_raw);
@@ -315,7 +316,7 @@ static struct folder *named(struct account *a, const char *name, size_t len)
 {
 	char *parts[ACCOUNT_MAX_DEPTH];
 	size_t n;
-	char *d = account_name_path(name, len, a->delim, parts, &n);
+	char *d = account_name_path(name, len, a->delim, LOG_LVL_DEBUG, parts, &n);
 	struct folder *f = n ? walk(index_root(a->index), parts, n) : NULL;
 
 	free(d);

@@ -209,7 +209,7 @@ def run_inboxfs(binary, argv, timeout=20, env=None):
 
 
 # The rows of inboxfs --check's capability table, in its order.
-CHECK_CAPS = ("IDLE", "MOVE", "UIDPLUS", "CONDSTORE", "QRESYNC", "NOTIFY", "BINARY",
+CHECK_CAPS = ("IDLE", "MOVE", "UIDPLUS", "CONDSTORE", "QRESYNC", "NOTIFY", "LIST-STATUS", "BINARY",
               "SPECIAL-USE", "UNSELECT", "ESEARCH", "COMPRESS=DEFLATE")
 
 
