@@ -358,6 +358,10 @@ def watching(pgid, timeout):
     return ifs.wait_until(found, timeout)
 
 
+def copies(d):
+    return sorted(open(d / n, "rb").read() for n in os.listdir(d))
+
+
 def test_example_on_new_mail(dovecot, mount, tmp_path):
     """examples/on-new-mail.sh FOLDER COMMAND runs COMMAND on each arrival:
     a grep for invoices that copies what it finds, as its header shows."""
@@ -380,10 +384,12 @@ def test_example_on_new_mail(dovecot, mount, tmp_path):
         for body in sent + [mailgen.simple_message(9, subject="not for us")]:
             assert c.append("INBOX", None, None, body)[0] == "OK"
         c.logout()
-        assert ifs.wait_until(lambda: len(os.listdir(out)) >= 3,
-                              ARRIVAL_TIMEOUT * ifs.timeout_scale()), m.stderr()[-3000:]
+        # The copies whole: cp makes its file before it writes it.
+        assert ifs.wait_until(lambda: copies(out) == sorted(sent),
+                              ARRIVAL_TIMEOUT * ifs.timeout_scale()), \
+            (copies(out), m.stderr()[-3000:])
     finally:
         os.killpg(p.pid, signal.SIGTERM)
         err = p.communicate(timeout=10)[1]
-    assert sorted(open(out / n, "rb").read() for n in os.listdir(out)) == sorted(sent), err
+    assert copies(out) == sorted(sent), err
     assert b"failed" not in err, err
