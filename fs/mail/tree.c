@@ -68,9 +68,12 @@ static void listing_free(struct listing *ls)
 /* f where it is now, queued (index_lock held); NULL when it cannot be. */
 static struct tree_change *queue(struct account *a, struct folder *f, bool born)
 {
-	struct tree *t = a->tree;
 	struct tree_change *c;
+	struct tree *t;
 
+	if (!a->tree)
+		a->tree = calloc(1, sizeof(*a->tree));
+	t = a->tree;
 	if (!t || !f->parent)
 		return NULL;
 	if (t->n == t->cap) {
@@ -137,8 +140,6 @@ static size_t queue_born(struct account *a, uint64_t before)
 {
 	uint64_t after = index_last_folder_ino(a->index);
 
-	if (!a->tree)
-		a->tree = calloc(1, sizeof(*a->tree));
 	for (uint64_t ino = before + 1; ino <= after; ino++)
 		queue(a, index_folder_by_ino(a->index, ino), true);
 	return (size_t)(after - before);
@@ -276,8 +277,6 @@ static bool place(struct account *a, char **fp, size_t fn, char **tp, size_t tn,
 	    strcasecmp(from_raw, "INBOX") == 0 || inside(to, f) || index_child(to, newname) ||
 	    !index_valid_component(newname))
 		return false;
-	if (!a->tree)
-		a->tree = calloc(1, sizeof(*a->tree));
 	return move(a, f, to, newname, from_raw, to_raw);
 }
 
@@ -337,8 +336,6 @@ static size_t forget(struct account *a, const char *name, size_t len, bool *leve
 	f = named(a, name, len);
 	*level = f && f->nchildren;
 	if (f && !f->nchildren) {
-		if (!a->tree)
-			a->tree = calloc(1, sizeof(*a->tree));
 		drop(a, f);
 		n = 1;
 	}
