@@ -10,7 +10,7 @@
 #   (each with a soak test: 2.5 min plain, 1 min under the sanitizers)
 #   3. clang build (-Werror, ASan+UBSan): unit tests, and each libFuzzer target
 #      (response parser, modified UTF-7, token answers, config file) for
-#      fuzz_seconds (60 s) on its seed corpus
+#      fuzz_seconds (40 s) on its seed corpus
 #   4. valgrind memcheck: the core integration tests (mount, read, rm, mv,
 #      IDLE, refusals) with the gcc build's binary run under valgrind; fails
 #      on any valgrind error or definitely lost block (tests/valgrind.sh)
@@ -118,7 +118,7 @@ if [ -z "${INBOXFS_QUICK:-}" ]; then
         -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
     CC=clang run_config "clang: unit tests and libFuzzer targets (ASan+UBSan)" build-clang \
         "--suite unit --suite fuzz" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
-        -Dfuzz_seconds=60
+        -Dfuzz_seconds=40
     echo "=== valgrind memcheck: core integration tests"
     timeout --kill-after=30 "$STAGE_LIMIT" bash tests/valgrind.sh build | tee build-valgrind.log
     last="$(tail -1 build-valgrind.log)"
