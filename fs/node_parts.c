@@ -91,8 +91,9 @@ static void entry_of(struct fuse_entry_param *e, const struct stat *st, bool exa
 	e->attr_timeout = msg_dir ? 0 : exact ? ATTR_MSG_TIMEOUT : ATTR_DIR_TIMEOUT;
 }
 
-/* A message's part list and what it is, for a call due at deadline. */
-static int load_list(struct account *a, struct pnode n, long long deadline,
+/* A message's part list and what it is, for a call due at deadline
+ * (about file: NULL, or the one a lookup is for). */
+static int load_list(struct account *a, struct pnode n, long long deadline, const char *file,
 		     struct parts_msg **pm, struct parts_ref *r, time_t *date)
 {
 	struct folder_info dir;
@@ -106,6 +107,7 @@ static int load_list(struct account *a, struct pnode n, long long deadline,
 	r->uid = n.uid;
 	r->ino = MSG_INO_BIT | (uint64_t)n.gen << 32 | n.uid;
 	r->deadline = deadline;
+	r->file = file;
 	return parts_load(r, pm);
 }
 
@@ -209,7 +211,7 @@ static int lookup_file(struct account *a, struct pnode n, const char *name,
 	time_t date = 0;
 	bool exact;
 	long i;
-	int err = load_list(a, n, account_deadline(a), &pm, &r, &date);
+	int err = load_list(a, n, account_deadline(a), name, &pm, &r, &date);
 
 	if (err)
 		return err;
@@ -408,7 +410,7 @@ static int parts_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, double
 	*timeout = ATTR_MSG_TIMEOUT;
 	if (n.uid == 0 || n.file == 0)
 		return dir_getattr(a, n, ino, st, timeout);
-	if ((err = load_list(a, n, account_deadline(a), &pm, &r, &date)) != 0)
+	if ((err = load_list(a, n, account_deadline(a), NULL, &pm, &r, &date)) != 0)
 		return err;
 	if (n.file <= pm->n)
 		file_attr(a, ino, date, parts_cache_size(pm, n.file - 1, &exact), st);
@@ -435,7 +437,7 @@ static void parts_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 		return;
 	}
 	if (n.uid != 0) {
-		if ((err = load_list(a, n, deadline, &pm, &r, &date)) != 0) {
+		if ((err = load_list(a, n, deadline, NULL, &pm, &r, &date)) != 0) {
 			fuse_reply_err(req, err);
 			return;
 		}
@@ -483,7 +485,7 @@ static void parts_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	if ((err = load_list(a, n, account_deadline(a), &pm, &r, &date)) != 0) {
+	if ((err = load_list(a, n, account_deadline(a), NULL, &pm, &r, &date)) != 0) {
 		fuse_reply_err(req, err);
 		return;
 	}

@@ -23,6 +23,8 @@ struct section_ctx {
 struct structure_ctx {
 	uint32_t uid;
 	struct imap_structure *out;
+	struct imap_section_want *w;  /* NULL: none asked for */
+	const char *item;             /* w's data item: "BINARY[2]<0>" */
 	bool found;
 };
 
@@ -62,10 +64,13 @@ static bool on_structure(struct imap_session *s, struct imap_response *r, void *
 	struct structure_ctx *sc = vctx;
 	const struct imap_value *bs = fetch_item(r, sc->uid, "BODYSTRUCTURE");
 	const struct imap_value *hdr = fetch_item(r, sc->uid, "BODY[HEADER]");
+	const struct imap_value *part = sc->w ? fetch_item(r, sc->uid, sc->item) : NULL;
 
-	if (!bs && !hdr)
+	if (!bs && !hdr && !part)
 		return false;
 	sc->found = true;
+	if (part && !sc->w->data)
+		take_bytes(r, part, &sc->w->data, &sc->w->len);
 	if (bs && !sc->out->bs_ok) {
 		sc->out->bs_ok = imap_bodystructure_parse(bs, &sc->out->bs) == 0;
 		if (!sc->out->bs_ok)
@@ -77,16 +82,14 @@ static bool on_structure(struct imap_session *s, struct imap_response *r, void *
 	return true;
 }
 
-enum imap_result imap_fetch_structure(struct imap_session *s, uint32_t uid,
-				      struct imap_structure *out, struct imap_status *st)
+/* The structure (and w's section) as the command's answer brought them. */
+static enum imap_result structure_result(struct structure_ctx *sc, enum imap_result rr,
+					 struct imap_status *st)
 {
-	struct structure_ctx sc = { uid, out, false };
-	enum imap_result rr;
+	uint32_t uid = sc->uid;
+	struct imap_structure *out = sc->out;
 
-	memset(out, 0, sizeof(*out));
-	rr = imap_simple(s, st, on_structure, &sc,
-			 "UID FETCH %u (UID BODYSTRUCTURE BODY.PEEK[HEADER])", uid);
-	if (rr == IMAP_R_OK && !sc.found) {
+	if (rr == IMAP_R_OK && !sc->found) {
 		imap_status_set(st, IMAP_R_GONE, "message %u is gone", uid);
 		return IMAP_R_GONE;
 	}
@@ -95,6 +98,37 @@ enum imap_result imap_fetch_structure(struct imap_session *s, uint32_t uid,
 		return IMAP_R_PROTOCOL;
 	}
 	return rr;
+}
+
+enum imap_result imap_fetch_structure(struct imap_session *s, uint32_t uid,
+				      struct imap_structure *out, struct imap_status *st)
+{
+	struct structure_ctx sc = { uid, out, NULL, NULL, false };
+
+	memset(out, 0, sizeof(*out));
+	return structure_result(&sc, imap_simple(s, st, on_structure, &sc,
+			"UID FETCH %u (UID BODYSTRUCTURE BODY.PEEK[HEADER])", uid), st);
+}
+
+enum imap_result imap_fetch_structure_with(struct imap_session *s, uint32_t uid,
+					   struct imap_section_want *w,
+					   struct imap_structure *out, struct imap_status *st)
+{
+	const char *kind = w->binary ? "BINARY" : "BODY";
+	char item[ITEM_MAX];
+	struct structure_ctx sc = { uid, out, w, item, false };
+
+	memset(out, 0, sizeof(*out));
+	w->data = NULL;
+	w->len = 0;
+	if (!imap_section_valid(w->section) || w->limit == 0) {
+		imap_status_set(st, IMAP_R_INVALID, "bad section number");
+		return IMAP_R_INVALID;
+	}
+	snprintf(item, sizeof(item), "%s[%s]<0>", kind, w->section);
+	return structure_result(&sc, imap_simple(s, st, on_structure, &sc,
+			"UID FETCH %u (UID BODYSTRUCTURE BODY.PEEK[HEADER] %s.PEEK[%s]<0.%zu>)",
+			uid, kind, w->section, w->limit), st);
 }
 
 void imap_structure_free(struct imap_structure *out)

@@ -25,6 +25,24 @@ struct imap_structure {
  * imap_structure_free, also on failure. */
 enum imap_result imap_fetch_structure(struct imap_session *s, uint32_t uid,
 				      struct imap_structure *out, struct imap_status *st);
+
+/* One section asked for with the structure, in the same command: what a
+ * reader of a part named by its path wants next, at no extra round trip. */
+struct imap_section_want {
+	const char *section;  /* passes imap_section_valid */
+	bool binary;          /* BINARY.PEEK (decoded by the server), else BODY.PEEK */
+	size_t limit;         /* at most this many of its first bytes */
+	char *data;           /* out: malloc'd, NULL when the server sent none */
+	size_t len;
+};
+
+/* imap_fetch_structure, with the first w->limit bytes of w->section in
+ * the same UID FETCH.  A server that refuses the section (RFC 3516
+ * [UNKNOWN-CTE], no such part) refuses the whole command: the caller asks
+ * again without.  Free w->data also on failure. */
+enum imap_result imap_fetch_structure_with(struct imap_session *s, uint32_t uid,
+					   struct imap_section_want *w,
+					   struct imap_structure *out, struct imap_status *st);
 void imap_structure_free(struct imap_structure *out);
 
 /* One section's bytes (malloc'd into *data): BINARY.PEEK[section], which

@@ -10,6 +10,7 @@
 #include "fs/mail/diskcache.h"
 #include "fs/mail/errno_map.h"
 #include "fs/mail/parts_cache.h"
+#include "fs/mail/parts_name.h"
 #include "fs/mail/parts_sections.h"
 #include "fs/mail/parts_store.h"
 #include "imap/fetch_parts.h"
@@ -87,11 +88,60 @@ static int from_body(const struct parts_ref *r, struct parts_msg *pm, struct bod
 	return rc < 0 ? ENOMEM : 0;
 }
 
+/* The structure, and the section a lookup's file names when it names one. */
+struct structure_req {
+	struct imap_structure s;
+	struct imap_section_want w;
+	char section[IMAP_SECTION_MAX];
+	bool with;
+};
+
 static enum imap_result fetch_structure(const struct parts_ref *r, void *ctx,
 					struct imap_status *st)
 {
-	imap_structure_free(ctx); /* a try before a lost connection may have left some */
-	return imap_fetch_structure(r->a->session, r->uid, ctx, st);
+	struct structure_req *q = ctx;
+
+	imap_structure_free(&q->s); /* a try before a lost connection may have left some */
+	free(q->w.data);
+	q->w.data = NULL;
+	if (q->with)
+		return imap_fetch_structure_with(r->a->session, r->uid, &q->w, &q->s, st);
+	return imap_fetch_structure(r->a->session, r->uid, &q->s, st);
+}
+
+/* The file's section asked for with the structure: decoded by the server
+ * where it offers BINARY, but never an attached message (.eml), whose
+ * exact bytes are wanted. */
+static void want_file(const struct parts_ref *r, struct structure_req *q)
+{
+	size_t n = r->file ? strlen(r->file) : 0;
+
+	q->with = r->file && parts_name_section(r->file, q->section, sizeof(q->section));
+	q->w.section = q->section;
+	q->w.binary = (atomic_load(&r->a->server_caps) & CAP_BINARY) &&
+		      !(n > 4 && strcmp(r->file + n - 4, ".eml") == 0);
+	q->w.limit = PARTS_SECTIONS_BYTES / 4;
+}
+
+/* With the structure (no extra command then), or refused with it (no such
+ * section, RFC 3516 [UNKNOWN-CTE]): once more without. */
+static enum imap_result structure_from_server(const struct parts_ref *r, struct structure_req *q,
+					      struct imap_status *st)
+{
+	enum imap_result rr;
+
+	want_file(r, q);
+	rr = on_folder(r, fetch_structure, q, st);
+	if (q->with && (rr == IMAP_R_NO || rr == IMAP_R_BAD)) {
+		q->with = false;
+		rr = on_folder(r, fetch_structure, q, st);
+	}
+	/* Kept only when whole: a part as long as the limit may go on. */
+	if (rr == IMAP_R_OK && q->with && q->w.data && q->w.len < q->w.limit)
+		parts_sections_put(r->ino, q->section, q->w.data, q->w.len, q->w.binary);
+	free(q->w.data);
+	q->w.data = NULL;
+	return rr;
 }
 
 /* The server answered, but not with a structure we can use: malformed,
@@ -106,22 +156,22 @@ static bool structure_unusable(enum imap_result rr)
  * the server's structure is unusable. */
 static int from_server(const struct parts_ref *r, struct parts_msg *pm)
 {
-	struct imap_structure s = { .bs_ok = false };
+	struct structure_req q = { .s = { .bs_ok = false } };
 	struct imap_status st;
-	enum imap_result rr = on_folder(r, fetch_structure, &s, &st);
+	enum imap_result rr = structure_from_server(r, &q, &st);
 	struct body *b;
 	char w[300];
 	int err;
 
-	if (rr == IMAP_R_OK && s.bs_ok) {
-		char *header = s.header;
+	if (rr == IMAP_R_OK && q.s.bs_ok) {
+		char *header = q.s.header;
 
-		s.header = NULL;
-		err = parts_from_structure(pm, header, s.hlen, &s.bs) < 0 ? ENOMEM : 0;
-		imap_structure_free(&s);
+		q.s.header = NULL;
+		err = parts_from_structure(pm, header, q.s.hlen, &q.s.bs) < 0 ? ENOMEM : 0;
+		imap_structure_free(&q.s);
 		return err;
 	}
-	imap_structure_free(&s);
+	imap_structure_free(&q.s);
 	if (!structure_unusable(rr)) {
 		what(r, w, sizeof(w));
 		return imap_errno(&st, w);

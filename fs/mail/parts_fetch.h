@@ -20,11 +20,14 @@ struct parts_ref {
 	uint32_t uid;
 	uint64_t ino;
 	long long deadline;  /* the call's (account_deadline) */
+	const char *file;    /* the file a lookup wants, NULL: none in particular */
 };
 
 /* The part list of r's message, pinned (parts_cache_release): kept, else
  * parsed from the body when it is cached, else BODYSTRUCTURE and the
- * header block from the server, else (a structure the server gets wrong
+ * header block from the server (with, in the same command, the first
+ * bytes of the section r->file names, kept for its open: a path to a part
+ * costs one round trip), else (a structure the server gets wrong
  * or cannot give) the whole body parsed here.  0 or an errno.  Takes
  * session_lock and index_lock itself: call with neither. */
 int parts_load(const struct parts_ref *r, struct parts_msg **out);

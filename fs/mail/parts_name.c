@@ -127,3 +127,26 @@ void parts_name(char *out, const char *section, const char *filename, const char
 		return;
 	snprintf(out, PARTS_NAME_MAX + 1, "%s.%s", section, parts_ext(type, subtype));
 }
+
+bool parts_name_section(const char *name, char *out, size_t cap)
+{
+	size_t i = 0;
+
+	for (;;) {
+		if (name[i] < '1' || name[i] > '9')
+			return false; /* sections count from 1 */
+		while (name[i] >= '0' && name[i] <= '9')
+			i++;
+		if (name[i] == '-' || (name[i] == '.' && ((name[i + 1] >= 'a' && name[i + 1] <= 'z') ||
+							  (name[i + 1] >= 'A' && name[i + 1] <= 'Z'))))
+			break; /* "-name", or ".ext" (parts_ext's start with a letter) */
+		if (name[i] != '.')
+			return false;
+		i++;
+	}
+	if (i >= cap)
+		return false;
+	memcpy(out, name, i);
+	out[i] = '\0';
+	return true;
+}

@@ -6,6 +6,7 @@
 #ifndef INBOXFS_FS_MAIL_PARTS_NAME_H
 #define INBOXFS_FS_MAIL_PARTS_NAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Longest name (bytes, NUL excluded): what a Linux name may be. */
@@ -27,5 +28,10 @@ size_t parts_sanitize(char *out, size_t cap, const char *in, size_t len);
  * holds PARTS_NAME_MAX + 1 bytes. */
 void parts_name(char *out, const char *section, const char *filename, const char *type,
 		const char *subtype);
+
+/* The section a part's file name starts with ("3" of "3-invoice.pdf",
+ * "4.2" of "4.2.jpg"), into out (cap bytes): false for the other names
+ * ("text", "subject") and for what parts_name never makes. */
+bool parts_name_section(const char *name, char *out, size_t cap);
 
 #endif

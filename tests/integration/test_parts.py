@@ -247,6 +247,35 @@ def test_parts_are_what_email_gives(parts_account, mount, tmp_path):
     assert not fetches(m, "BODY.PEEK[]"), "a whole message was fetched"
 
 
+def test_a_path_to_a_part_costs_one_command(parts_account, mount, tmp_path):
+    """cp of a part named by its path on a fresh mount (nothing listed
+    before): one UID FETCH brings the structure, the header block and the
+    part (BINARY where the server offers it), and cp gets email's bytes.
+    The same for an attached message (.eml), which comes as its exact
+    bytes (BODY, never BINARY)."""
+    acc = parts_account
+    uid = sorted(acc.state("INBOX"))[1]
+    raw = acc.body("INBOX", uid)
+    want = expected(raw)
+    for name, section in (("3-invoice.pdf", "3"), ("6.eml", "6")):
+        m = acc.mount(mount)
+        dest = str(tmp_path / name)
+        r = run("cp", m.path("INBOX", ".parts", str(uid), name), dest)
+        assert r.returncode == 0, r.stderr
+        got = read(dest)
+        if want[name] is None:
+            assert got in raw and got.startswith(b"Subject: the forwarded one\r\n")
+        else:
+            assert got == want[name]
+        cmds = fetches(m, "UID FETCH %d " % uid)
+        assert len(cmds) == 1, cmds
+        caps = " ".join(l for l in m.stderr().splitlines() if " S: " in l and "CAPABILITY" in l)
+        kind = "BINARY" if " BINARY" in caps and name != "6.eml" else "BODY"
+        assert "BODYSTRUCTURE" in cmds[0] and \
+            "%s.PEEK[%s]<0." % (kind, section) in cmds[0], cmds
+        m.unmount()
+
+
 # ------------------------------------------------------------ Dovecot only
 
 @pytest.fixture

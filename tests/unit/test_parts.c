@@ -151,6 +151,24 @@ static void names(void)
 	      strcmp(parts_ext("application", "x-what"), "bin") == 0);
 }
 
+/* The section a lookup's name starts with: what parts_name makes, read back. */
+static void name_sections(void)
+{
+	const char *yes[][2] = { { "3-invoice.pdf", "3" }, { "1.txt", "1" },
+				 { "4.2-photo.jpg", "4.2" }, { "1.2.html", "1.2" },
+				 { "5.eml", "5" }, { "12-1.2.pdf", "12" }, { "10.3.mp3", "10.3" }, { "1.x", "1" } };
+	const char *no[] = { "text", "subject", "header", "0.txt", "1", "1.2", "-1.txt",
+			     "1..2.txt", "01.txt", "1.", "4.02.txt", "x1.txt", "" };
+	char out[IMAP_SECTION_MAX], tiny[2];
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		CHECK(parts_name_section(yes[i][0], out, sizeof(out)) &&
+		      strcmp(out, yes[i][1]) == 0);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		CHECK(!parts_name_section(no[i], out, sizeof(out)));
+	CHECK(!parts_name_section("12-a.pdf", tiny, sizeof(tiny)));
+}
+
 static const char msg[] =
 	"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nFrom: a@example.org\r\nMIME-Version: 1.0\r\n"
 	"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
@@ -225,6 +243,7 @@ int main(void)
 	structures();
 	many_parts();
 	names();
+	name_sections();
 	packing();
 	sections();
 	return check_summary("parts");
