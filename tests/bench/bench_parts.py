@@ -16,8 +16,9 @@ server.  Rows, one per link (round trip in ms : Mbit/s each way, 0: no cap):
           selected beforehand (the anchor), plus `cp` of a file as big on
           the local disk (the tool's own cost: starting cp, writing)
   ratio   cp / (raw + local cp), medians; verdict: <= 1.3
-The cp pays what the raw fetch does not: the BODYSTRUCTURE and header (one
-round trip) before the part, which a lookup needs to know the name.  The
+The raw fetch knows the section; the cp's lookup of 2-report.bin needs the
+BODYSTRUCTURE and header to know the name, and gets the part in the same
+command (its name gives the section), so both pay one round trip.  The
 machine's load is printed with the table: on a shared machine the figures
 are indicative.
 """
