@@ -21,6 +21,7 @@
 #include "fs/check.h"
 #include "fs/mail/account.h"
 #include "fs/mail/pool.h"
+#include "fs/mail/startmark.h"
 #include "fs/mail/state.h"
 #include "fs/mail/watch.h"
 #include "fs/notify.h"
@@ -322,6 +323,7 @@ static int run(int argc, char **argv, struct options *o, struct fuse_args *args)
 	} else {
 		setup_logging(o);
 		choose_watched(&a, o);
+		startmark_take(&a);
 		r = account_plan_connections(&a) < 0 ? 1 : serve(&a, args, o);
 	}
 	account_close(&a);

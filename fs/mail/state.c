@@ -154,3 +154,23 @@ void state_set(struct state *st, const char *mailbox, uint32_t uidvalidity, uint
 	save(st);
 	pthread_mutex_unlock(&st->lock);
 }
+
+bool state_knows(struct state *st, const char *mailbox)
+{
+	bool known;
+
+	pthread_mutex_lock(&st->lock);
+	known = find(st, mailbox) != NULL;
+	pthread_mutex_unlock(&st->lock);
+	return known;
+}
+
+void state_seed(struct state *st, const struct state_mark *marks, size_t n)
+{
+	pthread_mutex_lock(&st->lock);
+	for (size_t i = 0; i < n; i++)
+		if (!find(st, marks[i].mailbox))
+			add(st, marks[i].mailbox, marks[i].uidvalidity, marks[i].uid);
+	save(st);
+	pthread_mutex_unlock(&st->lock);
+}

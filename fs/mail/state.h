@@ -6,6 +6,7 @@
 #define INBOXFS_FS_MAIL_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct state;
@@ -18,6 +19,15 @@ void state_close(struct state *st);
 bool state_get(struct state *st, const char *mailbox, uint32_t uidvalidity, uint32_t *uid);
 /* Record and write to disk (tmp file + rename). */
 void state_set(struct state *st, const char *mailbox, uint32_t uidvalidity, uint32_t uid);
+/* Whether mailbox has a mark, under any UIDVALIDITY. */
+bool state_knows(struct state *st, const char *mailbox);
+/* A starting mark for each of marks (n) that has none yet, written to
+ * disk once. */
+struct state_mark {
+	const char *mailbox;
+	uint32_t uidvalidity, uid;
+};
+void state_seed(struct state *st, const struct state_mark *marks, size_t n);
 const char *state_path(const struct state *st);
 
 #endif

@@ -95,7 +95,7 @@ def status(m):
 
 def wait_all_watching(m, names):
     """Until every folder is watched: IDLE ones idling, polled ones past
-    their first look (mail that came before counts as already there)."""
+    their first look (what changed before is found by it, not heard)."""
     def ready():
         text = status(m)
         return all("watch %s: connected (idle)" % n in text or

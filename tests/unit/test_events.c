@@ -314,6 +314,17 @@ static void test_watermark(const char *dir)
 
 		CHECK(state_get(a->state, "Lists", 3, &mark) && mark == 6);
 		CHECK(state_get(a->state, "INBOX", 7, &mark) && mark == 2);
+		/* A first mount's seed never moves a mark a folder has. */
+		state_seed(a->state, (struct state_mark[]){ { "INBOX", 7, 9 }, { "Sent", 4, 11 } }, 2);
+		CHECK(state_get(a->state, "INBOX", 7, &mark) && mark == 2);
+		CHECK(state_knows(a->state, "Sent") && !state_knows(a->state, "Drafts"));
+	}
+	state_close(a->state);
+	a->state = state_open("user", "host", 993);
+	{
+		uint32_t mark = 0;
+
+		CHECK(state_get(a->state, "Sent", 4, &mark) && mark == 11);
 	}
 	state_close(a->state);
 	account_free(a);
