@@ -173,6 +173,14 @@ static long long list_from_memory(void *ctx)
 	return 0;
 }
 
+/* -o list_from_watch: a folder listed before whose watcher is idling is
+ * as the server last told, without a round trip (it lags another
+ * client's change by the server's push delay). */
+static bool known_by_push(struct account *a, const struct folder_info *f)
+{
+	return a->opt->list_from_watch && f->pushed && f->loaded;
+}
+
 static void folder_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct account *a = fuse_req_userdata(req);
@@ -189,6 +197,11 @@ static void folder_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 		return;
 	}
 	el.f = info.f;
+	if (known_by_push(a, &info)) {
+		announce_wait_pending(a, el.f);
+		reply_listing(req, fi, a, el.f);
+		return;
+	}
 	listed = listed_before(a, el.f);
 	if (listed)
 		alarm_set(a->alarms, &el.alarm, clock_ms() + LIST_WAIT_MS, list_from_memory, &el);

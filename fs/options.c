@@ -53,6 +53,7 @@ static const struct fuse_opt inboxfs_opts[] = {
 	OPT("max_connections=%u", max_connections),
 	OPT("compress=%s", compress_opt),
 	OPT("append_dedupe=%s", append_dedupe_opt),
+	OPT("list_from_watch=%s", list_from_watch_opt),
 	{ "allow_plaintext_auth", offsetof(struct options, allow_plaintext_auth), 1 },
 	{ "--check", offsetof(struct options, check), 1 },
 	FUSE_OPT_KEY("watch=", KEY_WATCH),
@@ -68,7 +69,7 @@ static const char *const config_keys[] = {
 	"max_message",
 	"timeout", "ro", "expunge", "delete", "watch", "watch_max", "poll_interval",
 	"idle_interval", "idle_timeout", "reconnect_max", "reconnect_tries", "auth", "connections", "max_connections", "compress",
-	"append_dedupe",
+	"append_dedupe", "list_from_watch",
 	"oauth2_token_url", "oauth2_tenant", "oauth2_client_id", "oauth2_client_secret_file",
 	"oauth2_client_cert", "oauth2_client_key", "oauth2_scope", "oauth2_refresh_token_file",
 	"oauth2_cafile", "token_cmd", "allow_plaintext_auth", "allow_other", NULL,
@@ -182,6 +183,7 @@ void options_usage(const char *prog)
 	       "  -o expunge=unsafe            allow a bare EXPUNGE (server without UIDPLUS)\n"
 	       "  -o append_dedupe=no          append a file even if the folder has it (yes)\n"
 	       "  -o watch=FOLDER              IDLE on FOLDER: repeatable, all, none (INBOX)\n"
+	       "  -o list_from_watch=yes       ls of a folder IDLE watches asks nothing (no)\n"
 	       "  -o watch_max=N               most IDLE connections; other watched folders\n"
 	       "                               are polled with STATUS (20)\n"
 	       "  -o cache_mem=SIZE            message bodies kept in memory (64M)\n"
@@ -428,6 +430,7 @@ void options_free(struct options *o)
 	free(o->cache_disk);
 	free(o->compress_opt);
 	free(o->append_dedupe_opt);
+	free(o->list_from_watch_opt);
 	free(o->max_message);
 	free(o->expunge);
 	free(o->delete_mode);
@@ -559,6 +562,9 @@ static int finish_switches(struct options *o)
 	if (!yes_or_no("append_dedupe", o->append_dedupe_opt))
 		return -1;
 	o->append_dedupe = !o->append_dedupe_opt || strcmp(o->append_dedupe_opt, "no") != 0;
+	if (!yes_or_no("list_from_watch", o->list_from_watch_opt))
+		return -1;
+	o->list_from_watch = o->list_from_watch_opt && strcmp(o->list_from_watch_opt, "yes") == 0;
 	return 0;
 }
 

@@ -43,6 +43,8 @@ struct options {
 	bool compress;
 	char *append_dedupe_opt;   /* "yes" (default)/"no" */
 	bool append_dedupe;        /* skip an append the folder holds already (dedupe.h) */
+	char *list_from_watch_opt; /* "yes"/"no" (default) */
+	bool list_from_watch;      /* a watched folder is listed from what IDLE said */
 	int ro;
 	int allow_plaintext_auth; /* send credentials without TLS to a non-loopback peer */
 	int allow_other;          /* let other users into the mount (FUSE allow_other) */

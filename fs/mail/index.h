@@ -43,6 +43,7 @@ struct folder {
 
 	/* Watched folders (IDLE): see events.h and fs/announce.h. */
 	bool watched;
+	bool pushed;             /* its watcher is idling: the server tells of changes */
 	uint32_t announced;      /* highest UID announced (kept across mounts) */
 	struct msg *pending;     /* arrived, shown once announced */
 	size_t npending, pending_cap;

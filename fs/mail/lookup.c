@@ -17,6 +17,7 @@ void lookup_describe(struct folder *f, struct folder_info *out)
 	out->selectable = index_folder_selectable(f);
 	out->loaded = f->loaded;
 	out->watched = f->watched;
+	out->pushed = f->pushed;
 }
 
 bool lookup_folder(struct account *a, uint64_t ino, struct folder_info *out)

@@ -21,6 +21,7 @@ struct folder_info {
 	bool selectable;      /* a mailbox, not only a level of the hierarchy */
 	bool loaded;          /* its message list is known */
 	bool watched;         /* it has an IDLE watcher (and a .newmail) */
+	bool pushed;          /* that watcher is idling now (-o list_from_watch) */
 };
 
 /* FOLDER/.newmail: the names of the last batch of new mail. */

@@ -70,6 +70,15 @@ static void report_watching(struct watcher *w, bool idle)
 	set_state(w, "connected (%s)", idle ? "idle" : "polling");
 }
 
+/* While the server idles for us, it tells of every change to the folder:
+ * a listing may trust the index without asking (-o list_from_watch). */
+static void set_pushed(struct watcher *w, bool pushed)
+{
+	rlock_take(&w->a->index_lock);
+	w->f->pushed = pushed;
+	rlock_drop(&w->a->index_lock);
+}
+
 /* What an IDLE round of a watcher watches for. */
 struct round {
 	struct watcher *w;
@@ -86,8 +95,10 @@ static void round_idling(void *ctx)
 {
 	struct round *r = ctx;
 
-	if (!*r->reported)
+	if (!*r->reported) {
 		report_watching(r->w, true);
+		set_pushed(r->w, true);
+	}
 	*r->reported = true;
 }
 
@@ -145,6 +156,7 @@ static enum imap_result watch_connection(struct watcher *w)
 		if (rr == IMAP_R_OK)
 			rr = relist_if_due(w, &st);
 	}
+	set_pushed(w, false);
 	imap_session_set_untagged(w->s, NULL, NULL);
 	view_free(&v);
 	return rr;

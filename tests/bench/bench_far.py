@@ -19,7 +19,8 @@ Rows (best and median of --runs; verdicts on medians, at 30 and 100 ms):
              `UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE)` + tmpfs `ls -l` of as
              many files: <= 1.1 x (raw + tmpfs) + 1 RTT
   ls warm    `ls -l` again with the folder watched (-o watch=FOLDER), the watcher
-             idle: no byte sent to the server (no round trip) and <= 2x tmpfs `ls -l`
+             idle, by default (one NOOP) and with -o list_from_watch=yes: no byte
+             sent to the server (no round trip) and <= 2x tmpfs `ls -l`
   mount      exec of inboxfs to mounted (polled each ms) and the root listed vs
              raw TCP + TLS + LOGIN + LIST: <= raw + 1 RTT
   arrival    APPEND by a client on the server's side (not through the proxy) to
@@ -279,9 +280,23 @@ class Bench:
         self.warm_listing(tdir, tmp)
 
     def warm_listing(self, tdir, tmp):
+        """Twice: by default (a listing asks with one NOOP) and with
+        -o list_from_watch (the goal's row: no round trip)."""
+        for opts, goal in (("", False), (",list_from_watch=yes", True)):
+            warm, sent = self.warm_runs(opts)
+            r = statistics.median(warm) / statistics.median(tmp)
+            self.row("inboxfs warm ls -l, watched%s (s)" % (
+                ", list_from_watch" if goal else ""), warm,
+                     "%.2fx tmpfs (<= 2x); bytes to the server (0): %s" % (
+                         r, ",".join(map(str, sent))))
+            if goal:
+                self.verdict("warm ls -l", r <= 2 and not any(sent),
+                             "%.2fx tmpfs, %d bytes sent" % (r, statistics.median(sent)))
+
+    def warm_runs(self, opts):
         out = os.path.join(self.shm, "listing")
         warm, sent = [], []
-        with self.mount("watch=" + self.folder):
+        with self.mount("watch=" + self.folder + opts):
             d = os.path.join(self.mnt, self.folder)
             bm.run_shell("ls -l %s > %s" % (d, out))
             settle(self.proxy, 0.2 + 3 * self.rtt / 1000)
@@ -289,12 +304,7 @@ class Bench:
                 before = self.proxy.stats()
                 warm.append(bm.timed(lambda: bm.run_shell("ls -l %s > %s" % (d, out))))
                 sent.append((self.proxy.stats() - before).up)
-        r = statistics.median(warm) / statistics.median(tmp)
-        self.row("inboxfs warm ls -l, watched folder (s)", warm,
-                 "%.2fx tmpfs (<= 2x); bytes to the server (0): %s" % (
-                     r, ",".join(map(str, sent))))
-        self.verdict("warm ls -l", r <= 2 and not any(sent),
-                     "%.2fx tmpfs, %d bytes sent" % (r, statistics.median(sent)))
+        return warm, sent
 
     # ---- mounting
     def mounting(self):

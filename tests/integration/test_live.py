@@ -155,6 +155,44 @@ def test_mail_right_after_the_first_mount_is_announced(dovecot, mount, tmp_path)
         proxy.stop()
 
 
+def test_list_from_watch_lists_without_asking_the_server(dovecot, mount, tmp_path):
+    """-o list_from_watch on a far server (0.4 s round trip): a warm `ls`
+    of a watched folder sends nothing and waits for no round trip; mail
+    appended or expunged elsewhere shows in it once its IN_CREATE or
+    IN_DELETE has come (the watcher's IDLE told the index first)."""
+    import delayproxy
+    live = Live(dovecot, tmp_path, n=4)
+    with delayproxy.DelayProxy(("127.0.0.1", dovecot.imap_port), rtt_ms=400) as proxy:
+        m = mount(dovecot.url(user=live.user, tls=False, port=proxy.port),
+                  options={"tls": "none", "password_file": live.pwfile,
+                           "list_from_watch": "yes"},
+                  env=ifs.clean_env({"XDG_STATE_HOME": live.state_home}))
+        wait_watching(m)
+        uids = sorted(live.uids())
+        assert eml_files(m.path("INBOX")) == {"%d.eml" % u for u in uids}
+        quiet = proxy.stats()
+        listed = subprocess.run(["ls", "-l", m.path("INBOX")], capture_output=True,
+                                check=True).stdout
+        assert proxy.stats().up == quiet.up, "the listing asked the server"
+        assert listed.count(b".eml") == len(uids)
+        w = watch(m.path("INBOX"))
+        try:
+            live.append()
+            new = "%d.eml" % (live.uids() - set(uids)).pop()
+            assert w.wait_for(lambda evs: ("CREATE", new) in evs, EVENT_TIMEOUT), w.events
+            assert new in eml_files(m.path("INBOX"))
+            other = dovecot.connect(user=live.user, password=live.password)
+            other.select("INBOX")
+            other.uid("STORE", str(uids[0]), "+FLAGS", "(\\Deleted)")
+            other.uid("EXPUNGE", str(uids[0]))
+            other.logout()
+            gone = "%d.eml" % uids[0]
+            assert w.wait_for(lambda evs: ("DELETE", gone) in evs, EVENT_TIMEOUT), w.events
+            assert gone not in eml_files(m.path("INBOX"))
+        finally:
+            w.stop()
+
+
 def test_burst_of_200_each_announced_once(dovecot, mount, tmp_path):
     live = Live(dovecot, tmp_path)
     m = live.mount(mount)
@@ -231,20 +269,23 @@ def test_mail_that_came_while_unmounted_is_announced_once(dovecot, mount, tmp_pa
     assert announcements == [announcements[0]] and "1 new message announced" in announcements[0]
 
 
-def test_first_ls_after_mounting_lists_mail_that_came_while_unmounted(dovecot, mount, tmp_path):
+@pytest.mark.parametrize("from_watch", ["no", "yes"])
+def test_first_ls_after_mounting_lists_mail_that_came_while_unmounted(dovecot, mount, tmp_path,
+                                                                      from_watch):
     """Mail that came while unmounted is held back until announced (its
     mknod raises IN_CREATE); the first ls after mounting must list it all
     the same, not an INBOX that looks empty.  Six remounts, each with new
-    mail: the old daemon listed without it in 19 of 20."""
+    mail: the old daemon listed without it in 19 of 20.  A listing from
+    the watcher's news (-o list_from_watch) waits for them too."""
     live = Live(dovecot, tmp_path, n=0)
-    m = live.mount(mount)
+    m = live.mount(mount, list_from_watch=from_watch)
     assert eml_files(m.path("INBOX")) == set()
     for cycle in range(6):
         assert m.unmount() == (0, [])
         before = live.uids()
         live.append(n=1 + cycle % 3)
         new = {"%d.eml" % u for u in live.uids() - before}
-        m = live.mount(mount)
+        m = live.mount(mount, list_from_watch=from_watch)
         listed = set(subprocess.run(["ls", m.path("INBOX")], capture_output=True, text=True,
                                     check=True).stdout.split())
         assert listed == {"%d.eml" % u for u in live.uids()}, (cycle, listed, new, m.stderr())
