@@ -53,12 +53,12 @@ void startmark_take(struct account *a)
 	struct imap_mbox_status *out = names ? calloc(a->nwatched, sizeof(*out)) : NULL;
 	struct state_mark *marks = out ? calloc(a->nwatched, sizeof(*marks)) : NULL;
 	struct imap_status st = { 0 };
-	size_t n = marks ? unknown_folders(a, names) : 0;
+	size_t n = marks ? unknown_folders(a, names) : 0, set;
 
 	if (n && ask(a, names, n, out, &st) == IMAP_R_OK) {
-		state_seed(a->state, marks, marks_of(names, out, n, marks));
+		set = state_seed(a->state, marks, marks_of(names, out, n, marks));
 		log_debug(LOG_CAT_FS, "first mount: announcing from the server's UIDNEXT in %zu "
-			  "folder(s)", n);
+			  "of %zu folder(s)", set, n);
 	} else if (n) {
 		log_warn(LOG_CAT_FS, "cannot ask where new mail starts (%s): mail that arrives "
 			 "before each watcher's first look counts as already there", st.text);

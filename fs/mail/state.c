@@ -165,12 +165,18 @@ bool state_knows(struct state *st, const char *mailbox)
 	return known;
 }
 
-void state_seed(struct state *st, const struct state_mark *marks, size_t n)
+size_t state_seed(struct state *st, const struct state_mark *marks, size_t n)
 {
+	size_t had, added;
+
 	pthread_mutex_lock(&st->lock);
+	had = st->n;
 	for (size_t i = 0; i < n; i++)
 		if (!find(st, marks[i].mailbox))
 			add(st, marks[i].mailbox, marks[i].uidvalidity, marks[i].uid);
-	save(st);
+	added = st->n - had;
+	if (added)
+		save(st); /* nothing new: no disk write at start-up */
 	pthread_mutex_unlock(&st->lock);
+	return added;
 }

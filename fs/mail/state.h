@@ -22,12 +22,12 @@ void state_set(struct state *st, const char *mailbox, uint32_t uidvalidity, uint
 /* Whether mailbox has a mark, under any UIDVALIDITY. */
 bool state_knows(struct state *st, const char *mailbox);
 /* A starting mark for each of marks (n) that has none yet, written to
- * disk once. */
+ * disk once if any was added; returns how many were. */
 struct state_mark {
 	const char *mailbox;
 	uint32_t uidvalidity, uid;
 };
-void state_seed(struct state *st, const struct state_mark *marks, size_t n);
+size_t state_seed(struct state *st, const struct state_mark *marks, size_t n);
 const char *state_path(const struct state *st);
 
 #endif

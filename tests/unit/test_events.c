@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int wakes;
@@ -315,9 +316,16 @@ static void test_watermark(const char *dir)
 		CHECK(state_get(a->state, "Lists", 3, &mark) && mark == 6);
 		CHECK(state_get(a->state, "INBOX", 7, &mark) && mark == 2);
 		/* A first mount's seed never moves a mark a folder has. */
-		state_seed(a->state, (struct state_mark[]){ { "INBOX", 7, 9 }, { "Sent", 4, 11 } }, 2);
+		struct stat before, after;
+
+		CHECK(state_seed(a->state, (struct state_mark[]){ { "INBOX", 7, 9 },
+								  { "Sent", 4, 11 } }, 2) == 1);
 		CHECK(state_get(a->state, "INBOX", 7, &mark) && mark == 2);
 		CHECK(state_knows(a->state, "Sent") && !state_knows(a->state, "Drafts"));
+		/* Nothing new to seed: the file is not rewritten (tmp + rename). */
+		CHECK(stat(state_path(a->state), &before) == 0);
+		CHECK(state_seed(a->state, (struct state_mark[]){ { "Sent", 4, 12 } }, 1) == 0);
+		CHECK(stat(state_path(a->state), &after) == 0 && after.st_ino == before.st_ino);
 	}
 	state_close(a->state);
 	a->state = state_open("user", "host", 993);
