@@ -109,17 +109,22 @@ static enum imap_result fetch_structure(const struct parts_ref *r, void *ctx,
 	return imap_fetch_structure(r->a->session, r->uid, &q->s, st);
 }
 
-/* The file's section asked for with the structure: decoded by the server
- * where it offers BINARY, but never an attached message (.eml), whose
- * exact bytes are wanted. */
+/* BINARY (the server decodes) where offered; never for an attached
+ * message, whose exact bytes are wanted. */
+static bool binary_for(const struct parts_ref *r, bool message)
+{
+	return !message && (atomic_load(&r->a->server_caps) & CAP_BINARY);
+}
+
+/* The file's section, asked for with the structure: an attached message
+ * is named SECTION.eml before the structure says what it is. */
 static void want_file(const struct parts_ref *r, struct structure_req *q)
 {
 	size_t n = r->file ? strlen(r->file) : 0;
 
 	q->with = r->file && parts_name_section(r->file, q->section, sizeof(q->section));
 	q->w.section = q->section;
-	q->w.binary = (atomic_load(&r->a->server_caps) & CAP_BINARY) &&
-		      !(n > 4 && strcmp(r->file + n - 4, ".eml") == 0);
+	q->w.binary = binary_for(r, n > 4 && strcmp(r->file + n - 4, ".eml") == 0);
 	q->w.limit = PARTS_SECTIONS_BYTES / 4;
 }
 
@@ -299,14 +304,12 @@ static int kept_part(const struct parts_ref *r, const struct parts_entry *e, cha
 	return 0;
 }
 
-/* The part's section from the server: BINARY where offered (the server
- * decodes), else BODY and decoding here; also after a BINARY refused
- * (RFC 3516 [UNKNOWN-CTE]).  An attached message is never decoded. */
+/* The part's section from the server (binary_for), else BODY and decoding
+ * here; also after a BINARY refused (RFC 3516 [UNKNOWN-CTE]). */
 static int fetch_part(const struct parts_ref *r, const struct parts_entry *e, char **data,
 		      size_t *len)
 {
-	struct section_ctx sc = { e, !e->message &&
-				  (atomic_load(&r->a->server_caps) & CAP_BINARY), NULL, 0 };
+	struct section_ctx sc = { e, binary_for(r, e->message), NULL, 0 };
 	struct imap_status st;
 	enum imap_result rr = on_folder(r, fetch_section, &sc, &st);
 	char w[300];
