@@ -388,7 +388,7 @@ static enum imap_result run_fetch(struct account *a, struct view *v, struct fold
 
 bool account_scanning(struct account *a, struct folder *f)
 {
-	return atomic_load(&a->scanning) == f;
+	return atomic_load(&a->scanning) == f && atomic_load(&a->scan_cmds) >= FETCH_WINDOW;
 }
 
 void account_note_cache_hit(struct account *a) { atomic_fetch_add(&a->ra_hits, 1); }

@@ -39,9 +39,12 @@ struct body *account_body_from_disk(struct account *a, struct folder *f, uint32_
 void account_keep_body(struct account *a, struct folder *f, uint32_t uidvalidity, uint32_t uid,
 		       char *data, size_t len);
 
-/* The worker streams a scan of f now: another reader of f is better
- * served by it (it yields at once, and one stream on one connection
- * beats several), than by a reader connection. */
+/* The worker streams a scan of f now, and has for at least a window of
+ * commands: a miss in f is better served by stopping it (it yields at
+ * once, and starts again from the miss) than by a reader connection.
+ * A younger scan goes on: misses that stop every scan at its first
+ * command (four greps, each at its own stretch of names) leave one
+ * round trip per miss and no stream at all. */
 bool account_scanning(struct account *a, struct folder *f);
 /* f is being listed: opens in it soon after are likely a bulk read. */
 void account_note_listing(struct account *a, struct folder *f);
