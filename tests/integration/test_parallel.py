@@ -106,8 +106,10 @@ def test_four_greps_on_a_far_server_keep_the_scan_going(dovecot, mount, tmp_path
     reader connection; taking the worker's made the stream stop and start
     again at every miss, one round trip each (1 MB/s: 10 000 messages in
     50 s where one grep takes 1.2 s).  Counted in the scans the daemon
-    logs (-o debug=fs), not in seconds: 262-1449 before the fix, 6-7 after.
-    (With messages of 4 KB instead of 5 the old code kept up by chance.)"""
+    logs (-o debug=fs), not in seconds.  Before the fix: 262-1449 (1450-1900
+    under ASan); after: 5-7 (41-46 under ASan, whose slower readers are
+    more often all busy, so a miss stops a young scan).  (With messages of
+    4 KB instead of 5 the old code kept up by chance.)"""
     import delayproxy
     user = "par3"
     pw = dovecot.add_user(user)
@@ -127,4 +129,4 @@ def test_four_greps_on_a_far_server_keep_the_scan_going(dovecot, mount, tmp_path
         assert found.returncode == 0, found.stderr
         assert len(found.stdout.split()) == 10000
         scans = m.stderr().count("a scan: read-ahead streams from")
-    assert scans <= 30, "the scan started %d times" % scans
+    assert scans <= 150, "the scan started %d times" % scans
