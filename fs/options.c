@@ -535,12 +535,14 @@ static void set_defaults(struct options *o)
 	o->max_message_bytes = 512u << 20;
 }
 
-/* An option that is yes or no (unset: the default); false after saying
- * what is wrong. */
-static bool yes_or_no(const char *name, const char *value)
+/* An option that is yes or no into *out (unset: dflt); false after
+ * saying what is wrong. */
+static bool yes_or_no(const char *name, const char *value, bool dflt, bool *out)
 {
-	if (!value || !strcmp(value, "yes") || !strcmp(value, "no"))
+	if (!value || !strcmp(value, "yes") || !strcmp(value, "no")) {
+		*out = value ? strcmp(value, "yes") == 0 : dflt;
 		return true;
+	}
 	fprintf(stderr, "inboxfs: %s=%s: use yes or no\n", name, value);
 	return false;
 }
@@ -556,16 +558,10 @@ static bool size_ok(const char *name, const char *value, size_t *out)
 
 static int finish_switches(struct options *o)
 {
-	if (!yes_or_no("compress", o->compress_opt))
-		return -1;
-	o->compress = o->compress_opt && strcmp(o->compress_opt, "yes") == 0;
-	if (!yes_or_no("append_dedupe", o->append_dedupe_opt))
-		return -1;
-	o->append_dedupe = !o->append_dedupe_opt || strcmp(o->append_dedupe_opt, "no") != 0;
-	if (!yes_or_no("list_from_watch", o->list_from_watch_opt))
-		return -1;
-	o->list_from_watch = o->list_from_watch_opt && strcmp(o->list_from_watch_opt, "yes") == 0;
-	return 0;
+	return yes_or_no("compress", o->compress_opt, false, &o->compress) &&
+	       yes_or_no("append_dedupe", o->append_dedupe_opt, true, &o->append_dedupe) &&
+	       yes_or_no("list_from_watch", o->list_from_watch_opt, false, &o->list_from_watch) ?
+	       0 : -1;
 }
 
 static int finish_amounts(struct options *o)
